@@ -1,0 +1,57 @@
+import { Hono } from "hono";
+import { type ResponseCache, defaultCache } from "./cache/index.js";
+import type { AppEnv } from "./context.js";
+import { findMissingChunks, getChunk, putChunk } from "./handlers/chunks.js";
+import { home } from "./handlers/home.js";
+import { getManifest, putManifest } from "./handlers/manifests.js";
+import { deleteRef, getRef, listRootfs, putRef } from "./handlers/refs.js";
+import { HttpProblem, problemResponse } from "./http/problem.js";
+import type { Env } from "./index.js";
+import { requireToken } from "./middleware/auth/index.js";
+import type { ObjectStorage } from "./storage/index.js";
+
+/** What the app is built from; tests pass their own to count or break storage calls. */
+export interface AppOptions {
+  storage: (env: Env) => ObjectStorage;
+  cache?: () => ResponseCache;
+}
+
+/**
+ * The edge's HTTP API, version 1: every route in one place. Reads are public; writes pass
+ * `requireToken` first. Every error is answered as problem+json; nothing is left to throw.
+ */
+export function createApp({ storage, cache = defaultCache }: AppOptions): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const auth = requireToken<Env>((env) => env.PUBLISH_TOKEN);
+
+  app.use(async (c, next) => {
+    c.set("storage", storage(c.env));
+    c.set("cache", cache());
+    await next();
+  });
+
+  app.get("/", home);
+  app.get("/v1/rootfs", listRootfs);
+  app.get("/v1/rootfs/:name", getRef);
+  app.put("/v1/rootfs/:name", auth, putRef);
+  app.delete("/v1/rootfs/:name", auth, deleteRef);
+  app.get("/v1/manifests/:id", getManifest);
+  app.put("/v1/manifests/:id", auth, putManifest);
+  app.post("/v1/chunks/missing", auth, findMissingChunks);
+  app.get("/v1/chunks/:id", getChunk);
+  app.put("/v1/chunks/:id", auth, putChunk);
+
+  app.notFound((c) => problemResponse(noSuchRoute(c.req.method, c.req.path), c.req.path));
+  app.onError((error, c) => problemResponse(asProblem(error), c.req.path));
+  return app;
+}
+
+function noSuchRoute(method: string, path: string): HttpProblem {
+  return new HttpProblem(404, "Not Found", `no ${method} route matches ${path}; see GET / for the API`);
+}
+
+function asProblem(error: unknown): HttpProblem {
+  if (error instanceof HttpProblem) return error;
+  console.error("unhandled error", error instanceof Error ? error.stack : error);
+  return new HttpProblem(500, "Internal Server Error", "the edge failed to answer; retry later");
+}

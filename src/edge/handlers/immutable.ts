@@ -1,0 +1,91 @@
+import type { ResponseCache } from "../cache/index.js";
+import { cacheKey } from "../cache/index.js";
+import { notFound } from "../http/problem.js";
+import { IMMUTABLE, type Representation, respond } from "../http/respond.js";
+import type { ObjectInfo, ObjectStorage } from "../storage/index.js";
+
+/** Everything needed to serve one content-addressed object. */
+export interface ImmutableObject {
+  /** Storage key, e.g. `chunks/<id>`. */
+  key: string;
+  /** Canonical path on this edge; also the cache key. */
+  path: string;
+  /** The object's id: its strong ETag is `"<id>"`. */
+  id: string;
+  contentType: string;
+  /** What to call it in a 404, e.g. `chunk 3f…`. */
+  label: string;
+}
+
+interface Services {
+  storage: ObjectStorage;
+  cache: ResponseCache;
+  waitUntil: (promise: Promise<unknown>) => void;
+}
+
+/**
+ * Serves a chunk or a manifest, through the Cache API: a hit never touches storage; a GET that
+ * misses reads the whole object once, answers from it and fills the cache in the background. Only
+ * full 200s are cached; ranges and conditionals are always answered here from the full object.
+ */
+export async function serveImmutable(
+  request: Request,
+  object: ImmutableObject,
+  { storage, cache, waitUntil }: Services,
+): Promise<Response> {
+  const key = cacheKey(request.url, object.path);
+  const cached = await cache.match(key);
+  if (cached?.body) return respond(request, fromCache(cached, object));
+  if (request.method === "HEAD") {
+    const info = await storage.head(object.key);
+    if (!info) throw notFound(`no ${object.label} is stored here`);
+    return respond(request, representation(info, object, null, "fwd=miss"));
+  }
+  const stored = await storage.get(object.key);
+  if (!stored) throw notFound(`no ${object.label} is stored here`);
+  const [toClient, toCache] = stored.body.tee();
+  const rep = representation(stored, object, toClient, "fwd=miss; stored");
+  waitUntil(cache.put(key, cacheable(rep, toCache)).catch(() => {}));
+  return respond(request, rep);
+}
+
+function representation(
+  info: ObjectInfo,
+  object: ImmutableObject,
+  body: ReadableStream<Uint8Array> | null,
+  cacheStatus: string,
+): Representation {
+  return {
+    size: info.size,
+    etag: `"${object.id}"`,
+    lastModified: info.uploaded,
+    contentType: object.contentType,
+    cacheControl: IMMUTABLE,
+    body,
+    headers: { "Cache-Status": `edgeboot; ${cacheStatus}` },
+  };
+}
+
+function cacheable(rep: Representation, body: ReadableStream<Uint8Array>): Response {
+  const headers = new Headers({
+    "Content-Type": rep.contentType,
+    "Content-Length": String(rep.size),
+    ETag: rep.etag,
+    "Cache-Control": rep.cacheControl,
+  });
+  if (rep.lastModified) headers.set("Last-Modified", rep.lastModified.toUTCString());
+  return new Response(body.pipeThrough(new FixedLengthStream(rep.size)), { headers });
+}
+
+function fromCache(cached: Response, object: ImmutableObject): Representation {
+  const lastModified = cached.headers.get("Last-Modified");
+  return {
+    size: Number(cached.headers.get("Content-Length")),
+    etag: `"${object.id}"`,
+    lastModified: lastModified ? new Date(lastModified) : undefined,
+    contentType: object.contentType,
+    cacheControl: IMMUTABLE,
+    body: cached.body,
+    headers: { "Cache-Status": "edgeboot; hit" },
+  };
+}

@@ -1,0 +1,197 @@
+import { FormatError, FormatSyntaxError } from "../../format/errors.js";
+import { rootfsNameProblem } from "../../format/ids.js";
+import { MAX_REF_BYTES } from "../../format/limits.js";
+import {
+  decodeRef,
+  decodeRefUpdate,
+  encodeRef,
+  nextHistory,
+  type Ref,
+  type RefUpdate,
+  verifyRefSignature,
+} from "../../format/ref.js";
+import type { AppContext } from "../context.js";
+import { readBody } from "../http/body.js";
+import { evaluatePreconditions } from "../http/conditional.js";
+import {
+  badRequest,
+  conflict,
+  notFound,
+  preconditionFailed,
+  unprocessable,
+} from "../http/problem.js";
+import { respond } from "../http/respond.js";
+import { manifestKey, type ObjectStorage, REF_PREFIX, refKey } from "../storage/index.js";
+
+/** Cache-Control of refs and the rootfs list: they move, so caches may keep them only briefly. */
+export const REF_CACHE_CONTROL = "public, max-age=30";
+
+/** How far ahead of the edge's clock a ref's publish time may be. */
+const CLOCK_SKEW_MS = 10 * 60 * 1000;
+
+/** One rootfs as `GET /v1/rootfs` lists it. */
+export interface RootfsSummary {
+  name: string;
+  manifest: string;
+  published: string;
+  size: number;
+  chunks: number;
+  signed: boolean;
+}
+
+interface CurrentRef {
+  ref: Ref;
+  etag: string;
+}
+
+/** GET `/v1/rootfs`: every rootfs, from the refs' metadata alone (one listing, no reads). */
+export async function listRootfs(c: AppContext): Promise<Response> {
+  const rootfs = await listSummaries(c.var.storage);
+  return c.json({ rootfs }, 200, { "Cache-Control": REF_CACHE_CONTROL });
+}
+
+/** Every rootfs on offer, in name order. */
+export async function listSummaries(storage: ObjectStorage): Promise<RootfsSummary[]> {
+  const summaries: RootfsSummary[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await storage.list(REF_PREFIX, cursor);
+    for (const object of page.objects) {
+      const meta = object.customMetadata;
+      summaries.push({
+        name: object.key.slice(REF_PREFIX.length),
+        manifest: meta.manifest ?? "",
+        published: meta.published ?? "",
+        size: Number(meta.size ?? 0),
+        chunks: Number(meta.chunks ?? 0),
+        signed: meta.signed === "yes",
+      });
+    }
+    cursor = page.cursor;
+  } while (cursor);
+  return summaries;
+}
+
+/** GET and HEAD `/v1/rootfs/:name`: the ref, with an ETag that changes whenever it moves. */
+export async function getRef(c: AppContext): Promise<Response> {
+  const name = nameParam(c);
+  const stored = await c.var.storage.get(refKey(name));
+  if (!stored) throw notFound(`no rootfs named "${name}" is published here`);
+  return respond(c.req.raw, {
+    size: stored.size,
+    etag: `"${stored.etag}"`,
+    lastModified: stored.uploaded,
+    contentType: "application/json",
+    cacheControl: REF_CACHE_CONTROL,
+    body: stored.body,
+  });
+}
+
+/**
+ * PUT `/v1/rootfs/:name`: points the rootfs at a stored manifest. A signature, when sent, must
+ * verify; the publish time must be later than the current ref's; `If-Match` / `If-None-Match: *`
+ * make it a compare-and-swap, and the write itself is conditional on the ref read here, so of two
+ * racing writers exactly one wins.
+ */
+export async function putRef(c: AppContext): Promise<Response> {
+  const name = nameParam(c);
+  const update = parseUpdate(await readBody(c.req.raw, MAX_REF_BYTES, "a ref update"));
+  await checkSignature(name, update);
+  checkClock(update);
+  const storage = c.var.storage;
+  const manifest = await storage.head(manifestKey(update.manifest));
+  if (!manifest) {
+    throw conflict(`manifest ${update.manifest} is not stored here: upload it before moving the ref`);
+  }
+  const current = await readRef(storage, name);
+  checkPreconditions(c.req.raw.headers, current);
+  if (current && update.published <= current.ref.published) {
+    throw conflict(
+      `the ref was published at ${current.ref.published}; an update must be published later than that`,
+    );
+  }
+  const ref: Ref = { name, ...update, previous: nextHistory(current?.ref, update.manifest) };
+  const stored = await storage.put(refKey(name), encodeRef(ref), {
+    contentType: "application/json",
+    customMetadata: {
+      manifest: ref.manifest,
+      published: ref.published,
+      size: manifest.customMetadata.size ?? "0",
+      chunks: manifest.customMetadata.chunks ?? "0",
+      signed: ref.signature ? "yes" : "no",
+    },
+    onlyIf: current ? { etagMatches: current.etag } : { absent: true },
+  });
+  if (!stored) {
+    throw preconditionFailed(
+      `rootfs "${name}" was moved by another publisher during this update: read it again and retry`,
+    );
+  }
+  return c.json(ref, current ? 200 : 201, { ETag: `"${stored.etag}"` });
+}
+
+/** DELETE `/v1/rootfs/:name`: withdraws a rootfs; its manifests and chunks stay until gc. */
+export async function deleteRef(c: AppContext): Promise<Response> {
+  const name = nameParam(c);
+  const current = await readRef(c.var.storage, name);
+  if (!current) throw notFound(`no rootfs named "${name}" is published here`);
+  checkPreconditions(c.req.raw.headers, current);
+  await c.var.storage.delete(refKey(name));
+  return c.body(null, 204);
+}
+
+async function readRef(storage: ObjectStorage, name: string): Promise<CurrentRef | undefined> {
+  const stored = await storage.get(refKey(name));
+  if (!stored) return undefined;
+  const bytes = new Uint8Array(await new Response(stored.body).arrayBuffer());
+  return { ref: decodeRef(bytes), etag: stored.etag };
+}
+
+function checkPreconditions(headers: Headers, current: CurrentRef | undefined): void {
+  if (!current) {
+    if (headers.has("If-Match")) {
+      throw preconditionFailed("If-Match was sent but this rootfs has no ref yet");
+    }
+    return;
+  }
+  const outcome = evaluatePreconditions(headers, { etag: `"${current.etag}"` }, "PUT");
+  if (outcome.kind === "bad-request") throw badRequest(outcome.reason);
+  if (outcome.kind !== "proceed") {
+    throw preconditionFailed(
+      `the ref's entity-tag is now "${current.etag}" (it points at ${current.ref.manifest}): someone else moved it`,
+    );
+  }
+}
+
+async function checkSignature(name: string, update: RefUpdate): Promise<void> {
+  if (update.signature && !(await verifyRefSignature(name, update))) {
+    throw unprocessable(
+      "the signature does not verify for this name, manifest and publish time with the key it names",
+    );
+  }
+}
+
+function checkClock(update: RefUpdate): void {
+  if (Date.parse(update.published) > Date.now() + CLOCK_SKEW_MS) {
+    throw unprocessable(
+      `published ${update.published} is in the future by more than 10 minutes: check the publisher's clock`,
+    );
+  }
+}
+
+function parseUpdate(bytes: Uint8Array): RefUpdate {
+  try {
+    return decodeRefUpdate(bytes);
+  } catch (error) {
+    if (error instanceof FormatSyntaxError) throw badRequest(error.message);
+    if (error instanceof FormatError) throw unprocessable(error.message, { field: error.field });
+    throw error;
+  }
+}
+
+function nameParam(c: AppContext): string {
+  const name = c.req.param("name") ?? "";
+  const problem = rootfsNameProblem(name);
+  if (problem) throw badRequest(problem);
+  return name;
+}

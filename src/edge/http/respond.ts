@@ -1,0 +1,97 @@
+import { evaluatePreconditions, formatHttpDate, rangeApplies, type Validators } from "./conditional.js";
+import { HttpProblem, badRequest, preconditionFailed } from "./problem.js";
+import { contentRange, parseRange, type RangeDecision, unsatisfiedRange } from "./range.js";
+import { sliceStream } from "./slice.js";
+
+/** Cache-Control of objects that never change: chunks and manifests. */
+export const IMMUTABLE = "public, max-age=31536000, immutable";
+
+/** A stored representation, ready to be answered with every rule of HTTP's GET and HEAD. */
+export interface Representation {
+  size: number;
+  /** A quoted strong entity-tag, e.g. `"<id>"`. */
+  etag: string;
+  lastModified?: Date;
+  contentType: string;
+  cacheControl: string;
+  /** The whole body, or null when it was not read (HEAD). Cancelled when not sent. */
+  body: ReadableStream<Uint8Array> | null;
+  /** Further response headers, e.g. Cache-Status. */
+  headers?: Record<string, string>;
+}
+
+/**
+ * Answers `request` (GET or HEAD) with `rep`: preconditions first (304, 412), then Range and
+ * If-Range (206, 416), else the whole body (200). Content-Length is always exact and
+ * `Accept-Ranges: bytes` is always there, 206 and HEAD included.
+ */
+export function respond(request: Request, rep: Representation): Response {
+  const validators: Validators = { etag: rep.etag, lastModified: rep.lastModified };
+  const precondition = evaluatePreconditions(request.headers, validators, request.method);
+  if (precondition.kind !== "proceed") discard(rep.body);
+  if (precondition.kind === "bad-request") throw badRequest(precondition.reason);
+  if (precondition.kind === "failed") {
+    throw preconditionFailed(`the stored representation's entity-tag is ${rep.etag}`);
+  }
+  const headers = representationHeaders(rep);
+  if (precondition.kind === "not-modified") {
+    headers.delete("Content-Type");
+    return new Response(null, { status: 304, headers });
+  }
+  const range = requestedRange(request, rep, validators);
+  if (range.kind === "unsatisfiable") {
+    discard(rep.body);
+    throw new HttpProblem(
+      416,
+      "Range Not Satisfiable",
+      range.reason,
+      { size: rep.size },
+      { "Content-Range": unsatisfiedRange(rep.size), "Accept-Ranges": "bytes" },
+    );
+  }
+  if (range.kind === "partial") {
+    const length = range.end - range.start + 1;
+    headers.set("Content-Range", contentRange(range.start, range.end, rep.size));
+    headers.set("Content-Length", String(length));
+    const body = rep.body && sliceStream(rep.body, range.start, range.end);
+    return new Response(sendable(request, body, length), { status: 206, headers });
+  }
+  return new Response(sendable(request, rep.body, rep.size), { status: 200, headers });
+}
+
+function requestedRange(request: Request, rep: Representation, v: Validators): RangeDecision {
+  const header = request.headers.get("Range");
+  if (request.method !== "GET" || header === null || !rangeApplies(request.headers, v)) {
+    return { kind: "full" };
+  }
+  return parseRange(header, rep.size);
+}
+
+function representationHeaders(rep: Representation): Headers {
+  const headers = new Headers({
+    "Content-Type": rep.contentType,
+    "Content-Length": String(rep.size),
+    "Accept-Ranges": "bytes",
+    ETag: rep.etag,
+    "Cache-Control": rep.cacheControl,
+    ...rep.headers,
+  });
+  if (rep.lastModified) headers.set("Last-Modified", formatHttpDate(rep.lastModified));
+  return headers;
+}
+
+function sendable(
+  request: Request,
+  body: ReadableStream<Uint8Array> | null,
+  length: number,
+): ReadableStream<Uint8Array> | null {
+  if (request.method === "HEAD" || body === null) {
+    discard(body);
+    return null;
+  }
+  return body.pipeThrough(new FixedLengthStream(length));
+}
+
+function discard(body: ReadableStream<Uint8Array> | null): void {
+  if (body && !body.locked) body.cancel().catch(() => {});
+}

@@ -1,0 +1,22 @@
+import type { ObjectStorage } from "./index.js";
+
+/** How many existence checks run at once. */
+export const EXISTENCE_CHECKS_IN_FLIGHT = 64;
+
+/**
+ * The keys among `keys` that `storage` lacks, in the order given. Checks run with a bounded number
+ * in flight, each key once.
+ */
+export async function missingKeys(storage: ObjectStorage, keys: readonly string[]): Promise<string[]> {
+  const unique = [...new Set(keys)];
+  const absent = new Set<string>();
+  let next = 0;
+  const worker = async () => {
+    while (next < unique.length) {
+      const key = unique[next++] as string;
+      if (!(await storage.head(key))) absent.add(key);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(EXISTENCE_CHECKS_IN_FLIGHT, unique.length) }, worker));
+  return unique.filter((key) => absent.has(key));
+}

@@ -1,0 +1,34 @@
+import { createFrameDecoder, detectCodec } from "../format/codec.js";
+import { FormatError } from "../format/errors.js";
+import { toHex } from "../format/hex.js";
+import { MAX_CHUNK_BYTES } from "../format/limits.js";
+import { unprocessable } from "./http/problem.js";
+
+/**
+ * Proves that `frame` is one gzip or zstd frame that decompresses to at most MAX_CHUNK_BYTES whose
+ * SHA-256 is `id`: streamed through the decoder into `crypto.DigestStream`, never held inflated.
+ * Throws a 422 problem saying what did not check out.
+ */
+export async function verifyChunkFrame(frame: Uint8Array, id: string): Promise<void> {
+  if (!detectCodec(frame)) {
+    throw unprocessable(
+      "the body is not a gzip (1f 8b) or zstd (28 b5 2f fd) frame: upload the compressed chunk, not the raw bytes",
+    );
+  }
+  const digest = new crypto.DigestStream("SHA-256");
+  try {
+    await new Response(frame).body
+      ?.pipeThrough(createFrameDecoder({ maxOutputBytes: MAX_CHUNK_BYTES }))
+      .pipeTo(digest);
+  } catch (error) {
+    if (error instanceof FormatError) throw unprocessable(`chunk frame rejected: ${error.message}`);
+    throw error;
+  }
+  const actual = toHex(new Uint8Array(await digest.digest));
+  if (actual !== id) {
+    throw unprocessable(
+      `the frame decompresses to bytes whose SHA-256 is ${actual}, not ${id}: a chunk is stored under the hash of its uncompressed bytes`,
+      { actual },
+    );
+  }
+}

@@ -1,0 +1,65 @@
+import { exports } from "cloudflare:workers";
+import { gzipSync } from "fflate";
+import { sha256Hex } from "../../src/format/hex.js";
+import { TEST_PUBLISH_TOKEN } from "./token.js";
+
+export { TEST_PUBLISH_TOKEN };
+
+/** Origin of requests sent to the Worker under test. */
+export const ORIGIN = "https://edge.test";
+
+/** Sends a request to the Worker under test (the real entry point, in workerd). */
+export function call(path: string, init: RequestInit = {}): Promise<Response> {
+  return exports.default.fetch(new Request(`${ORIGIN}${path}`, init));
+}
+
+/** Headers with the test publish token, plus `extra`. */
+export function authorized(extra: Record<string, string> = {}): Record<string, string> {
+  return { Authorization: `Bearer ${TEST_PUBLISH_TOKEN}`, ...extra };
+}
+
+/** A test chunk: its raw bytes, its id and its gzip frame (mtime 0). */
+export interface TestChunk {
+  raw: Uint8Array;
+  id: string;
+  frame: Uint8Array;
+}
+
+/** Deterministic pseudo-random bytes, compressible enough to make a realistic frame. */
+export function testBytes(length: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = seed * 2654435761;
+  for (let i = 0; i < length; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    out[i] = (x >>> 24) & (i % 3 === 0 ? 0xff : 0x0f);
+  }
+  return out;
+}
+
+/** Makes a chunk of `length` bytes from `seed`. */
+export async function makeChunk(length: number, seed = 1): Promise<TestChunk> {
+  const raw = testBytes(length, seed);
+  return { raw, id: await sha256Hex(raw), frame: gzipSync(raw, { mtime: 0 }) };
+}
+
+/** Uploads a chunk's frame with the test token. */
+export function uploadChunk(chunk: TestChunk): Promise<Response> {
+  return call(`/v1/chunks/${chunk.id}`, {
+    method: "PUT",
+    headers: authorized({ "Content-Type": "application/octet-stream" }),
+    body: chunk.frame,
+  });
+}
+
+/** The body of a response as bytes. */
+export async function bytesOf(response: Response): Promise<Uint8Array> {
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+/** The problem+json body of an error response, checked to be one. */
+export async function problemOf(response: Response): Promise<{ status: number; detail: string; title: string } & Record<string, unknown>> {
+  if (response.headers.get("Content-Type") !== "application/problem+json") {
+    throw new Error(`expected problem+json, got ${response.headers.get("Content-Type")}: ${await response.text()}`);
+  }
+  return response.json();
+}

@@ -1,0 +1,29 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+import { TEST_PUBLISH_TOKEN } from "./test/edge/token.js";
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: { bindings: { PUBLISH_TOKEN: TEST_PUBLISH_TOKEN } },
+          }),
+        ],
+        test: {
+          name: "workerd",
+          include: ["test/edge/**/*.test.ts", "test/format/**/*.test.ts"],
+        },
+      },
+      {
+        test: {
+          name: "node",
+          environment: "node",
+          include: ["test/format/**/*.test.ts", "test/{publish,client,cli}/**/*.test.ts"],
+        },
+      },
+    ],
+  },
+});
