@@ -15,20 +15,29 @@ export async function verifyChunkFrame(frame: Uint8Array, id: string): Promise<v
       "the body is not a gzip (1f 8b) or zstd (28 b5 2f fd) frame: upload the compressed chunk, not the raw bytes",
     );
   }
-  const digest = new crypto.DigestStream("SHA-256");
+  let actual: string;
   try {
-    await new Response(frame).body
-      ?.pipeThrough(createFrameDecoder({ maxOutputBytes: MAX_CHUNK_BYTES }))
-      .pipeTo(digest);
+    actual = await decompressedSha256(frame);
   } catch (error) {
     if (error instanceof FormatError) throw unprocessable(`chunk frame rejected: ${error.message}`);
     throw error;
   }
-  const actual = toHex(new Uint8Array(await digest.digest));
   if (actual !== id) {
     throw unprocessable(
       `the frame decompresses to bytes whose SHA-256 is ${actual}, not ${id}: a chunk is stored under the hash of its uncompressed bytes`,
       { actual },
     );
   }
+}
+
+async function decompressedSha256(frame: Uint8Array): Promise<string> {
+  const decoder = createFrameDecoder({ maxOutputBytes: MAX_CHUNK_BYTES });
+  const digest = new crypto.DigestStream("SHA-256");
+  digest.digest.catch(() => {});
+  const writer = decoder.writable.getWriter();
+  const feed = writer.write(frame).then(() => writer.close());
+  feed.catch(() => {});
+  await decoder.readable.pipeTo(digest);
+  await feed;
+  return toHex(new Uint8Array(await digest.digest));
 }

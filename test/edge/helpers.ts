@@ -1,6 +1,7 @@
 import { exports } from "cloudflare:workers";
 import { gzipSync } from "fflate";
 import { sha256Hex } from "../../src/format/hex.js";
+import { encodeManifest, MANIFEST_VERSION, type Manifest } from "../../src/format/manifest.js";
 import { TEST_PUBLISH_TOKEN } from "./token.js";
 
 export { TEST_PUBLISH_TOKEN };
@@ -62,4 +63,52 @@ export async function problemOf(response: Response): Promise<{ status: number; d
     throw new Error(`expected problem+json, got ${response.headers.get("Content-Type")}: ${await response.text()}`);
   }
   return response.json();
+}
+
+/** A manifest over `chunks` (fixed chunking of the first chunk's length), its bytes and id. */
+export async function makeManifest(chunks: TestChunk[], extra: Partial<Manifest> = {}) {
+  const image = new Uint8Array(chunks.reduce((n, c) => n + c.raw.byteLength, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    image.set(chunk.raw, at);
+    at += chunk.raw.byteLength;
+  }
+  const manifest: Manifest = {
+    version: MANIFEST_VERSION,
+    size: image.byteLength,
+    sha256: await sha256Hex(image),
+    chunking: { kind: "fixed", size: chunks[0]?.raw.byteLength ?? 1 },
+    codec: "gzip",
+    created: "2026-11-26T10:00:00.000Z",
+    chunks: chunks.map((c) => c.id),
+    lengths: chunks.map((c) => c.raw.byteLength),
+    ...extra,
+  };
+  const bytes = encodeManifest(manifest);
+  return { manifest, bytes, id: await sha256Hex(bytes) };
+}
+
+/** Uploads manifest bytes under `id` with the test token. */
+export function uploadManifest(id: string, bytes: BodyInit): Promise<Response> {
+  return call(`/v1/manifests/${id}`, { method: "PUT", headers: authorized(), body: bytes });
+}
+
+/** Uploads chunks and their manifest; returns the manifest id. */
+export async function storeImage(chunks: TestChunk[], extra: Partial<Manifest> = {}) {
+  for (const chunk of chunks) await uploadChunk(chunk);
+  const made = await makeManifest(chunks, extra);
+  const response = await uploadManifest(made.id, made.bytes);
+  if (response.status !== 201 && response.status !== 200) {
+    throw new Error(`manifest upload failed: ${response.status} ${await response.text()}`);
+  }
+  return made;
+}
+
+/** Moves ref `name` to `update` with the test token and optional extra headers. */
+export function moveRef(name: string, update: unknown, headers: Record<string, string> = {}) {
+  return call(`/v1/rootfs/${name}`, {
+    method: "PUT",
+    headers: authorized({ "Content-Type": "application/json", ...headers }),
+    body: JSON.stringify(update),
+  });
 }

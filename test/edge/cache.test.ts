@@ -1,0 +1,83 @@
+import { env } from "cloudflare:workers";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { createApp } from "../../src/edge/app.js";
+import type { ObjectStorage } from "../../src/edge/storage/index.js";
+import { r2Storage } from "../../src/edge/storage/r2.js";
+import { bytesOf, makeChunk, ORIGIN, uploadChunk } from "./helpers.js";
+
+/** R2 storage that counts every call, so a test can tell whether a request touched R2. */
+function countingStorage(bucket: R2Bucket) {
+  const inner = r2Storage(bucket);
+  const calls: string[] = [];
+  const storage: ObjectStorage = {
+    head: (key) => (calls.push(`head ${key}`), inner.head(key)),
+    get: (key) => (calls.push(`get ${key}`), inner.get(key)),
+    put: (key, body, options) => (calls.push(`put ${key}`), inner.put(key, body, options)),
+    delete: (key) => (calls.push(`delete ${key}`), inner.delete(key)),
+    list: (prefix, cursor) => (calls.push(`list ${prefix}`), inner.list(prefix, cursor)),
+  };
+  return { storage, calls };
+}
+
+async function fetchThrough(app: ReturnType<typeof createApp>, path: string, init?: RequestInit) {
+  const ctx = createExecutionContext();
+  const response = await app.fetch(new Request(`${ORIGIN}${path}`, init), env, ctx);
+  const body = await bytesOf(response);
+  await waitOnExecutionContext(ctx);
+  return { response, body };
+}
+
+describe("the Cache API in front of R2", () => {
+  it("serves a second GET of a chunk without any R2 call", async () => {
+    const chunk = await makeChunk(100_000, 31);
+    await uploadChunk(chunk);
+    const { storage, calls } = countingStorage(env.CHUNKS);
+    const app = createApp({ storage: () => storage });
+    const first = await fetchThrough(app, `/v1/chunks/${chunk.id}`);
+    expect(first.response.headers.get("Cache-Status")).toMatch(/fwd=miss/);
+    expect(first.body).toEqual(chunk.frame);
+    expect(calls).toEqual([`get chunks/${chunk.id}`]);
+    calls.length = 0;
+    const second = await fetchThrough(app, `/v1/chunks/${chunk.id}`);
+    expect(second.response.status).toBe(200);
+    expect(second.response.headers.get("Cache-Status")).toBe("edgeboot; hit");
+    expect(second.body).toEqual(chunk.frame);
+    const range = await fetchThrough(app, `/v1/chunks/${chunk.id}`, {
+      headers: { Range: "bytes=5-14" },
+    });
+    expect(range.response.status).toBe(206);
+    expect(range.body).toEqual(chunk.frame.subarray(5, 15));
+    const head = await fetchThrough(app, `/v1/chunks/${chunk.id}`, { method: "HEAD" });
+    expect(head.response.headers.get("Content-Length")).toBe(String(chunk.frame.byteLength));
+    expect(calls).toEqual([]);
+  });
+
+  it("keeps serving a warm chunk after the object behind it is deleted", async () => {
+    const chunk = await makeChunk(20_000, 32);
+    await uploadChunk(chunk);
+    const app = createApp({ storage: (e) => r2Storage(e.CHUNKS) });
+    await fetchThrough(app, `/v1/chunks/${chunk.id}`);
+    await env.CHUNKS.delete(`chunks/${chunk.id}`);
+    const again = await fetchThrough(app, `/v1/chunks/${chunk.id}`);
+    expect(again.response.status).toBe(200);
+    expect(again.body).toEqual(chunk.frame);
+  });
+
+  it("answers a Range miss from R2 and fills the cache with the full object", async () => {
+    const chunk = await makeChunk(50_000, 33);
+    await uploadChunk(chunk);
+    const { storage, calls } = countingStorage(env.CHUNKS);
+    const app = createApp({ storage: () => storage });
+    const range = await fetchThrough(app, `/v1/chunks/${chunk.id}`, {
+      headers: { Range: "bytes=-16" },
+    });
+    expect(range.response.status).toBe(206);
+    expect(range.body).toEqual(chunk.frame.subarray(-16));
+    calls.length = 0;
+    const full = await fetchThrough(app, `/v1/chunks/${chunk.id}`);
+    expect(full.response.headers.get("Cache-Status")).toBe("edgeboot; hit");
+    expect(full.body).toEqual(chunk.frame);
+    expect(calls).toEqual([]);
+  });
+});

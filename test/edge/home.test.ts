@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { call, makeChunk, moveRef, problemOf, storeImage } from "./helpers.js";
+
+describe("GET /", () => {
+  it("describes the edge as JSON, listing what it serves", async () => {
+    const image = await storeImage([await makeChunk(2048, 300)]);
+    await moveRef("home-test", { manifest: image.id, published: "2026-11-26T09:00:00.000Z" });
+    const response = await call("/");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("Cache-Control")).toBe("no-cache");
+    const body = (await response.json()) as { service: string; rootfs: { name: string }[] };
+    expect(body.service).toBe("edgeboot");
+    expect(body.rootfs.map((r) => r.name)).toContain("home-test");
+  });
+
+  it("answers a browser with an HTML page", async () => {
+    const response = await call("/", { headers: { Accept: "text/html,application/xhtml+xml" } });
+    expect(response.headers.get("Content-Type")).toMatch(/^text\/html/);
+    expect(await response.text()).toMatch(/<h1>edgeboot<\/h1>/);
+  });
+});
+
+describe("unknown routes and methods", () => {
+  it.each([
+    ["GET", "/v2/chunks"],
+    ["GET", "/v1/chunks"],
+    ["POST", "/v1/chunks/" + "a".repeat(64)],
+    ["PATCH", "/v1/rootfs/debian"],
+  ])("answers %s %s with a 404 problem", async (method, path) => {
+    const response = await call(path, { method });
+    expect(response.status).toBe(404);
+    expect((await problemOf(response)).detail).toMatch(/no .* route/);
+  });
+});
