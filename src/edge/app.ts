@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import { type ResponseCache, defaultCache } from "./cache/index.js";
+import { defaultCache, type ResponseCache } from "./cache/index.js";
 import type { AppEnv } from "./context.js";
 import { findMissingChunks, getChunk, putChunk } from "./handlers/chunks.js";
 import { home } from "./handlers/home.js";
@@ -47,7 +47,11 @@ export function createApp({ storage, cache = defaultCache }: AppOptions): Hono<A
 }
 
 function noSuchRoute(method: string, path: string): HttpProblem {
-  return new HttpProblem(404, "Not Found", `no ${method} route matches ${path}; see GET / for the API`);
+  return new HttpProblem(
+    404,
+    "Not Found",
+    `no ${method} route matches ${path}; see GET / for the API`,
+  );
 }
 
 function asProblem(error: unknown): HttpProblem {

@@ -101,7 +101,8 @@ export function validateManifest(value: unknown): Manifest {
     throw new FormatError("manifest sha256 must be 64 lowercase hex digits", "sha256");
   }
   const chunking = validateChunking(doc.chunking);
-  if (!isCodec(doc.codec)) throw new FormatError('manifest codec must be "zstd" or "gzip"', "codec");
+  if (!isCodec(doc.codec))
+    throw new FormatError('manifest codec must be "zstd" or "gzip"', "codec");
   if (typeof doc.created !== "string" || !ISO_UTC.test(doc.created)) {
     throw new FormatError(
       "manifest created must be an ISO 8601 UTC time like 2026-11-26T11:00:00.000Z",
@@ -194,12 +195,18 @@ function expandLengths(value: unknown, chunkCount: number): number[] {
   const lengths: number[] = [];
   for (const run of value) {
     if (!Array.isArray(run) || run.length !== 2) {
-      throw new FormatError("each manifest lengths entry must be a [length, count] pair", "lengths");
+      throw new FormatError(
+        "each manifest lengths entry must be a [length, count] pair",
+        "lengths",
+      );
     }
     const length = count(run[0], "lengths");
     const times = count(run[1], "lengths");
     if (length < 1 || times < 1) {
-      throw new FormatError("manifest lengths runs need a length and a count of at least 1", "lengths");
+      throw new FormatError(
+        "manifest lengths runs need a length and a count of at least 1",
+        "lengths",
+      );
     }
     if (lengths.length + times > chunkCount) {
       throw new FormatError(
@@ -224,7 +231,10 @@ function checkLengths(lengths: readonly number[], size: number, chunking: Chunki
   for (const [index, length] of lengths.entries()) {
     total += length;
     if (length > limit) {
-      throw new FormatError(`chunk ${index} is ${length} bytes, over the chunking's ${limit}`, "lengths");
+      throw new FormatError(
+        `chunk ${index} is ${length} bytes, over the chunking's ${limit}`,
+        "lengths",
+      );
     }
     if (chunking.kind === "fixed" && length !== limit && index !== lengths.length - 1) {
       throw new FormatError(
@@ -267,7 +277,8 @@ function chunkSize(value: unknown, field: string): number {
 }
 
 function validateChunkIds(value: unknown): ObjectId[] {
-  if (!Array.isArray(value)) throw new FormatError("manifest chunks must be an array of ids", "chunks");
+  if (!Array.isArray(value))
+    throw new FormatError("manifest chunks must be an array of ids", "chunks");
   if (value.length > MAX_MANIFEST_CHUNKS) {
     throw new FormatError(
       `manifest lists ${value.length} chunks; the limit is ${MAX_MANIFEST_CHUNKS}`,
@@ -283,7 +294,8 @@ function validateChunkIds(value: unknown): ObjectId[] {
 }
 
 function validatePrefetch(value: unknown, chunkCount: number): number[] {
-  if (!Array.isArray(value)) throw new FormatError("manifest prefetch must be an array", "prefetch");
+  if (!Array.isArray(value))
+    throw new FormatError("manifest prefetch must be an array", "prefetch");
   for (const index of value) {
     if (!Number.isInteger(index) || index < 0 || index >= chunkCount) {
       throw new FormatError(

@@ -96,9 +96,7 @@ export async function signRefUpdate(
 ): Promise<RefUpdate> {
   const message = refSigningBytes(name, update.manifest, update.published);
   const sig = new Uint8Array(await crypto.subtle.sign(ED25519, keys.privateKey, message));
-  const key = new Uint8Array(
-    (await crypto.subtle.exportKey("raw", keys.publicKey)) as ArrayBuffer,
-  );
+  const key = new Uint8Array((await crypto.subtle.exportKey("raw", keys.publicKey)) as ArrayBuffer);
   return { ...update, signature: { key: toBase64(key), sig: toBase64(sig) } };
 }
 
@@ -120,7 +118,12 @@ export async function verifyRefSignature(
   try {
     const publicKey = await crypto.subtle.importKey("raw", key, ED25519, false, ["verify"]);
     const message = refSigningBytes(name, update.manifest, update.published);
-    return await crypto.subtle.verify(ED25519, publicKey, fromBase64(update.signature.sig), message);
+    return await crypto.subtle.verify(
+      ED25519,
+      publicKey,
+      fromBase64(update.signature.sig),
+      message,
+    );
   } catch {
     return false;
   }
@@ -135,7 +138,10 @@ export function nextHistory(current: Ref | undefined, nextManifest: ObjectId): O
 
 function validateUpdateFields(doc: Record<string, unknown>): RefUpdate {
   if (!isObjectId(doc.manifest)) {
-    throw new FormatError("ref manifest must be a manifest id (64 lowercase hex digits)", "manifest");
+    throw new FormatError(
+      "ref manifest must be a manifest id (64 lowercase hex digits)",
+      "manifest",
+    );
   }
   if (
     typeof doc.published !== "string" ||

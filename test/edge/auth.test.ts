@@ -1,5 +1,5 @@
-import { env } from "cloudflare:workers";
 import { createExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import edge from "../../src/edge/index.js";
 import { call, makeChunk, ORIGIN, problemOf, TEST_PUBLISH_TOKEN } from "./helpers.js";
@@ -16,14 +16,22 @@ describe("write authorization", () => {
   it.each([
     ["no Authorization header", undefined, /needs an Authorization: Bearer/],
     ["a wrong token", "Bearer wrong", /not the one/],
-    ["a token of the right length", `Bearer ${"x".repeat(TEST_PUBLISH_TOKEN.length)}`, /not the one/],
+    [
+      "a token of the right length",
+      `Bearer ${"x".repeat(TEST_PUBLISH_TOKEN.length)}`,
+      /not the one/,
+    ],
     ["the token with a different prefix", `Bearer ${TEST_PUBLISH_TOKEN}x`, /not the one/],
     ["another scheme", `Basic ${btoa(`user:${TEST_PUBLISH_TOKEN}`)}`, /Bearer/],
   ])("refuses every write with %s (401), storing nothing", async (_, authorization, message) => {
     const chunk = await makeChunk(1000, 41);
     for (const [method, path, body] of writes(chunk.id)) {
       const headers: Record<string, string> = authorization ? { Authorization: authorization } : {};
-      const response = await call(path, { method, headers, body: method === "DELETE" ? undefined : body });
+      const response = await call(path, {
+        method,
+        headers,
+        body: method === "DELETE" ? undefined : body,
+      });
       expect(response.status, `${method} ${path}`).toBe(401);
       expect(response.headers.get("WWW-Authenticate")).toBe('Bearer realm="edgeboot"');
       expect((await problemOf(response)).detail).toMatch(message);

@@ -1,5 +1,5 @@
-import { env } from "cloudflare:workers";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/edge/app.js";
 import type { ObjectStorage } from "../../src/edge/storage/index.js";
@@ -10,12 +10,18 @@ import { bytesOf, makeChunk, ORIGIN, uploadChunk } from "./helpers.js";
 function countingStorage(bucket: R2Bucket) {
   const inner = r2Storage(bucket);
   const calls: string[] = [];
+  const counted =
+    <A extends unknown[], R>(name: string, method: (...args: A) => R) =>
+    (...args: A): R => {
+      calls.push(`${name} ${args[0]}`);
+      return method(...args);
+    };
   const storage: ObjectStorage = {
-    head: (key) => (calls.push(`head ${key}`), inner.head(key)),
-    get: (key) => (calls.push(`get ${key}`), inner.get(key)),
-    put: (key, body, options) => (calls.push(`put ${key}`), inner.put(key, body, options)),
-    delete: (key) => (calls.push(`delete ${key}`), inner.delete(key)),
-    list: (prefix, cursor) => (calls.push(`list ${prefix}`), inner.list(prefix, cursor)),
+    head: counted("head", inner.head),
+    get: counted("get", inner.get),
+    put: counted("put", inner.put),
+    delete: counted("delete", inner.delete),
+    list: counted("list", inner.list),
   };
   return { storage, calls };
 }

@@ -1,8 +1,8 @@
 import { env } from "cloudflare:workers";
-import { gzipSync, Gzip } from "fflate";
+import { Gzip, gzipSync } from "fflate";
 import { beforeAll, describe, expect, it } from "vitest";
-import { MAX_FRAME_BYTES, MAX_MISSING_QUERY_IDS } from "../../src/format/limits.js";
 import { sha256Hex } from "../../src/format/hex.js";
+import { MAX_FRAME_BYTES, MAX_MISSING_QUERY_IDS } from "../../src/format/limits.js";
 import {
   authorized,
   bytesOf,
@@ -81,19 +81,15 @@ describe("GET and HEAD /v1/chunks/:id", () => {
     expect(await bytesOf(response)).toEqual(chunk.frame.subarray(start, end + 1));
   });
 
-  it.each([
-    "bytes=",
-    "bytes=5-2",
-    "bytes=-0",
-    "bytes=abc",
-    "items=0-1",
-    "bytes=1-2-3",
-  ])("answers the malformed Range %s with 416 and bytes */size", async (header) => {
-    const response = await call(`/v1/chunks/${chunk.id}`, { headers: { Range: header } });
-    expect(response.status).toBe(416);
-    expect(response.headers.get("Content-Range")).toBe(`bytes */${size()}`);
-    expect((await problemOf(response)).detail.length).toBeGreaterThan(10);
-  });
+  it.each(["bytes=", "bytes=5-2", "bytes=-0", "bytes=abc", "items=0-1", "bytes=1-2-3"])(
+    "answers the malformed Range %s with 416 and bytes */size",
+    async (header) => {
+      const response = await call(`/v1/chunks/${chunk.id}`, { headers: { Range: header } });
+      expect(response.status).toBe(416);
+      expect(response.headers.get("Content-Range")).toBe(`bytes */${size()}`);
+      expect((await problemOf(response)).detail.length).toBeGreaterThan(10);
+    },
+  );
 
   it("answers a range starting past the end with 416", async () => {
     for (const start of [size(), size() + 1, size() * 2]) {
@@ -144,7 +140,9 @@ describe("GET and HEAD /v1/chunks/:id", () => {
     const ifMatch = await call(`/v1/chunks/${chunk.id}`, { headers: { "If-Match": '"other"' } });
     expect(ifMatch.status).toBe(412);
     await problemOf(ifMatch);
-    const weak = await call(`/v1/chunks/${chunk.id}`, { headers: { "If-Match": `W/"${chunk.id}"` } });
+    const weak = await call(`/v1/chunks/${chunk.id}`, {
+      headers: { "If-Match": `W/"${chunk.id}"` },
+    });
     expect(weak.status).toBe(412);
     await weak.arrayBuffer();
     const old = await call(`/v1/chunks/${chunk.id}`, {
@@ -152,7 +150,9 @@ describe("GET and HEAD /v1/chunks/:id", () => {
     });
     expect(old.status).toBe(412);
     await old.arrayBuffer();
-    const matching = await call(`/v1/chunks/${chunk.id}`, { headers: { "If-Match": `"${chunk.id}"` } });
+    const matching = await call(`/v1/chunks/${chunk.id}`, {
+      headers: { "If-Match": `"${chunk.id}"` },
+    });
     expect(matching.status).toBe(200);
     await matching.arrayBuffer();
   });
@@ -176,7 +176,9 @@ describe("GET and HEAD /v1/chunks/:id", () => {
   });
 
   it("answers an ETag without quotes with 400", async () => {
-    const response = await call(`/v1/chunks/${chunk.id}`, { headers: { "If-None-Match": chunk.id } });
+    const response = await call(`/v1/chunks/${chunk.id}`, {
+      headers: { "If-None-Match": chunk.id },
+    });
     expect(response.status).toBe(400);
     expect((await problemOf(response)).detail).toMatch(/quoted/);
   });

@@ -58,9 +58,13 @@ export async function bytesOf(response: Response): Promise<Uint8Array> {
 }
 
 /** The problem+json body of an error response, checked to be one. */
-export async function problemOf(response: Response): Promise<{ status: number; detail: string; title: string } & Record<string, unknown>> {
+export async function problemOf(
+  response: Response,
+): Promise<{ status: number; detail: string; title: string } & Record<string, unknown>> {
   if (response.headers.get("Content-Type") !== "application/problem+json") {
-    throw new Error(`expected problem+json, got ${response.headers.get("Content-Type")}: ${await response.text()}`);
+    throw new Error(
+      `expected problem+json, got ${response.headers.get("Content-Type")}: ${await response.text()}`,
+    );
   }
   return response.json();
 }

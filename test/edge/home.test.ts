@@ -24,7 +24,7 @@ describe("unknown routes and methods", () => {
   it.each([
     ["GET", "/v2/chunks"],
     ["GET", "/v1/chunks"],
-    ["POST", "/v1/chunks/" + "a".repeat(64)],
+    ["POST", `/v1/chunks/${"a".repeat(64)}`],
     ["PATCH", "/v1/rootfs/debian"],
   ])("answers %s %s with a 404 problem", async (method, path) => {
     const response = await call(path, { method });

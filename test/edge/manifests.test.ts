@@ -37,7 +37,9 @@ describe("manifests", () => {
     const range = await call(`/v1/manifests/${id}`, { headers: { Range: "bytes=0-9" } });
     expect(range.status).toBe(206);
     expect(await bytesOf(range)).toEqual(bytes.subarray(0, 10));
-    const notModified = await call(`/v1/manifests/${id}`, { headers: { "If-None-Match": `"${id}"` } });
+    const notModified = await call(`/v1/manifests/${id}`, {
+      headers: { "If-None-Match": `"${id}"` },
+    });
     expect(notModified.status).toBe(304);
   });
 

@@ -59,15 +59,27 @@ describe("refs", () => {
   it("makes If-Match a compare-and-swap: a stale tag gets 412 and changes nothing", async () => {
     const { a, b } = await twoImages(210);
     const created = await moveRef("cas", { manifest: a.id, published: T0 });
-    const stale = await moveRef("cas", { manifest: b.id, published: T1 }, { "If-Match": '"stale"' });
+    const stale = await moveRef(
+      "cas",
+      { manifest: b.id, published: T1 },
+      { "If-Match": '"stale"' },
+    );
     expect(stale.status).toBe(412);
     await problemOf(stale);
-    const missing = await moveRef("nothing-here", { manifest: b.id, published: T1 }, {
-      "If-Match": created.headers.get("ETag")!,
-    });
+    const missing = await moveRef(
+      "nothing-here",
+      { manifest: b.id, published: T1 },
+      {
+        "If-Match": created.headers.get("ETag")!,
+      },
+    );
     expect(missing.status).toBe(412);
     await missing.arrayBuffer();
-    const exists = await moveRef("cas", { manifest: b.id, published: T1 }, { "If-None-Match": "*" });
+    const exists = await moveRef(
+      "cas",
+      { manifest: b.id, published: T1 },
+      { "If-None-Match": "*" },
+    );
     expect(exists.status).toBe(412);
     await exists.arrayBuffer();
     expect(await (await call("/v1/rootfs/cas")).json()).toMatchObject({ manifest: a.id });
@@ -84,7 +96,9 @@ describe("refs", () => {
       await current.arrayBuffer();
       const published = new Date(Date.parse(T1) + round * 60_000).toISOString();
       const results = await Promise.all(
-        [b.id, c.id].map((manifest) => moveRef("race", { manifest, published }, { "If-Match": tag })),
+        [b.id, c.id].map((manifest) =>
+          moveRef("race", { manifest, published }, { "If-Match": tag }),
+        ),
       );
       const statuses = results.map((r) => r.status).sort();
       expect(statuses).toEqual([200, 412]);
@@ -112,7 +126,10 @@ describe("refs", () => {
     const older = await moveRef("older", { manifest: b.id, published: T0 });
     expect(older.status).toBe(409);
     expect((await problemOf(older)).detail).toMatch(/later than/);
-    const future = await moveRef("older", { manifest: b.id, published: "2099-01-01T00:00:00.000Z" });
+    const future = await moveRef("older", {
+      manifest: b.id,
+      published: "2099-01-01T00:00:00.000Z",
+    });
     expect(future.status).toBe(422);
     expect((await problemOf(future)).detail).toMatch(/future/);
   });
@@ -134,7 +151,9 @@ describe("refs", () => {
     const otherName = await moveRef("other-name", signed);
     expect(otherName.status).toBe(422);
     await otherName.arrayBuffer();
-    const list = (await (await call("/v1/rootfs")).json()) as { rootfs: { name: string; signed: boolean }[] };
+    const list = (await (await call("/v1/rootfs")).json()) as {
+      rootfs: { name: string; signed: boolean }[];
+    };
     expect(list.rootfs.find((r) => r.name === "signed")?.signed).toBe(true);
   });
 
@@ -182,7 +201,11 @@ describe("refs", () => {
       [JSON.stringify({ manifest: "abc", published: T0 }), 422, /manifest/],
       [JSON.stringify({ manifest: a.id, published: "yesterday" }), 422, /published/],
       [JSON.stringify({ manifest: a.id, published: T0, extra: 1 }), 422, /unknown field/],
-      [JSON.stringify({ manifest: a.id, published: T0, signature: { key: "x", sig: "y" } }), 422, /signature/],
+      [
+        JSON.stringify({ manifest: a.id, published: T0, signature: { key: "x", sig: "y" } }),
+        422,
+        /signature/,
+      ],
     ];
     for (const [body, status, message] of cases) {
       const response = await call("/v1/rootfs/malformed", {

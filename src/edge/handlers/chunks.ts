@@ -36,7 +36,8 @@ export function getChunk(c: AppContext): Promise<Response> {
 export async function putChunk(c: AppContext): Promise<Response> {
   const id = chunkIdParam(c);
   const frame = await readBody(c.req.raw, MAX_FRAME_BYTES, "a chunk frame");
-  if (frame.byteLength === 0) throw badRequest("the body is empty: send the chunk's compressed frame");
+  if (frame.byteLength === 0)
+    throw badRequest("the body is empty: send the chunk's compressed frame");
   await verifyChunkFrame(frame, id);
   const stored = await c.var.storage.put(chunkKey(id), frame, {
     contentType: "application/octet-stream",
@@ -69,10 +70,15 @@ function parseIdList(body: Uint8Array): string[] {
   const ids = (doc as { ids?: unknown } | null)?.ids;
   if (!Array.isArray(ids)) throw badRequest('the body must be {"ids": ["<chunk id>", ...]}');
   if (ids.length > MAX_MISSING_QUERY_IDS) {
-    throw badRequest(`ask about at most ${MAX_MISSING_QUERY_IDS} ids per request, not ${ids.length}`);
+    throw badRequest(
+      `ask about at most ${MAX_MISSING_QUERY_IDS} ids per request, not ${ids.length}`,
+    );
   }
   for (const [index, id] of ids.entries()) {
-    const problem = typeof id === "string" ? objectIdProblem(id, `ids[${index}]`) : `ids[${index}] is not a string`;
+    const problem =
+      typeof id === "string"
+        ? objectIdProblem(id, `ids[${index}]`)
+        : `ids[${index}] is not a string`;
     if (problem) throw badRequest(problem);
   }
   return ids as string[];

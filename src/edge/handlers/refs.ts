@@ -101,7 +101,9 @@ export async function putRef(c: AppContext): Promise<Response> {
   const storage = c.var.storage;
   const manifest = await storage.head(manifestKey(update.manifest));
   if (!manifest) {
-    throw conflict(`manifest ${update.manifest} is not stored here: upload it before moving the ref`);
+    throw conflict(
+      `manifest ${update.manifest} is not stored here: upload it before moving the ref`,
+    );
   }
   const current = await readRef(storage, name);
   checkPreconditions(c.req.raw.headers, current);

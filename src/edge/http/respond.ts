@@ -1,5 +1,10 @@
-import { evaluatePreconditions, formatHttpDate, rangeApplies, type Validators } from "./conditional.js";
-import { HttpProblem, badRequest, preconditionFailed } from "./problem.js";
+import {
+  evaluatePreconditions,
+  formatHttpDate,
+  rangeApplies,
+  type Validators,
+} from "./conditional.js";
+import { badRequest, HttpProblem, preconditionFailed } from "./problem.js";
 import { contentRange, parseRange, type RangeDecision, unsatisfiedRange } from "./range.js";
 import { sliceStream } from "./slice.js";
 

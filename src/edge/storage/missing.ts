@@ -7,7 +7,10 @@ export const EXISTENCE_CHECKS_IN_FLIGHT = 64;
  * The keys among `keys` that `storage` lacks, in the order given. Checks run with a bounded number
  * in flight, each key once.
  */
-export async function missingKeys(storage: ObjectStorage, keys: readonly string[]): Promise<string[]> {
+export async function missingKeys(
+  storage: ObjectStorage,
+  keys: readonly string[],
+): Promise<string[]> {
   const unique = [...new Set(keys)];
   const absent = new Set<string>();
   let next = 0;
@@ -17,6 +20,8 @@ export async function missingKeys(storage: ObjectStorage, keys: readonly string[
       if (!(await storage.head(key))) absent.add(key);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(EXISTENCE_CHECKS_IN_FLIGHT, unique.length) }, worker));
+  await Promise.all(
+    Array.from({ length: Math.min(EXISTENCE_CHECKS_IN_FLIGHT, unique.length) }, worker),
+  );
   return unique.filter((key) => absent.has(key));
 }

@@ -19,8 +19,10 @@ export function requireToken<E extends object>(
     const expected = token(c.env);
     if (!expected) throw writesDisabled();
     const presented = BEARER.exec(c.req.header("Authorization") ?? "")?.[1];
-    if (presented === undefined) throw unauthorized("this request needs an Authorization: Bearer <token> header");
-    if (!(await sameSecret(presented, expected))) throw unauthorized("the bearer token is not the one this edge accepts");
+    if (presented === undefined)
+      throw unauthorized("this request needs an Authorization: Bearer <token> header");
+    if (!(await sameSecret(presented, expected)))
+      throw unauthorized("the bearer token is not the one this edge accepts");
     await next();
   };
 }
