@@ -1,5 +1,7 @@
-import { exports } from "cloudflare:workers";
+import { createExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { gzipSync } from "fflate";
+import edge from "../../src/edge/index.js";
 import { sha256Hex } from "../../src/format/hex.js";
 import { encodeManifest, MANIFEST_VERSION, type Manifest } from "../../src/format/manifest.js";
 import { TEST_PUBLISH_TOKEN } from "./token.js";
@@ -9,9 +11,13 @@ export { TEST_PUBLISH_TOKEN };
 /** Origin of requests sent to the Worker under test. */
 export const ORIGIN = "https://edge.test";
 
-/** Sends a request to the Worker under test (the real entry point, in workerd). */
+/**
+ * Sends a request to the Worker under test: its real default export, in workerd, with the real R2
+ * binding and Cache API. (Called directly rather than through `exports.default.fetch`, whose
+ * per-call cost in vitest-pool-workers 0.15 grows with every request a test file makes.)
+ */
 export function call(path: string, init: RequestInit = {}): Promise<Response> {
-  return exports.default.fetch(new Request(`${ORIGIN}${path}`, init));
+  return edge.fetch(new Request(`${ORIGIN}${path}`, init), env, createExecutionContext());
 }
 
 /** Headers with the test publish token, plus `extra`. */

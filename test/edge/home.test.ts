@@ -1,3 +1,4 @@
+import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { call, makeChunk, moveRef, problemOf, storeImage } from "./helpers.js";
 
@@ -17,6 +18,15 @@ describe("GET /", () => {
     const response = await call("/", { headers: { Accept: "text/html,application/xhtml+xml" } });
     expect(response.headers.get("Content-Type")).toMatch(/^text\/html/);
     expect(await response.text()).toMatch(/<h1>edgeboot<\/h1>/);
+  });
+});
+
+describe("the Worker's entry point", () => {
+  it("answers through the runtime's own binding to the main module", async () => {
+    const response = await exports.default.fetch(new Request("https://edge.test/v1/rootfs"));
+    expect(response.status).toBe(200);
+    expect(response.headers.get("Cache-Control")).toBe("public, max-age=30");
+    expect(await response.json()).toHaveProperty("rootfs");
   });
 });
 
