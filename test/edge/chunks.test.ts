@@ -44,6 +44,36 @@ describe("GET and HEAD /v1/chunks/:id", () => {
     expect(await bytesOf(response)).toEqual(chunk.frame);
   });
 
+  it("keeps every header block under 1 KiB, as httpfs2 needs", async () => {
+    const requests: RequestInit[] = [
+      {},
+      { method: "HEAD" },
+      { headers: { Range: "bytes=1-2" } },
+      { headers: { Range: "bytes=99999999-" } },
+      { headers: { "If-None-Match": `"${chunk.id}"` } },
+    ];
+    for (const init of requests) {
+      const response = await call(`/v1/chunks/${chunk.id}`, init);
+      let size = "HTTP/1.1 206 Partial Content\r\n".length + 2;
+      for (const [name, value] of response.headers) size += name.length + value.length + 4;
+      expect(size, JSON.stringify(init)).toBeLessThan(1024);
+      await response.arrayBuffer();
+    }
+  });
+
+  it("answers If-Modified-Since with 304 when not modified since", async () => {
+    const future = new Date(Date.now() + 86_400_000).toUTCString();
+    const response = await call(`/v1/chunks/${chunk.id}`, {
+      headers: { "If-Modified-Since": future },
+    });
+    expect(response.status).toBe(304);
+    const past = await call(`/v1/chunks/${chunk.id}`, {
+      headers: { "If-Modified-Since": "Sat, 01 Jan 2000 00:00:00 GMT" },
+    });
+    expect(past.status).toBe(200);
+    await past.arrayBuffer();
+  });
+
   it("answers HEAD with the length and no body", async () => {
     const response = await call(`/v1/chunks/${chunk.id}`, { method: "HEAD" });
     expect(response.status).toBe(200);
