@@ -73,7 +73,11 @@ export function decodeManifest(bytes: Uint8Array): Manifest {
     throw new FormatError(`manifest is larger than ${MAX_MANIFEST_BYTES} bytes`);
   }
   const manifest = validateManifest(parseJsonBytes(bytes, "manifest"));
-  if (manifestJson(manifest) !== new TextDecoder().decode(bytes)) {
+  // ignoreBOM keeps a leading byte order mark in the text, so such bytes are refused as not canonical.
+  if (
+    manifestJson(manifest) !==
+    new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes)
+  ) {
     throw new FormatError(
       "manifest is not in canonical form (key order, whitespace or number format differ from what encodeManifest writes)",
     );
@@ -103,7 +107,11 @@ export function validateManifest(value: unknown): Manifest {
   const chunking = validateChunking(doc.chunking);
   if (!isCodec(doc.codec))
     throw new FormatError('manifest codec must be "zstd" or "gzip"', "codec");
-  if (typeof doc.created !== "string" || !ISO_UTC.test(doc.created)) {
+  if (
+    typeof doc.created !== "string" ||
+    !ISO_UTC.test(doc.created) ||
+    Number.isNaN(Date.parse(doc.created))
+  ) {
     throw new FormatError(
       "manifest created must be an ISO 8601 UTC time like 2026-11-26T11:00:00.000Z",
       "created",

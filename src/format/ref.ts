@@ -58,7 +58,8 @@ export function decodeRef(bytes: Uint8Array): Ref {
     throw new FormatError(`not an ${FORMAT_TAG} version 1 document`, "format");
   }
   if (!isRootfsName(doc.name)) {
-    throw new FormatError(rootfsNameProblem(String(doc.name)) ?? "bad name", "name");
+    const problem = typeof doc.name === "string" ? rootfsNameProblem(doc.name) : undefined;
+    throw new FormatError(problem ?? "ref name must be a string", "name");
   }
   const previous = doc.previous;
   if (
@@ -110,12 +111,12 @@ export async function verifyRefSignature(
   trustedKey?: Uint8Array | string,
 ): Promise<boolean> {
   if (!update.signature) return false;
-  const key = fromBase64(update.signature.key);
-  if (trustedKey !== undefined) {
-    const trusted = typeof trustedKey === "string" ? fromBase64(trustedKey) : trustedKey;
-    if (toBase64(trusted) !== toBase64(key)) return false;
-  }
   try {
+    const key = fromBase64(update.signature.key);
+    if (trustedKey !== undefined) {
+      const trusted = typeof trustedKey === "string" ? fromBase64(trustedKey) : trustedKey;
+      if (toBase64(trusted) !== toBase64(key)) return false;
+    }
     const publicKey = await crypto.subtle.importKey("raw", key, ED25519, false, ["verify"]);
     const message = refSigningBytes(name, update.manifest, update.published);
     return await crypto.subtle.verify(

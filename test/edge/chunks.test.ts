@@ -85,7 +85,7 @@ describe("GET and HEAD /v1/chunks/:id", () => {
 
   const size = () => chunk.frame.byteLength;
   it.each([
-    ["bytes=0-0", () => [0, 0]],
+    ["bytes=0-0", (): [number, number] => [0, 0]],
     ["bytes=0-99", () => [0, 99]],
     ["bytes=100-", () => [100, size() - 1]],
     ["bytes=-100", () => [size() - 100, size() - 1]],
@@ -102,7 +102,7 @@ describe("GET and HEAD /v1/chunks/:id", () => {
       "suffix longer than the frame": () => `bytes=-${size() + 1000}`,
     };
     const header = headerFor[label]?.() ?? label;
-    const [start, end] = expected();
+    const [start, end] = expected() as [number, number];
     const response = await call(`/v1/chunks/${chunk.id}`, { headers: { Range: header } });
     expect(response.status).toBe(206);
     expect(response.headers.get("Content-Range")).toBe(`bytes ${start}-${end}/${size()}`);

@@ -16,7 +16,7 @@ export const ORIGIN = "https://edge.test";
  * binding and Cache API. (Called directly rather than through `exports.default.fetch`, whose
  * per-call cost in vitest-pool-workers 0.15 grows with every request a test file makes.)
  */
-export function call(path: string, init: RequestInit = {}): Promise<Response> {
+export async function call(path: string, init: RequestInit = {}): Promise<Response> {
   return edge.fetch(new Request(`${ORIGIN}${path}`, init), env, createExecutionContext());
 }
 

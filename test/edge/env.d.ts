@@ -1,0 +1,11 @@
+// Types of the Worker under test, as `cloudflare:workers` sees it in vitest-pool-workers.
+// Keep Env in step with the Env of src/edge/index.ts.
+declare namespace Cloudflare {
+  interface Env {
+    CHUNKS: R2Bucket;
+    PUBLISH_TOKEN?: string;
+  }
+  interface GlobalProps {
+    mainModule: typeof import("../../src/edge/index.js");
+  }
+}
