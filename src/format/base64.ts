@@ -6,7 +6,7 @@ export function toBase64(bytes: Uint8Array): string {
 }
 
 /** Bytes of standard base64 text; throws a TypeError if it is not base64. */
-export function fromBase64(text: string): Uint8Array {
+export function fromBase64(text: string): Uint8Array<ArrayBuffer> {
   if (!/^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(text)) {
     throw new TypeError("not standard base64");
   }

@@ -19,5 +19,7 @@ export function fromHex(hex: string): Uint8Array {
 
 /** Lowercase hex SHA-256 of `bytes`, through WebCrypto (workerd and Node alike). */
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
+  return toHex(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>)),
+  );
 }

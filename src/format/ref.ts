@@ -32,8 +32,13 @@ const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const ED25519 = { name: "Ed25519" } as const;
 
 /** The exact bytes a ref signature covers. */
-export function refSigningBytes(name: string, manifest: ObjectId, published: string): Uint8Array {
-  return new TextEncoder().encode(`edgeboot-ref-v1\n${name}\n${manifest}\n${published}\n`);
+export function refSigningBytes(
+  name: string,
+  manifest: ObjectId,
+  published: string,
+): Uint8Array<ArrayBuffer> {
+  const text = `edgeboot-ref-v1\n${name}\n${manifest}\n${published}\n`;
+  return new Uint8Array(new TextEncoder().encode(text));
 }
 
 /** Canonical JSON bytes of a stored ref. */
