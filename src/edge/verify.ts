@@ -1,8 +1,9 @@
-import { createFrameDecoder, detectCodec } from "../format/codec.js";
+import { detectCodec } from "../format/codec.js";
 import { FormatError } from "../format/errors.js";
 import { toHex } from "../format/hex.js";
 import { MAX_CHUNK_BYTES } from "../format/limits.js";
 import { unprocessable } from "./http/problem.js";
+import { inflateFrame } from "./inflate.js";
 
 /**
  * Proves that `frame` is one gzip or zstd frame that decompresses to at most MAX_CHUNK_BYTES whose
@@ -10,7 +11,8 @@ import { unprocessable } from "./http/problem.js";
  * Throws a 422 problem saying what did not check out.
  */
 export async function verifyChunkFrame(frame: Uint8Array, id: string): Promise<void> {
-  if (!detectCodec(frame)) {
+  const codec = detectCodec(frame);
+  if (!codec) {
     throw unprocessable(
       "the body is not a gzip (1f 8b) or zstd (28 b5 2f fd) frame: upload the compressed chunk, not the raw bytes",
     );
@@ -19,7 +21,9 @@ export async function verifyChunkFrame(frame: Uint8Array, id: string): Promise<v
   try {
     actual = await decompressedSha256(frame);
   } catch (error) {
-    if (error instanceof FormatError) throw unprocessable(`chunk frame rejected: ${error.message}`);
+    if (error instanceof FormatError || error instanceof TypeError) {
+      throw unprocessable(`${codec} frame rejected: ${error.message}`);
+    }
     throw error;
   }
   if (actual !== id) {
@@ -31,13 +35,8 @@ export async function verifyChunkFrame(frame: Uint8Array, id: string): Promise<v
 }
 
 async function decompressedSha256(frame: Uint8Array): Promise<string> {
-  const decoder = createFrameDecoder({ maxOutputBytes: MAX_CHUNK_BYTES });
   const digest = new crypto.DigestStream("SHA-256");
   digest.digest.catch(() => {});
-  const writer = decoder.writable.getWriter();
-  const feed = writer.write(frame).then(() => writer.close());
-  feed.catch(() => {});
-  await decoder.readable.pipeTo(digest);
-  await feed;
+  await inflateFrame(frame, MAX_CHUNK_BYTES).pipeTo(digest);
   return toHex(new Uint8Array(await digest.digest));
 }
