@@ -21,6 +21,8 @@ export default defineConfig({
         test: {
           name: "node",
           environment: "node",
+          globalSetup: ["test/cli/global-setup.ts"],
+          testTimeout: 60_000,
           include: ["test/format/**/*.test.ts", "test/{publish,client,cli}/**/*.test.ts"],
         },
       },

@@ -1,0 +1,50 @@
+import { Command, CommanderError } from "commander";
+import { FormatError } from "../format/errors.js";
+import { generateKeyPair, KeyFileError } from "../publish/keys.js";
+import { PublishError } from "../publish/target.js";
+import { publishCommand } from "./publish.js";
+
+/** The `edgeboot` command line: one binary, with subcommands. */
+export function buildProgram(): Command {
+  const program = new Command("edgeboot")
+    .description("serve network-booted root filesystems from the edge")
+    .version("0.1.0")
+    .showHelpAfterError();
+
+  program
+    .command("keygen")
+    .description("write an Ed25519 key pair for signing refs (PKCS#8 and SPKI PEM)")
+    .argument("[path]", "private key file; the public key goes to PATH.pub", "edgeboot.key")
+    .action(async (path: string) => {
+      const keys = await generateKeyPair(path);
+      process.stdout.write(
+        `private key  ${keys.privatePath} (mode 600: keep it secret)\npublic key   ${keys.publicPath}\nkey          ${keys.publicKeyBase64}\n`,
+      );
+    });
+
+  publishCommand(program);
+  return program;
+}
+
+/** Runs the CLI; expected failures print one line saying what to do, and exit 1. */
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram().exitOverride();
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode;
+      return;
+    }
+    if (
+      error instanceof PublishError ||
+      error instanceof FormatError ||
+      error instanceof KeyFileError
+    ) {
+      process.stderr.write(`edgeboot: ${error.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,43 @@
+import { SingleBar } from "cli-progress";
+import type { PublishProgress } from "../publish/publish.js";
+
+/** A progress line for a publish on a TTY; nothing at all when stderr is not a terminal. */
+export function publishProgressBar(stream: NodeJS.WriteStream = process.stderr) {
+  if (!stream.isTTY) return { update: (_: PublishProgress) => {}, stop: () => {} };
+  const started = performance.now();
+  const bar = new SingleBar({
+    stream,
+    format:
+      "{bar} {percentage}% | {read} of {total} | {chunks} chunks, {fresh} new, {reused} reused | {speed} MB/s | ETA {eta_formatted}",
+    barsize: 24,
+    hideCursor: true,
+    etaBuffer: 50,
+  });
+  let begun = false;
+  return {
+    update(p: PublishProgress) {
+      const payload = {
+        read: mebibytes(p.bytesRead),
+        total: mebibytes(p.imageSize),
+        chunks: p.chunks,
+        fresh: p.newChunks,
+        reused: p.reusedChunks,
+        speed: (p.bytesRead / 1e6 / Math.max((performance.now() - started) / 1000, 0.001)).toFixed(
+          0,
+        ),
+      };
+      if (!begun) {
+        bar.start(Math.max(p.imageSize, 1), p.bytesRead, payload);
+        begun = true;
+      } else bar.update(p.bytesRead, payload);
+    },
+    stop() {
+      if (begun) bar.stop();
+    },
+  };
+}
+
+/** `bytes` in MiB with one decimal. */
+export function mebibytes(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MiB`;
+}

@@ -1,0 +1,137 @@
+import { readFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import type { Command } from "commander";
+import { type Codec, isCodec } from "../format/codec.js";
+import { formatChunking } from "../format/manifest.js";
+import { DEFAULT_CHUNKING, parseChunkingSpec } from "../publish/chunker.js";
+import { DirectoryTarget } from "../publish/dir-target.js";
+import { EdgeTarget } from "../publish/edge-target.js";
+import { loadSigningKeys } from "../publish/keys.js";
+import { publish } from "../publish/publish.js";
+import { PublishError, type PublishTarget } from "../publish/target.js";
+import { mebibytes, publishProgressBar } from "./progress.js";
+
+/** Default compression level of each codec. */
+export const DEFAULT_LEVEL: Record<Codec, number> = { zstd: 3, gzip: 6 };
+
+interface PublishFlags {
+  name: string;
+  edge?: string;
+  out?: string;
+  tokenFile?: string;
+  key?: string;
+  chunking: string;
+  codec: string;
+  level?: string;
+  jobs?: string;
+}
+
+/** `edgeboot publish IMAGE --name NAME (--edge URL | --out DIR)`. */
+export function publishCommand(program: Command): void {
+  program
+    .command("publish")
+    .description("cut an image into chunks, upload the ones the edge lacks, and move a signed ref")
+    .argument("<image>", "disk image (or block device) to publish")
+    .requiredOption("--name <name>", "rootfs name, [a-z0-9][a-z0-9._-]{0,63}")
+    .option("--edge <url>", "edge to publish to (token from EDGEBOOT_TOKEN or --token-file)")
+    .option("--out <dir>", "write a static mirror to this directory instead of an edge")
+    .option("--token-file <path>", "file whose first line is the edge's publish token")
+    .option("--key <path>", "Ed25519 private key (from `edgeboot keygen`) to sign the ref")
+    .option(
+      "--chunking <spec>",
+      "fixed:SIZE or cdc:MIN/AVG/MAX",
+      formatChunking(DEFAULT_CHUNKING).replace("262144", "256K"),
+    )
+    .option("--codec <codec>", "zstd or gzip", "zstd")
+    .option("--level <n>", "compression level (default: zstd 3, gzip 6)")
+    .option(
+      "--jobs <n>",
+      "worker threads for hashing and compression",
+      String(availableParallelism()),
+    )
+    .action(async (image: string, flags: PublishFlags) => {
+      const codec = parseCodec(flags.codec);
+      const chunking = parseChunkingSpec(flags.chunking);
+      const level =
+        flags.level === undefined ? DEFAULT_LEVEL[codec] : parseInteger(flags.level, "--level");
+      const jobs = parseInteger(flags.jobs ?? "1", "--jobs");
+      const keys = flags.key ? await loadSigningKeys(flags.key) : undefined;
+      const target = await chooseTarget(flags, jobs);
+      const bar = publishProgressBar();
+      try {
+        const summary = await publish({
+          image,
+          name: flags.name,
+          target,
+          chunking,
+          codec,
+          level,
+          jobs,
+          keys,
+          onProgress: bar.update,
+        });
+        bar.stop();
+        const mbps = summary.bytesRead / 1e6 / Math.max(summary.seconds, 0.001);
+        process.stdout.write(
+          [
+            `published ${summary.name} to ${target.where}`,
+            `  image        ${mebibytes(summary.imageSize)} (${summary.imageSize} bytes), ${mbps.toFixed(0)} MB/s`,
+            `  chunks       ${summary.chunks} (${formatChunking(chunking)}, ${codec} level ${level}), ${summary.uniqueChunks} distinct`,
+            `  new          ${summary.newChunks} chunks, ${mebibytes(summary.bytesUploaded)} uploaded`,
+            `  reused       ${summary.reusedChunks} chunks`,
+            `  dedup        ${summary.dedupRatio.toFixed(2)}x   compression ${summary.compressionRatio.toFixed(2)}x`,
+            `  manifest     ${summary.manifestId}`,
+            `  ref          ${summary.signed ? "signed" : "unsigned (use --key to sign)"}`,
+            "",
+          ].join("\n"),
+        );
+      } finally {
+        bar.stop();
+        await target.close();
+      }
+    });
+}
+
+async function chooseTarget(flags: PublishFlags, jobs: number): Promise<PublishTarget> {
+  if (flags.edge && flags.out)
+    throw new PublishError("give either --edge URL or --out DIR, not both");
+  if (flags.out) return new DirectoryTarget(flags.out);
+  if (!flags.edge) throw new PublishError("say where to publish: --edge URL or --out DIR");
+  return new EdgeTarget(flags.edge, {
+    token: await readToken(flags.tokenFile),
+    connections: jobs * 2,
+  });
+}
+
+async function readToken(tokenFile: string | undefined): Promise<string> {
+  if (tokenFile) {
+    let text: string;
+    try {
+      text = await readFile(tokenFile, "utf8");
+    } catch (error) {
+      throw new PublishError(
+        `cannot read the token file ${tokenFile} (${(error as NodeJS.ErrnoException).code})`,
+      );
+    }
+    const token = text.split("\n")[0]?.trim() ?? "";
+    if (!token) throw new PublishError(`the token file ${tokenFile} is empty`);
+    return token;
+  }
+  const token = process.env.EDGEBOOT_TOKEN?.trim();
+  if (!token) {
+    throw new PublishError("no publish token: set EDGEBOOT_TOKEN or pass --token-file PATH");
+  }
+  return token;
+}
+
+function parseCodec(value: string): Codec {
+  if (!isCodec(value)) throw new PublishError(`unknown codec "${value}": use zstd or gzip`);
+  return value;
+}
+
+function parseInteger(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new PublishError(`${flag} must be a positive integer, not "${value}"`);
+  return n;
+}

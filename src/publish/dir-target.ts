@@ -1,0 +1,80 @@
+import { createHash, randomBytes } from "node:crypto";
+import { access, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { decodeRef, encodeRef, nextHistory, type Ref, type RefUpdate } from "../format/ref.js";
+import { type CurrentRef, type PublishTarget, RefConflictError } from "./target.js";
+
+/**
+ * Publishes into a directory laid out like the edge's read API (`v1/chunks/<id>`,
+ * `v1/manifests/<id>`, `v1/rootfs/<name>`), so any static web server can serve it as a mirror,
+ * or `wrangler r2 object put` can load it. Every file is written whole, then renamed into place.
+ */
+export class DirectoryTarget implements PublishTarget {
+  readonly where: string;
+
+  constructor(dir: string) {
+    this.where = resolve(dir);
+  }
+
+  async missing(ids: readonly string[]): Promise<string[]> {
+    const present = await Promise.all(ids.map((id) => exists(this.path("chunks", id))));
+    return ids.filter((_, index) => !present[index]);
+  }
+
+  async putChunk(id: string, frame: Uint8Array): Promise<void> {
+    await this.write(this.path("chunks", id), frame);
+  }
+
+  async putManifest(id: string, bytes: Uint8Array): Promise<void> {
+    await this.write(this.path("manifests", id), bytes);
+  }
+
+  async getRef(name: string): Promise<CurrentRef | undefined> {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(this.path("rootfs", name));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw error;
+    }
+    return { ref: decodeRef(bytes), etag: etagOf(bytes) };
+  }
+
+  async putRef(name: string, update: RefUpdate, expected: CurrentRef | undefined): Promise<void> {
+    const current = await this.getRef(name);
+    if (current?.etag !== expected?.etag) {
+      throw new RefConflictError(
+        `rootfs "${name}" in ${this.where} changed while this publish ran: rerun the same command`,
+      );
+    }
+    const ref: Ref = { name, ...update, previous: nextHistory(current?.ref, update.manifest) };
+    await this.write(this.path("rootfs", name), encodeRef(ref));
+  }
+
+  async close(): Promise<void> {}
+
+  private path(kind: "chunks" | "manifests" | "rootfs", name: string): string {
+    return join(this.where, "v1", kind, name);
+  }
+
+  private async write(path: string, bytes: Uint8Array): Promise<void> {
+    const dir = join(path, "..");
+    await mkdir(dir, { recursive: true });
+    const temp = join(dir, `.tmp-${randomBytes(6).toString("hex")}`);
+    await writeFile(temp, bytes);
+    await rename(temp, path);
+  }
+}
+
+function etagOf(bytes: Uint8Array): string {
+  return `"${createHash("sha256").update(bytes).digest("hex")}"`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

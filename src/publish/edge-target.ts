@@ -1,0 +1,188 @@
+import { Agent, errors, request } from "undici";
+import { decodeRef, encodeRefUpdate, type RefUpdate } from "../format/ref.js";
+import { type CurrentRef, PublishError, type PublishTarget, RefConflictError } from "./target.js";
+
+/** Ids per `POST /v1/chunks/missing`: well under the edge's limit and its subrequest budget. */
+export const MISSING_BATCH = 10_000;
+
+export interface EdgeTargetOptions {
+  token: string;
+  /** Requests in flight at once (keep-alive connections). */
+  connections?: number;
+  /** Attempts for a request that fails transiently (network error, 429, 5xx). */
+  attempts?: number;
+  /** First backoff delay in ms; doubles each retry. */
+  backoffMs?: number;
+  /** Per-request timeout in ms. */
+  timeoutMs?: number;
+}
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** Publishes to an edge over its HTTP API, with keep-alive, retries and backoff. */
+export class EdgeTarget implements PublishTarget {
+  readonly where: string;
+  private readonly base: URL;
+  private readonly agent: Agent;
+
+  constructor(
+    edgeUrl: string,
+    private readonly options: EdgeTargetOptions,
+  ) {
+    this.base = parseEdgeUrl(edgeUrl);
+    this.where = this.base.origin + this.base.pathname.replace(/\/$/, "");
+    const timeout = options.timeoutMs ?? 60_000;
+    this.agent = new Agent({
+      connections: options.connections ?? 8,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+    });
+  }
+
+  async missing(ids: readonly string[]): Promise<string[]> {
+    const missing: string[] = [];
+    for (let at = 0; at < ids.length; at += MISSING_BATCH) {
+      const body = JSON.stringify({ ids: ids.slice(at, at + MISSING_BATCH) });
+      const answer = await this.send("POST", "v1/chunks/missing", body, {
+        "Content-Type": "application/json",
+      });
+      missing.push(...(JSON.parse(answer.body.toString("utf8")) as { missing: string[] }).missing);
+    }
+    return missing;
+  }
+
+  async putChunk(id: string, frame: Uint8Array): Promise<void> {
+    await this.send("PUT", `v1/chunks/${id}`, frame, {
+      "Content-Type": "application/octet-stream",
+    });
+  }
+
+  async putManifest(id: string, bytes: Uint8Array): Promise<void> {
+    await this.send("PUT", `v1/manifests/${id}`, bytes, { "Content-Type": "application/json" });
+  }
+
+  async getRef(name: string): Promise<CurrentRef | undefined> {
+    const answer = await this.send("GET", `v1/rootfs/${name}`, undefined, {}, [404]);
+    if (answer.status === 404) return undefined;
+    const etag = String(answer.headers.etag ?? "");
+    return { ref: decodeRef(answer.body), etag };
+  }
+
+  async putRef(name: string, update: RefUpdate, expected: CurrentRef | undefined): Promise<void> {
+    const condition: Record<string, string> = expected
+      ? { "If-Match": expected.etag }
+      : { "If-None-Match": "*" };
+    const answer = await this.send(
+      "PUT",
+      `v1/rootfs/${name}`,
+      encodeRefUpdate(update),
+      { "Content-Type": "application/json", ...condition },
+      [412],
+    );
+    if (answer.status === 412) {
+      throw new RefConflictError(
+        `rootfs "${name}" was moved by another publisher while this one ran; its chunks and manifest are uploaded, so rerun the same command to publish on top of the new ref`,
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  private async send(
+    method: "GET" | "POST" | "PUT",
+    path: string,
+    body: string | Uint8Array | undefined,
+    headers: Record<string, string>,
+    expected: number[] = [],
+  ): Promise<Answer> {
+    const url = new URL(path, this.base);
+    const attempts = this.options.attempts ?? 5;
+    for (let attempt = 1; ; attempt++) {
+      let answer: Answer;
+      try {
+        const response = await request(url, {
+          method,
+          dispatcher: this.agent,
+          headers: { Authorization: `Bearer ${this.options.token}`, ...headers },
+          body,
+        });
+        answer = {
+          status: response.statusCode,
+          headers: response.headers,
+          body: Buffer.from(await response.body.arrayBuffer()),
+        };
+      } catch (error) {
+        if (attempt >= attempts) throw unreachable(this.where, error);
+        await backoff(attempt, this.options.backoffMs);
+        continue;
+      }
+      if (answer.status < 300 || expected.includes(answer.status)) return answer;
+      if (isTransient(answer.status) && attempt < attempts) {
+        await backoff(attempt, this.options.backoffMs, answer.headers["retry-after"]);
+        continue;
+      }
+      throw refused(method, url, answer);
+    }
+  }
+}
+
+function parseEdgeUrl(edgeUrl: string): URL {
+  let url: URL;
+  try {
+    url = new URL(edgeUrl);
+  } catch {
+    throw new PublishError(
+      `"${edgeUrl}" is not a URL: give the edge as --edge https://edge.example.com`,
+    );
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new PublishError(`the edge URL must be http: or https:, not ${url.protocol}`);
+  }
+  if (!url.pathname.endsWith("/")) url.pathname += "/";
+  return url;
+}
+
+function isTransient(status: number): boolean {
+  return status === 429 || status >= 500;
+}
+
+async function backoff(
+  attempt: number,
+  baseMs = 200,
+  retryAfter?: string | string[],
+): Promise<void> {
+  const hinted = Number(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter) * 1000;
+  const delay = Number.isFinite(hinted) && hinted > 0 ? hinted : baseMs * 2 ** (attempt - 1);
+  await new Promise((resolve) =>
+    setTimeout(resolve, Math.min(delay, 30_000) * (0.5 + Math.random() / 2)),
+  );
+}
+
+function unreachable(where: string, error: unknown): PublishError {
+  const reason =
+    error instanceof errors.UndiciError || error instanceof Error
+      ? ((error as { cause?: { code?: string } }).cause?.code ?? error.message)
+      : String(error);
+  return new PublishError(
+    `cannot reach the edge at ${where} (${reason}): check the URL and that the edge is running`,
+  );
+}
+
+function refused(method: string, url: URL, answer: Answer): PublishError {
+  let detail = answer.body.toString("utf8").slice(0, 500);
+  try {
+    detail = (JSON.parse(detail) as { detail?: string }).detail ?? detail;
+  } catch {}
+  if (answer.status === 401) {
+    return new PublishError(
+      `the edge refused the token (${detail}): set EDGEBOOT_TOKEN or --token-file to the edge's PUBLISH_TOKEN`,
+    );
+  }
+  return new PublishError(`${method} ${url.pathname} failed with ${answer.status}: ${detail}`);
+}

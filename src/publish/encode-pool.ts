@@ -1,0 +1,111 @@
+import { createRequire } from "node:module";
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import type { Codec } from "../format/codec.js";
+
+/** A chunk hashed and compressed: its id, uncompressed length and frame. */
+export interface EncodedChunk {
+  id: string;
+  length: number;
+  frame: Buffer;
+}
+
+/** How chunks are compressed. */
+export interface EncodeOptions {
+  codec: Codec;
+  level: number;
+}
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const { createHash } = require("node:crypto");
+const { gzipSync, constants } = require("node:zlib");
+const { Encoder } = require(workerData.zstdPath);
+const zstd = workerData.codec === "zstd" ? new Encoder(workerData.level) : undefined;
+parentPort.on("message", ({ seq, data }) => {
+  const bytes = Buffer.from(data);
+  const id = createHash("sha256").update(bytes).digest("hex");
+  const frame = zstd ? zstd.encodeSync(bytes) : gzipSync(bytes, { level: workerData.level });
+  const out = frame.buffer.byteLength === frame.byteLength ? frame : Buffer.from(frame);
+  parentPort.postMessage({ seq, id, length: bytes.byteLength, frame: out.buffer }, [out.buffer]);
+});
+`;
+
+interface Pending {
+  resolve: (chunk: EncodedChunk) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Hashes (SHA-256) and compresses chunks on worker threads, one per core by default, so that
+ * compression (the slow part) runs on every core. zstd frames come from the native libzstd binding,
+ * gzip frames from node:zlib (mtime 0, so the same bytes always give the same frame).
+ */
+export class EncodePool {
+  private readonly workers: Worker[];
+  private readonly pending = new Map<number, Pending>();
+  private next = 0;
+  private seq = 0;
+  private failure?: Error;
+
+  constructor(options: EncodeOptions, threads = availableParallelism()) {
+    const zstdPath = createRequire(import.meta.url).resolve("@toondepauw/node-zstd");
+    this.workers = Array.from({ length: Math.max(1, threads) }, () => {
+      const worker = new Worker(WORKER_SOURCE, {
+        eval: true,
+        workerData: { zstdPath, codec: options.codec, level: options.level },
+      });
+      worker.on(
+        "message",
+        (message: { seq: number; id: string; length: number; frame: ArrayBuffer }) => {
+          const pending = this.pending.get(message.seq);
+          this.pending.delete(message.seq);
+          pending?.resolve({
+            id: message.id,
+            length: message.length,
+            frame: Buffer.from(message.frame),
+          });
+        },
+      );
+      worker.on("error", (error) => this.fail(error));
+      return worker;
+    });
+  }
+
+  /** Number of worker threads. */
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /** Hashes and compresses `chunk`. The chunk's memory is transferred to a worker: do not reuse it. */
+  encode(chunk: Buffer): Promise<EncodedChunk> {
+    if (this.failure) return Promise.reject(this.failure);
+    const seq = this.seq++;
+    const worker = this.workers[this.next++ % this.workers.length] as Worker;
+    const data = transferable(chunk);
+    return new Promise((resolve, reject) => {
+      this.pending.set(seq, { resolve, reject });
+      worker.postMessage({ seq, data }, [data]);
+    });
+  }
+
+  /** Stops every worker. */
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((worker) => worker.terminate()));
+  }
+
+  private fail(error: Error): void {
+    this.failure = error;
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+  }
+}
+
+function transferable(chunk: Buffer): ArrayBuffer {
+  const whole =
+    chunk.byteOffset === 0 &&
+    chunk.byteLength === chunk.buffer.byteLength &&
+    chunk.buffer instanceof ArrayBuffer;
+  if (whole) return chunk.buffer as ArrayBuffer;
+  return chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength) as ArrayBuffer;
+}

@@ -1,0 +1,253 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import type { Codec } from "../format/codec.js";
+import { sha256Hex } from "../format/hex.js";
+import { rootfsNameProblem } from "../format/ids.js";
+import {
+  type Chunking,
+  encodeManifest,
+  MANIFEST_VERSION,
+  type Manifest,
+} from "../format/manifest.js";
+import { type RefUpdate, signRefUpdate } from "../format/ref.js";
+import { chunkStream } from "./chunker.js";
+import { type EncodedChunk, EncodePool } from "./encode-pool.js";
+import { PublishError, type PublishTarget } from "./target.js";
+
+/** Chunks asked about in one existence query while publishing. */
+const QUERY_BATCH = 256;
+
+export interface PublishOptions {
+  image: string;
+  name: string;
+  target: PublishTarget;
+  chunking: Chunking;
+  codec: Codec;
+  level: number;
+  /** Worker threads for hashing and compression; uploads in flight are twice this. */
+  jobs: number;
+  /** Ed25519 keys to sign the ref with. */
+  keys?: { privateKey: CryptoKey; publicKey: CryptoKey };
+  onProgress?: (progress: PublishProgress) => void;
+}
+
+/** Where a running publish is. */
+export interface PublishProgress {
+  imageSize: number;
+  bytesRead: number;
+  chunks: number;
+  newChunks: number;
+  reusedChunks: number;
+  bytesUploaded: number;
+}
+
+/** What a finished publish did. */
+export interface PublishSummary extends PublishProgress {
+  name: string;
+  manifestId: string;
+  uniqueChunks: number;
+  /** Image size over the bytes of its distinct chunks. */
+  dedupRatio: number;
+  /** Bytes of distinct chunks over their compressed frames. */
+  compressionRatio: number;
+  seconds: number;
+  signed: boolean;
+}
+
+/**
+ * Publishes an image as rootfs `name`: reads it as a stream (memory stays bounded whatever its
+ * size), cuts, hashes and compresses chunks on every core, uploads only the chunks the target
+ * lacks, then the manifest, then moves the ref with a compare-and-swap against the ref read at the
+ * start. Interrupted anywhere, a rerun finishes the job; no ref ever points at missing data.
+ */
+export async function publish(options: PublishOptions): Promise<PublishSummary> {
+  const started = performance.now();
+  const problem = rootfsNameProblem(options.name);
+  if (problem) throw new PublishError(`bad rootfs name "${options.name}": ${problem}`);
+  const imageSize = await imageSizeOf(options.image);
+  const { target } = options;
+  const current = await target.getRef(options.name);
+  const progress: PublishProgress = {
+    imageSize,
+    bytesRead: 0,
+    chunks: 0,
+    newChunks: 0,
+    reusedChunks: 0,
+    bytesUploaded: 0,
+  };
+  const report = () => options.onProgress?.({ ...progress });
+  const imageHash = createHash("sha256");
+  const ids: string[] = [];
+  const lengths: number[] = [];
+  const frameBytes = new Map<string, number>();
+  const uploads = new Limiter(options.jobs * 2);
+  const pool = new EncodePool({ codec: options.codec, level: options.level }, options.jobs);
+  try {
+    let batch: EncodedChunk[] = [];
+    const flush = async () => {
+      const fresh = [...new Set(batch.map((c) => c.id))].filter((id) => !frameBytes.has(id));
+      const missing = new Set(fresh.length > 0 ? await target.missing(fresh) : []);
+      for (const chunk of batch) {
+        if (frameBytes.has(chunk.id)) {
+          progress.reusedChunks++;
+          continue;
+        }
+        frameBytes.set(chunk.id, chunk.frame.byteLength);
+        if (!missing.has(chunk.id)) {
+          progress.reusedChunks++;
+          continue;
+        }
+        progress.newChunks++;
+        await uploads.run(async () => {
+          await target.putChunk(chunk.id, chunk.frame);
+          progress.bytesUploaded += chunk.frame.byteLength;
+          report();
+        });
+      }
+      batch = [];
+      report();
+    };
+    const source = readImage(options.image, imageHash, (n) => {
+      progress.bytesRead += n;
+    });
+    for await (const chunk of encodeInOrder(
+      pool,
+      chunkStream(source, options.chunking),
+      options.jobs * 4,
+    )) {
+      ids.push(chunk.id);
+      lengths.push(chunk.length);
+      progress.chunks++;
+      batch.push(chunk);
+      if (batch.length >= QUERY_BATCH) await flush();
+    }
+    await flush();
+    await uploads.drain();
+  } finally {
+    await pool.close();
+  }
+  const manifest: Manifest = {
+    version: MANIFEST_VERSION,
+    size: progress.bytesRead,
+    sha256: imageHash.digest("hex"),
+    chunking: options.chunking,
+    codec: options.codec,
+    created: new Date().toISOString(),
+    chunks: ids,
+    lengths,
+  };
+  const manifestBytes = encodeManifest(manifest);
+  const manifestId = await sha256Hex(manifestBytes);
+  await target.putManifest(manifestId, manifestBytes);
+  const published = publishTime(current?.ref.published);
+  const unsigned = { manifest: manifestId, published };
+  const update: RefUpdate = options.keys
+    ? await signRefUpdate(options.name, unsigned, options.keys)
+    : unsigned;
+  await target.putRef(options.name, update, current);
+  const distinctBytes = distinctLength(ids, lengths);
+  const compressed = [...frameBytes.values()].reduce((n, b) => n + b, 0);
+  return {
+    ...progress,
+    name: options.name,
+    manifestId,
+    uniqueChunks: frameBytes.size,
+    dedupRatio: distinctBytes === 0 ? 1 : manifest.size / distinctBytes,
+    compressionRatio: compressed === 0 ? 1 : distinctBytes / compressed,
+    seconds: (performance.now() - started) / 1000,
+    signed: options.keys !== undefined,
+  };
+}
+
+async function imageSizeOf(image: string): Promise<number> {
+  try {
+    const info = await stat(image);
+    if (!info.isFile() && !info.isBlockDevice()) {
+      throw new PublishError(`${image} is not a file or block device: give a disk image`);
+    }
+    return info.size;
+  } catch (error) {
+    if (error instanceof PublishError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new PublishError(`no image at ${image}: check the path`);
+    throw new PublishError(`cannot read ${image} (${code ?? String(error)})`);
+  }
+}
+
+async function* readImage(
+  image: string,
+  hash: ReturnType<typeof createHash>,
+  onRead: (bytes: number) => void,
+): AsyncGenerator<Buffer> {
+  const stream = createReadStream(image, { highWaterMark: 1024 * 1024 });
+  try {
+    for await (const piece of stream as AsyncIterable<Buffer>) {
+      hash.update(piece);
+      onRead(piece.byteLength);
+      yield piece;
+    }
+  } catch (error) {
+    throw new PublishError(`reading ${image} failed: ${(error as Error).message}`);
+  }
+}
+
+async function* encodeInOrder(
+  pool: EncodePool,
+  chunks: AsyncIterable<Buffer>,
+  window: number,
+): AsyncGenerator<EncodedChunk> {
+  const queue: Promise<EncodedChunk>[] = [];
+  for await (const chunk of chunks) {
+    const encoded = pool.encode(chunk);
+    encoded.catch(() => {});
+    queue.push(encoded);
+    if (queue.length >= window) yield await (queue.shift() as Promise<EncodedChunk>);
+  }
+  while (queue.length > 0) yield await (queue.shift() as Promise<EncodedChunk>);
+}
+
+function publishTime(previous: string | undefined): string {
+  const now = Date.now();
+  const after = previous ? Date.parse(previous) + 1 : 0;
+  return new Date(Math.max(now, after)).toISOString();
+}
+
+function distinctLength(ids: readonly string[], lengths: readonly number[]): number {
+  const seen = new Set<string>();
+  let total = 0;
+  for (const [index, id] of ids.entries()) {
+    if (seen.has(id)) continue;
+    seen.add(id);
+    total += lengths[index] as number;
+  }
+  return total;
+}
+
+/** Runs at most `limit` tasks at once; the first failure is thrown by the next run or drain. */
+class Limiter {
+  private readonly running = new Set<Promise<void>>();
+  private failure?: unknown;
+
+  constructor(private readonly limit: number) {}
+
+  async run(task: () => Promise<void>): Promise<void> {
+    while (this.running.size >= this.limit) await Promise.race(this.running);
+    this.check();
+    const promise: Promise<void> = task()
+      .catch((error) => {
+        this.failure ??= error;
+      })
+      .finally(() => this.running.delete(promise));
+    this.running.add(promise);
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.running);
+    this.check();
+  }
+
+  private check(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+}

@@ -1,0 +1,102 @@
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { Decoder } from "@toondepauw/node-zstd";
+import { Miniflare } from "miniflare";
+import { decodeManifest } from "../../src/format/manifest.js";
+
+/** A real edge Worker in workerd (Miniflare), on a loopback port, with a fresh local R2 bucket. */
+export interface TestEdge {
+  url: string;
+  token: string;
+  mf: Miniflare;
+  close(): Promise<void>;
+}
+
+/** Starts the Worker bundle built by global-setup.ts. */
+export async function startEdge(token = "e2e-token-0123456789"): Promise<TestEdge> {
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: "dist/test-worker/edge.js",
+    compatibilityDate: "2026-04-26",
+    r2Buckets: ["CHUNKS"],
+    bindings: { PUBLISH_TOKEN: token },
+    host: "127.0.0.1",
+    port: 0,
+  });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  return { url, token, mf, close: () => mf.dispose() };
+}
+
+/** The outcome of one CLI run. */
+export interface CliRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `bin/edgeboot.js` with `args` as a child process. */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["bin/edgeboot.js", ...args], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** A temporary directory, removed by the returned function. */
+export async function tempDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), "edgeboot-test-"));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Deterministic image bytes: text-like runs and noise, so chunks compress like real files. */
+export function imageBytes(size: number, seed = 1): Buffer {
+  const out = Buffer.alloc(size);
+  let x = seed * 0x9e3779b1 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = (x & 0x300) === 0 ? x & 0xff : 97 + ((x >>> 8) & 15);
+  }
+  return out;
+}
+
+/** Reads rootfs `name` back from the edge through the public API and reassembles the image. */
+export async function readBack(edge: string, name: string): Promise<Buffer> {
+  const ref = (await (await fetch(`${edge}/v1/rootfs/${name}`)).json()) as { manifest: string };
+  const manifestBytes = new Uint8Array(
+    await (await fetch(`${edge}/v1/manifests/${ref.manifest}`)).arrayBuffer(),
+  );
+  const manifest = decodeManifest(manifestBytes);
+  const zstd = new Decoder();
+  const parts: Buffer[] = [];
+  for (const id of manifest.chunks) {
+    const frame = Buffer.from(await (await fetch(`${edge}/v1/chunks/${id}`)).arrayBuffer());
+    const raw = frame[0] === 0x1f ? gunzipSync(frame) : zstd.decodeSync(frame);
+    if (createHash("sha256").update(raw).digest("hex") !== id)
+      throw new Error(`chunk ${id} does not match its id`);
+    parts.push(raw);
+  }
+  const image = Buffer.concat(parts);
+  if (createHash("sha256").update(image).digest("hex") !== manifest.sha256) {
+    throw new Error("reassembled image does not match the manifest's sha256");
+  }
+  return image;
+}
