@@ -16,7 +16,7 @@ import { type EncodedChunk, EncodePool } from "./encode-pool.js";
 import { PublishError, type PublishTarget } from "./target.js";
 
 /** Chunks asked about in one existence query while publishing. */
-const QUERY_BATCH = 256;
+const QUERY_BATCH = 64;
 
 export interface PublishOptions {
   image: string;
