@@ -19,13 +19,16 @@ export interface EncodeOptions {
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
-const { gzipSync, constants } = require("node:zlib");
-const { Encoder } = require(workerData.zstdPath);
-const zstd = workerData.codec === "zstd" ? new Encoder(workerData.level) : undefined;
+const zlib = require("node:zlib");
+const zstdLevel = { params: { [zlib.constants.ZSTD_c_compressionLevel]: workerData.level } };
+const zstd =
+  workerData.codec !== "zstd" ? undefined
+  : zlib.zstdCompressSync ? { encodeSync: (bytes) => zlib.zstdCompressSync(bytes, zstdLevel) }
+  : new (require(workerData.zstdPath).Encoder)(workerData.level);
 parentPort.on("message", ({ seq, data }) => {
   const bytes = Buffer.from(data);
   const id = createHash("sha256").update(bytes).digest("hex");
-  const frame = zstd ? zstd.encodeSync(bytes) : gzipSync(bytes, { level: workerData.level });
+  const frame = zstd ? zstd.encodeSync(bytes) : zlib.gzipSync(bytes, { level: workerData.level });
   const out = frame.buffer.byteLength === frame.byteLength ? frame : Buffer.from(frame);
   parentPort.postMessage({ seq, id, length: bytes.byteLength, frame: out.buffer }, [out.buffer]);
 });
@@ -38,8 +41,9 @@ interface Pending {
 
 /**
  * Hashes (SHA-256) and compresses chunks on worker threads, one per core by default, so that
- * compression (the slow part) runs on every core. zstd frames come from the native libzstd binding,
- * gzip frames from node:zlib (mtime 0, so the same bytes always give the same frame).
+ * compression (the slow part) runs on every core. zstd frames come from node:zlib where it has
+ * zstd (Node 22.15+) and from the native libzstd binding otherwise; gzip frames from node:zlib
+ * (mtime 0, so the same bytes always give the same frame).
  */
 export class EncodePool {
   private readonly workers: Worker[];

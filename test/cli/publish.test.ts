@@ -159,6 +159,7 @@ describe("edgeboot publish against a running edge", () => {
 describe("edgeboot publish errors", () => {
   it.each([
     ["a missing image", ["publish", "/nonexistent.img", "--name", "x"], /no image at/],
+    ["a directory as image", ["publish", "/tmp", "--name", "x"], /not a file or block device/],
     ["a bad name", ["publish", "IMAGE", "--name", "Bad/Name"], /bad rootfs name/],
     [
       "a bad chunking spec",
