@@ -8,23 +8,22 @@ export function publishProgressBar(stream: NodeJS.WriteStream = process.stderr) 
   const bar = new SingleBar({
     stream,
     format:
-      "{bar} {percentage}% | {read} of {total} | {chunks} chunks, {fresh} new, {reused} reused | {speed} MB/s | ETA {eta_formatted}",
+      "{bar} {percentage}% | {read} of {size} | {chunks} chunks, {fresh} new, {reused} reused | {speed} MB/s | ETA {remaining}",
     barsize: 24,
     hideCursor: true,
-    etaBuffer: 50,
   });
   let begun = false;
   return {
     update(p: PublishProgress) {
+      const rate = p.bytesRead / Math.max((performance.now() - started) / 1000, 0.001);
       const payload = {
         read: mebibytes(p.bytesRead),
-        total: mebibytes(p.imageSize),
+        size: mebibytes(p.imageSize),
         chunks: p.chunks,
         fresh: p.newChunks,
         reused: p.reusedChunks,
-        speed: (p.bytesRead / 1e6 / Math.max((performance.now() - started) / 1000, 0.001)).toFixed(
-          0,
-        ),
+        speed: (rate / 1e6).toFixed(0),
+        remaining: rate > 0 ? `${Math.ceil((p.imageSize - p.bytesRead) / rate)}s` : "-",
       };
       if (!begun) {
         bar.start(Math.max(p.imageSize, 1), p.bytesRead, payload);

@@ -12,8 +12,13 @@ import {
 } from "../format/manifest.js";
 import { type RefUpdate, signRefUpdate } from "../format/ref.js";
 import { chunkStream } from "./chunker.js";
-import { type EncodedChunk, EncodePool } from "./encode-pool.js";
+import { CompressPool } from "./compress-pool.js";
 import { PublishError, type PublishTarget } from "./target.js";
+
+interface HashedChunk {
+  id: string;
+  bytes: Buffer;
+}
 
 /** Chunks asked about in one existence query while publishing. */
 const QUERY_BATCH = 64;
@@ -25,7 +30,7 @@ export interface PublishOptions {
   chunking: Chunking;
   codec: Codec;
   level: number;
-  /** Worker threads for hashing and compression; uploads in flight are twice this. */
+  /** Worker threads for compression; chunks compressed or uploading at once are twice this. */
   jobs: number;
   /** Ed25519 keys to sign the ref with. */
   keys?: { privateKey: CryptoKey; publicKey: CryptoKey };
@@ -49,7 +54,7 @@ export interface PublishSummary extends PublishProgress {
   uniqueChunks: number;
   /** Image size over the bytes of its distinct chunks. */
   dedupRatio: number;
-  /** Bytes of distinct chunks over their compressed frames. */
+  /** Bytes of the chunks uploaded over their compressed frames (1 when none was new). */
   compressionRatio: number;
   seconds: number;
   signed: boolean;
@@ -57,9 +62,10 @@ export interface PublishSummary extends PublishProgress {
 
 /**
  * Publishes an image as rootfs `name`: reads it as a stream (memory stays bounded whatever its
- * size), cuts, hashes and compresses chunks on every core, uploads only the chunks the target
- * lacks, then the manifest, then moves the ref with a compare-and-swap against the ref read at the
- * start. Interrupted anywhere, a rerun finishes the job; no ref ever points at missing data.
+ * size), cuts and hashes chunks, asks the target which it lacks, compresses only those (on every
+ * core) and uploads them, then the manifest, then moves the ref with a compare-and-swap against the
+ * ref read at the start. Interrupted anywhere, a rerun finishes the job; no ref ever points at
+ * missing data.
  */
 export async function publish(options: PublishOptions): Promise<PublishSummary> {
   const started = performance.now();
@@ -80,28 +86,31 @@ export async function publish(options: PublishOptions): Promise<PublishSummary> 
   const imageHash = createHash("sha256");
   const ids: string[] = [];
   const lengths: number[] = [];
-  const frameBytes = new Map<string, number>();
-  const uploads = new Limiter(options.jobs * 2);
-  const pool = new EncodePool({ codec: options.codec, level: options.level }, options.jobs);
+  const seen = new Set<string>();
+  let uploadedRaw = 0;
+  let uploadedFrames = 0;
+  const work = new Limiter(options.jobs * 2);
+  const pool = new CompressPool({ codec: options.codec, level: options.level }, options.jobs);
   try {
-    let batch: EncodedChunk[] = [];
+    let batch: HashedChunk[] = [];
     const flush = async () => {
-      const fresh = [...new Set(batch.map((c) => c.id))].filter((id) => !frameBytes.has(id));
+      const fresh = [...new Set(batch.map((c) => c.id))].filter((id) => !seen.has(id));
       const missing = new Set(fresh.length > 0 ? await target.missing(fresh) : []);
-      for (const chunk of batch) {
-        if (frameBytes.has(chunk.id)) {
+      for (const { id, bytes } of batch) {
+        if (seen.has(id) || !missing.has(id)) {
+          seen.add(id);
           progress.reusedChunks++;
           continue;
         }
-        frameBytes.set(chunk.id, chunk.frame.byteLength);
-        if (!missing.has(chunk.id)) {
-          progress.reusedChunks++;
-          continue;
-        }
+        seen.add(id);
         progress.newChunks++;
-        await uploads.run(async () => {
-          await target.putChunk(chunk.id, chunk.frame);
-          progress.bytesUploaded += chunk.frame.byteLength;
+        await work.run(async () => {
+          const length = bytes.byteLength;
+          const frame = await pool.compress(bytes);
+          await target.putChunk(id, frame);
+          uploadedRaw += length;
+          uploadedFrames += frame.byteLength;
+          progress.bytesUploaded += frame.byteLength;
           report();
         });
       }
@@ -111,19 +120,16 @@ export async function publish(options: PublishOptions): Promise<PublishSummary> 
     const source = readImage(options.image, imageHash, (n) => {
       progress.bytesRead += n;
     });
-    for await (const chunk of encodeInOrder(
-      pool,
-      chunkStream(source, options.chunking),
-      options.jobs * 4,
-    )) {
-      ids.push(chunk.id);
-      lengths.push(chunk.length);
+    for await (const bytes of chunkStream(source, options.chunking)) {
+      const id = createHash("sha256").update(bytes).digest("hex");
+      ids.push(id);
+      lengths.push(bytes.byteLength);
       progress.chunks++;
-      batch.push(chunk);
+      batch.push({ id, bytes });
       if (batch.length >= QUERY_BATCH) await flush();
     }
     await flush();
-    await uploads.drain();
+    await work.drain();
   } finally {
     await pool.close();
   }
@@ -147,14 +153,13 @@ export async function publish(options: PublishOptions): Promise<PublishSummary> 
     : unsigned;
   await target.putRef(options.name, update, current);
   const distinctBytes = distinctLength(ids, lengths);
-  const compressed = [...frameBytes.values()].reduce((n, b) => n + b, 0);
   return {
     ...progress,
     name: options.name,
     manifestId,
-    uniqueChunks: frameBytes.size,
+    uniqueChunks: seen.size,
     dedupRatio: distinctBytes === 0 ? 1 : manifest.size / distinctBytes,
-    compressionRatio: compressed === 0 ? 1 : distinctBytes / compressed,
+    compressionRatio: uploadedFrames === 0 ? 1 : uploadedRaw / uploadedFrames,
     seconds: (performance.now() - started) / 1000,
     signed: options.keys !== undefined,
   };
@@ -190,21 +195,6 @@ async function* readImage(
   } catch (error) {
     throw new PublishError(`reading ${image} failed: ${(error as Error).message}`);
   }
-}
-
-async function* encodeInOrder(
-  pool: EncodePool,
-  chunks: AsyncIterable<Buffer>,
-  window: number,
-): AsyncGenerator<EncodedChunk> {
-  const queue: Promise<EncodedChunk>[] = [];
-  for await (const chunk of chunks) {
-    const encoded = pool.encode(chunk);
-    encoded.catch(() => {});
-    queue.push(encoded);
-    if (queue.length >= window) yield await (queue.shift() as Promise<EncodedChunk>);
-  }
-  while (queue.length > 0) yield await (queue.shift() as Promise<EncodedChunk>);
 }
 
 function publishTime(previous: string | undefined): string {

@@ -3,13 +3,6 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { Codec } from "../format/codec.js";
 
-/** A chunk hashed and compressed: its id, uncompressed length and frame. */
-export interface EncodedChunk {
-  id: string;
-  length: number;
-  frame: Buffer;
-}
-
 /** How chunks are compressed. */
 export interface EncodeOptions {
   codec: Codec;
@@ -18,7 +11,6 @@ export interface EncodeOptions {
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
-const { createHash } = require("node:crypto");
 const zlib = require("node:zlib");
 const zstdLevel = { params: { [zlib.constants.ZSTD_c_compressionLevel]: workerData.level } };
 const zstd =
@@ -27,25 +19,24 @@ const zstd =
   : new (require(workerData.zstdPath).Encoder)(workerData.level);
 parentPort.on("message", ({ seq, data }) => {
   const bytes = Buffer.from(data);
-  const id = createHash("sha256").update(bytes).digest("hex");
   const frame = zstd ? zstd.encodeSync(bytes) : zlib.gzipSync(bytes, { level: workerData.level });
   const out = frame.buffer.byteLength === frame.byteLength ? frame : Buffer.from(frame);
-  parentPort.postMessage({ seq, id, length: bytes.byteLength, frame: out.buffer }, [out.buffer]);
+  parentPort.postMessage({ seq, frame: out.buffer }, [out.buffer]);
 });
 `;
 
 interface Pending {
-  resolve: (chunk: EncodedChunk) => void;
+  resolve: (frame: Buffer) => void;
   reject: (error: Error) => void;
 }
 
 /**
- * Hashes (SHA-256) and compresses chunks on worker threads, one per core by default, so that
- * compression (the slow part) runs on every core. zstd frames come from node:zlib where it has
+ * Compresses chunks on worker threads, one per core by default, so that compression (the slow
+ * part of publishing) runs on every core. zstd frames come from node:zlib where it has
  * zstd (Node 22.15+) and from the native libzstd binding otherwise; gzip frames from node:zlib
  * (mtime 0, so the same bytes always give the same frame).
  */
-export class EncodePool {
+export class CompressPool {
   private readonly workers: Worker[];
   private readonly pending = new Map<number, Pending>();
   private next = 0;
@@ -59,18 +50,11 @@ export class EncodePool {
         eval: true,
         workerData: { zstdPath, codec: options.codec, level: options.level },
       });
-      worker.on(
-        "message",
-        (message: { seq: number; id: string; length: number; frame: ArrayBuffer }) => {
-          const pending = this.pending.get(message.seq);
-          this.pending.delete(message.seq);
-          pending?.resolve({
-            id: message.id,
-            length: message.length,
-            frame: Buffer.from(message.frame),
-          });
-        },
-      );
+      worker.on("message", (message: { seq: number; frame: ArrayBuffer }) => {
+        const pending = this.pending.get(message.seq);
+        this.pending.delete(message.seq);
+        pending?.resolve(Buffer.from(message.frame));
+      });
       worker.on("error", (error) => this.fail(error));
       return worker;
     });
@@ -81,8 +65,8 @@ export class EncodePool {
     return this.workers.length;
   }
 
-  /** Hashes and compresses `chunk`. The chunk's memory is transferred to a worker: do not reuse it. */
-  encode(chunk: Buffer): Promise<EncodedChunk> {
+  /** The compressed frame of `chunk`. Its memory is transferred to a worker: do not reuse it. */
+  compress(chunk: Buffer): Promise<Buffer> {
     if (this.failure) return Promise.reject(this.failure);
     const seq = this.seq++;
     const worker = this.workers[this.next++ % this.workers.length] as Worker;
