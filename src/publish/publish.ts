@@ -11,8 +11,8 @@ import {
   type Manifest,
 } from "../format/manifest.js";
 import { type RefUpdate, signRefUpdate } from "../format/ref.js";
+import { ChunkPool } from "./chunk-pool.js";
 import { chunkStream } from "./chunker.js";
-import { CompressPool } from "./compress-pool.js";
 import { PublishError, type PublishTarget } from "./target.js";
 
 interface HashedChunk {
@@ -62,8 +62,8 @@ export interface PublishSummary extends PublishProgress {
 
 /**
  * Publishes an image as rootfs `name`: reads it as a stream (memory stays bounded whatever its
- * size), cuts and hashes chunks, asks the target which it lacks, compresses only those (on every
- * core) and uploads them, then the manifest, then moves the ref with a compare-and-swap against the
+ * size), cuts it into chunks, hashes them and compresses only those the target lacks, on every
+ * core, and uploads them, then the manifest, then moves the ref with a compare-and-swap against the
  * ref read at the start. Interrupted anywhere, a rerun finishes the job; no ref ever points at
  * missing data.
  */
@@ -90,7 +90,7 @@ export async function publish(options: PublishOptions): Promise<PublishSummary> 
   let uploadedRaw = 0;
   let uploadedFrames = 0;
   const work = new Limiter(options.jobs * 2);
-  const pool = new CompressPool({ codec: options.codec, level: options.level }, options.jobs);
+  const pool = new ChunkPool({ codec: options.codec, level: options.level }, options.jobs);
   try {
     let batch: HashedChunk[] = [];
     const flush = async () => {
@@ -120,8 +120,8 @@ export async function publish(options: PublishOptions): Promise<PublishSummary> 
     const source = readImage(options.image, imageHash, (n) => {
       progress.bytesRead += n;
     });
-    for await (const bytes of chunkStream(source, options.chunking)) {
-      const id = createHash("sha256").update(bytes).digest("hex");
+    const chunks = chunkStream(source, options.chunking);
+    for await (const { id, bytes } of hashInOrder(pool, chunks, options.jobs * 4)) {
       ids.push(id);
       lengths.push(bytes.byteLength);
       progress.chunks++;
@@ -195,6 +195,21 @@ async function* readImage(
   } catch (error) {
     throw new PublishError(`reading ${image} failed: ${(error as Error).message}`);
   }
+}
+
+async function* hashInOrder(
+  pool: ChunkPool,
+  chunks: AsyncIterable<Buffer>,
+  window: number,
+): AsyncGenerator<HashedChunk> {
+  const queue: Promise<HashedChunk>[] = [];
+  for await (const bytes of chunks) {
+    const hashed = pool.hash(bytes).then((id) => ({ id, bytes }));
+    hashed.catch(() => {});
+    queue.push(hashed);
+    if (queue.length >= window) yield await (queue.shift() as Promise<HashedChunk>);
+  }
+  while (queue.length > 0) yield await (queue.shift() as Promise<HashedChunk>);
 }
 
 function publishTime(previous: string | undefined): string {

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { Decoder } from "@toondepauw/node-zstd";
 import { Miniflare } from "miniflare";
+import { afterAll, beforeAll } from "vitest";
 import { decodeManifest } from "../../src/format/manifest.js";
 
 /** A real edge Worker in workerd (Miniflare), on a loopback port, with a fresh local R2 bucket. */
@@ -99,4 +100,27 @@ export async function readBack(edge: string, name: string): Promise<Buffer> {
     throw new Error("reassembled image does not match the manifest's sha256");
   }
   return image;
+}
+
+/** A running edge and a scratch directory, both for every test of the calling file. */
+export interface EdgeFixture {
+  edge: TestEdge;
+  dir: string;
+}
+
+/** Starts an edge and makes a scratch directory before the file's tests; stops and removes both after. */
+export function useEdgeAndDir(): EdgeFixture {
+  const fixture = {} as EdgeFixture;
+  let removeDir: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    fixture.edge = await startEdge();
+    const temp = await tempDir();
+    fixture.dir = temp.dir;
+    removeDir = temp.remove;
+  });
+  afterAll(async () => {
+    await fixture.edge?.close();
+    await removeDir?.();
+  });
+  return fixture;
 }

@@ -2,26 +2,14 @@ import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { imageBytes, readBack, runCli, startEdge, type TestEdge, tempDir } from "./edge.js";
+import { describe, expect, it } from "vitest";
+import { imageBytes, readBack, runCli, useEdgeAndDir } from "./edge.js";
 
-let edge: TestEdge;
-let dir: string;
-let removeDir: () => Promise<void>;
-
-beforeAll(async () => {
-  edge = await startEdge();
-  ({ dir, remove: removeDir } = await tempDir());
-});
-
-afterAll(async () => {
-  await edge?.close();
-  await removeDir?.();
-});
+const fixture = useEdgeAndDir();
 
 function publish(image: string, name: string, ...extra: string[]) {
-  return runCli(["publish", image, "--name", name, "--edge", edge.url, ...extra], {
-    EDGEBOOT_TOKEN: edge.token,
+  return runCli(["publish", image, "--name", name, "--edge", fixture.edge.url, ...extra], {
+    EDGEBOOT_TOKEN: fixture.edge.token,
   });
 }
 
@@ -37,7 +25,7 @@ function newChunks(stdout: string): number {
 }
 
 async function writeImage(name: string, bytes: Buffer): Promise<string> {
-  const path = join(dir, name);
+  const path = join(fixture.dir, name);
   await writeFile(path, bytes);
   return path;
 }
@@ -49,7 +37,7 @@ describe("edgeboot publish against a running edge", () => {
     const first = await publish(image, "debian");
     expect(first.code, first.stderr).toBe(0);
     expect(newChunks(first.stdout)).toBe(6);
-    expect(digest(await readBack(edge.url, "debian"))).toBe(digest(original));
+    expect(digest(await readBack(fixture.edge.url, "debian"))).toBe(digest(original));
 
     const again = await publish(image, "debian");
     expect(again.code, again.stderr).toBe(0);
@@ -62,8 +50,8 @@ describe("edgeboot publish against a running edge", () => {
     const second = await publish(v2, "debian");
     expect(second.code, second.stderr).toBe(0);
     expect(newChunks(second.stdout)).toBe(2);
-    expect(digest(await readBack(edge.url, "debian"))).toBe(digest(changed));
-    const ref = (await (await fetch(`${edge.url}/v1/rootfs/debian`)).json()) as {
+    expect(digest(await readBack(fixture.edge.url, "debian"))).toBe(digest(changed));
+    const ref = (await (await fetch(`${fixture.edge.url}/v1/rootfs/debian`)).json()) as {
       previous: string[];
     };
     expect(ref.previous).toHaveLength(2);
@@ -81,11 +69,11 @@ describe("edgeboot publish against a running edge", () => {
     const name = `img-${label.replace(/[^a-z0-9]+/g, "-").slice(0, 40)}`.replace(/-$/, "");
     const run = await publish(await writeImage(`${name}.img`, bytes), name, ...extra);
     expect(run.code, run.stderr).toBe(0);
-    expect(digest(await readBack(edge.url, name))).toBe(digest(bytes));
+    expect(digest(await readBack(fixture.edge.url, name))).toBe(digest(bytes));
   });
 
   it("signs the ref with --key", async () => {
-    const key = join(dir, "keys", "signer.key");
+    const key = join(fixture.dir, "keys", "signer.key");
     const keygen = await runCli(["keygen", key]);
     expect(keygen.code, keygen.stderr).toBe(0);
     const run = await publish(
@@ -95,7 +83,7 @@ describe("edgeboot publish against a running edge", () => {
       key,
     );
     expect(run.code, run.stderr).toBe(0);
-    const ref = (await (await fetch(`${edge.url}/v1/rootfs/signed`)).json()) as {
+    const ref = (await (await fetch(`${fixture.edge.url}/v1/rootfs/signed`)).json()) as {
       signature?: { key: string };
     };
     const publicKey = /^key\s+(\S+)$/m.exec(keygen.stdout)?.[1];
@@ -105,13 +93,23 @@ describe("edgeboot publish against a running edge", () => {
   it("finishes an interrupted publish on rerun, uploading only what is missing", async () => {
     const bytes = imageBytes(48 * 1024 * 1024, 11);
     const image = await writeImage("big.img", bytes);
-    const bucket = await edge.mf.getR2Bucket("CHUNKS");
+    const bucket = await fixture.edge.mf.getR2Bucket("CHUNKS");
     const before = (await bucket.list({ prefix: "chunks/" })).objects.length;
     const child = spawn(
       process.execPath,
-      ["bin/edgeboot.js", "publish", image, "--name", "big", "--edge", edge.url, "--jobs", "1"],
+      [
+        "bin/edgeboot.js",
+        "publish",
+        image,
+        "--name",
+        "big",
+        "--edge",
+        fixture.edge.url,
+        "--jobs",
+        "1",
+      ],
       {
-        env: { ...process.env, EDGEBOOT_TOKEN: edge.token },
+        env: { ...process.env, EDGEBOOT_TOKEN: fixture.edge.token },
         stdio: "ignore",
       },
     );
@@ -122,18 +120,18 @@ describe("edgeboot publish against a running edge", () => {
     }
     child.kill("SIGKILL");
     await new Promise((r) => child.on("close", r));
-    expect((await fetch(`${edge.url}/v1/rootfs/big`)).status).toBe(404);
+    expect((await fetch(`${fixture.edge.url}/v1/rootfs/big`)).status).toBe(404);
     const rerun = await publish(image, "big");
     expect(rerun.code, rerun.stderr).toBe(0);
     const uploaded = newChunks(rerun.stdout);
     expect(uploaded).toBeGreaterThan(0);
     expect(uploaded).toBeLessThan(192);
-    expect(digest(await readBack(edge.url, "big"))).toBe(digest(bytes));
+    expect(digest(await readBack(fixture.edge.url, "big"))).toBe(digest(bytes));
   });
 
   it("writes a static mirror with --out laid out like the read API", async () => {
     const bytes = imageBytes(600_000, 21);
-    const out = join(dir, "mirror");
+    const out = join(fixture.dir, "mirror");
     const run = await runCli([
       "publish",
       await writeImage("m.img", bytes),
@@ -170,9 +168,9 @@ describe("edgeboot publish errors", () => {
   ])("fails clearly on %s", async (_, args, message) => {
     const image = await writeImage("small.img", imageBytes(1000, 2));
     const run = await runCli(
-      [...args.map((a) => (a === "IMAGE" ? image : a)), "--edge", edge.url],
+      [...args.map((a) => (a === "IMAGE" ? image : a)), "--edge", fixture.edge.url],
       {
-        EDGEBOOT_TOKEN: edge.token,
+        EDGEBOOT_TOKEN: fixture.edge.token,
       },
     );
     expect(run.code).toBe(1);
@@ -181,12 +179,12 @@ describe("edgeboot publish errors", () => {
 
   it("fails clearly on a wrong token, a missing token and an unreachable edge", async () => {
     const image = await writeImage("small2.img", imageBytes(1000, 3));
-    const wrong = await runCli(["publish", image, "--name", "x", "--edge", edge.url], {
+    const wrong = await runCli(["publish", image, "--name", "x", "--edge", fixture.edge.url], {
       EDGEBOOT_TOKEN: "nope",
     });
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/refused the token/);
-    const none = await runCli(["publish", image, "--name", "x", "--edge", edge.url], {
+    const none = await runCli(["publish", image, "--name", "x", "--edge", fixture.edge.url], {
       EDGEBOOT_TOKEN: "",
     });
     expect(none.code).toBe(1);
@@ -199,7 +197,7 @@ describe("edgeboot publish errors", () => {
   });
 
   it("refuses a key file readable by others", async () => {
-    const key = join(dir, "open.key");
+    const key = join(fixture.dir, "open.key");
     expect((await runCli(["keygen", key])).code).toBe(0);
     await chmod(key, 0o644);
     const image = await writeImage("small3.img", imageBytes(1000, 4));

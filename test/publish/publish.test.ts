@@ -1,28 +1,16 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { DEFAULT_CHUNKING } from "../../src/publish/chunker.js";
 import { EdgeTarget } from "../../src/publish/edge-target.js";
 import { publish } from "../../src/publish/publish.js";
 import { type PublishTarget, RefConflictError } from "../../src/publish/target.js";
-import { imageBytes, startEdge, type TestEdge, tempDir } from "../cli/edge.js";
+import { imageBytes, useEdgeAndDir } from "../cli/edge.js";
 
-let edge: TestEdge;
-let dir: string;
-let removeDir: () => Promise<void>;
-
-beforeAll(async () => {
-  edge = await startEdge();
-  ({ dir, remove: removeDir } = await tempDir());
-});
-
-afterAll(async () => {
-  await edge?.close();
-  await removeDir?.();
-});
+const fixture = useEdgeAndDir();
 
 async function image(name: string, size: number, seed: number): Promise<string> {
-  const path = join(dir, name);
+  const path = join(fixture.dir, name);
   await writeFile(path, imageBytes(size, seed));
   return path;
 }
@@ -31,7 +19,7 @@ const base = { chunking: DEFAULT_CHUNKING, codec: "zstd" as const, level: 3, job
 
 describe("publish", () => {
   it("fails with a clear conflict when another publisher moves the ref meanwhile, and a rerun succeeds", async () => {
-    const target = new EdgeTarget(edge.url, { token: edge.token });
+    const target = new EdgeTarget(fixture.edge.url, { token: fixture.edge.token });
     const other = await image("other.img", 300_000, 1);
     const mine = await image("mine.img", 500_000, 2);
     await publish({ ...base, image: other, name: "contested", target });
@@ -56,7 +44,7 @@ describe("publish", () => {
     await expect(attempt).rejects.toThrow(/moved by another publisher.*rerun/);
     const rerun = await publish({ ...base, image: mine, name: "contested", target });
     expect(rerun.newChunks).toBe(0);
-    const ref = (await (await fetch(`${edge.url}/v1/rootfs/contested`)).json()) as {
+    const ref = (await (await fetch(`${fixture.edge.url}/v1/rootfs/contested`)).json()) as {
       manifest: string;
     };
     expect(ref.manifest).toBe(rerun.manifestId);
@@ -64,9 +52,9 @@ describe("publish", () => {
   });
 
   it("counts a chunk repeated within an image once", async () => {
-    const target = new EdgeTarget(edge.url, { token: edge.token });
+    const target = new EdgeTarget(fixture.edge.url, { token: fixture.edge.token });
     const repeated = Buffer.concat(Array.from({ length: 8 }, () => imageBytes(262144, 9)));
-    const path = join(dir, "repeated.img");
+    const path = join(fixture.dir, "repeated.img");
     await writeFile(path, repeated);
     const summary = await publish({ ...base, image: path, name: "repeated", target });
     expect(summary.chunks).toBe(8);
