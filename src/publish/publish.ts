@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import type { Codec } from "../format/codec.js";
@@ -13,6 +12,7 @@ import {
 import { type RefUpdate, signRefUpdate } from "../format/ref.js";
 import { ChunkPool } from "./chunk-pool.js";
 import { chunkStream } from "./chunker.js";
+import { ImageHasher } from "./image-hasher.js";
 import { PublishError, type PublishTarget } from "./target.js";
 
 interface HashedChunk {
@@ -83,7 +83,7 @@ export async function publish(options: PublishOptions): Promise<PublishSummary> 
     bytesUploaded: 0,
   };
   const report = () => options.onProgress?.({ ...progress });
-  const imageHash = createHash("sha256");
+  const imageHash = new ImageHasher();
   const ids: string[] = [];
   const lengths: number[] = [];
   const seen = new Set<string>();
@@ -130,13 +130,16 @@ export async function publish(options: PublishOptions): Promise<PublishSummary> 
     }
     await flush();
     await work.drain();
+  } catch (error) {
+    await imageHash.close();
+    throw error;
   } finally {
     await pool.close();
   }
   const manifest: Manifest = {
     version: MANIFEST_VERSION,
     size: progress.bytesRead,
-    sha256: imageHash.digest("hex"),
+    sha256: await imageHash.digest(),
     chunking: options.chunking,
     codec: options.codec,
     created: new Date().toISOString(),
@@ -182,15 +185,15 @@ async function imageSizeOf(image: string): Promise<number> {
 
 async function* readImage(
   image: string,
-  hash: ReturnType<typeof createHash>,
+  hash: ImageHasher,
   onRead: (bytes: number) => void,
 ): AsyncGenerator<Buffer> {
   const stream = createReadStream(image, { highWaterMark: 1024 * 1024 });
   try {
     for await (const piece of stream as AsyncIterable<Buffer>) {
-      hash.update(piece);
       onRead(piece.byteLength);
       yield piece;
+      hash.update(piece);
     }
   } catch (error) {
     throw new PublishError(`reading ${image} failed: ${(error as Error).message}`);
