@@ -2,6 +2,7 @@ import { createRequire } from "node:module";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import type { Codec } from "../format/codec.js";
+import { transferableBuffer } from "./transfer.js";
 
 /** How chunks are compressed. */
 export interface CompressOptions {
@@ -84,7 +85,7 @@ export class ChunkPool {
     if (this.failure) return Promise.reject(this.failure);
     const seq = this.seq++;
     const worker = this.workers[this.next++ % this.workers.length] as Worker;
-    const data = transfer ? transferable(chunk) : chunk;
+    const data = transfer ? transferableBuffer(chunk) : chunk;
     return new Promise<string | ArrayBuffer>((resolve, reject) => {
       this.pending.set(seq, { resolve, reject });
       worker.postMessage({ seq, op, data }, transfer ? [data as ArrayBuffer] : []);
@@ -96,13 +97,4 @@ export class ChunkPool {
     for (const pending of this.pending.values()) pending.reject(error);
     this.pending.clear();
   }
-}
-
-function transferable(chunk: Buffer): ArrayBuffer {
-  const whole =
-    chunk.byteOffset === 0 &&
-    chunk.byteLength === chunk.buffer.byteLength &&
-    chunk.buffer instanceof ArrayBuffer;
-  if (whole) return chunk.buffer as ArrayBuffer;
-  return chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength) as ArrayBuffer;
 }

@@ -1,4 +1,5 @@
 import { Worker } from "node:worker_threads";
+import { transferableBuffer } from "./transfer.js";
 
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
@@ -18,13 +19,7 @@ export class ImageHasher {
 
   /** Adds the next piece of the image; its memory is transferred (copied first if shared). */
   update(piece: Uint8Array): void {
-    const own =
-      piece.byteOffset === 0 &&
-      piece.byteLength === piece.buffer.byteLength &&
-      piece.buffer instanceof ArrayBuffer;
-    const buffer = own
-      ? (piece.buffer as ArrayBuffer)
-      : (piece.buffer.slice(piece.byteOffset, piece.byteOffset + piece.byteLength) as ArrayBuffer);
+    const buffer = transferableBuffer(piece);
     this.worker.postMessage(buffer, [buffer]);
   }
 
