@@ -11,6 +11,7 @@ import { type CurrentRef, type PublishTarget, RefConflictError } from "./target.
  */
 export class DirectoryTarget implements PublishTarget {
   readonly where: string;
+  private readonly made = new Set<string>();
 
   constructor(dir: string) {
     this.where = resolve(dir);
@@ -59,7 +60,10 @@ export class DirectoryTarget implements PublishTarget {
 
   private async write(path: string, bytes: Uint8Array): Promise<void> {
     const dir = join(path, "..");
-    await mkdir(dir, { recursive: true });
+    if (!this.made.has(dir)) {
+      await mkdir(dir, { recursive: true });
+      this.made.add(dir);
+    }
     const temp = join(dir, `.tmp-${randomBytes(6).toString("hex")}`);
     await writeFile(temp, bytes);
     await rename(temp, path);
