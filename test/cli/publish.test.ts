@@ -91,7 +91,7 @@ describe("edgeboot publish against a running edge", () => {
   });
 
   it("finishes an interrupted publish on rerun, uploading only what is missing", async () => {
-    const bytes = imageBytes(48 * 1024 * 1024, 11);
+    const bytes = imageBytes(96 * 1024 * 1024, 11);
     const image = await writeImage("big.img", bytes);
     const bucket = await fixture.edge.mf.getR2Bucket("CHUNKS");
     const before = (await bucket.list({ prefix: "chunks/" })).objects.length;
@@ -125,7 +125,7 @@ describe("edgeboot publish against a running edge", () => {
     expect(rerun.code, rerun.stderr).toBe(0);
     const uploaded = newChunks(rerun.stdout);
     expect(uploaded).toBeGreaterThan(0);
-    expect(uploaded).toBeLessThan(192);
+    expect(uploaded).toBeLessThan(384);
     expect(digest(await readBack(fixture.edge.url, "big"))).toBe(digest(bytes));
   });
 
