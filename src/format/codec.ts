@@ -1,5 +1,5 @@
 import { type DeflateOptions, gzipSync, Inflate } from "fflate";
-import { Decompress } from "fzstd";
+import { Decompress } from "./vendor/fzstd.js";
 import { FormatError } from "./errors.js";
 
 /** A chunk's compression: gzip (RFC 1952) or zstd (RFC 8878), one frame per chunk. */

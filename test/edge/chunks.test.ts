@@ -289,6 +289,15 @@ describe("PUT /v1/chunks/:id", () => {
     expect(await bytesOf(served)).toEqual(frame);
   });
 
+  it("refuses a crafted zstd frame whose sequences would spin the decoder", async () => {
+    const id = await sha256Hex(testBytes(1, 23));
+    const frame = Uint8Array.from(atob("KLUv/QA4TQAAAP///1QAAjQB"), (c) => c.charCodeAt(0));
+    const response = await putFrame(id, frame);
+    expect(response.status).toBe(422);
+    expect((await problemOf(response)).detail).toMatch(/zstd frame rejected/);
+    await expectNothingStored(id);
+  });
+
   it("refuses trailing bytes and a second gzip member", async () => {
     const chunk = await makeChunk(5000, 20);
     const trailing = new Uint8Array([...chunk.frame, 0, 0, 0]);
