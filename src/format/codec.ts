@@ -1,6 +1,6 @@
 import { type DeflateOptions, gzipSync, Inflate } from "fflate";
-import { Decompress } from "./vendor/fzstd.js";
 import { FormatError } from "./errors.js";
+import { Decompress } from "./vendor/fzstd.js";
 
 /** A chunk's compression: gzip (RFC 1952) or zstd (RFC 8878), one frame per chunk. */
 export type Codec = "gzip" | "zstd";
