@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { FormatError } from "../../src/format/errors.js";
 import {
   isObjectId,
   isRootfsName,
@@ -8,19 +7,9 @@ import {
   parseRootfsName,
   rootfsNameProblem,
 } from "../../src/format/ids.js";
+import { formatError } from "../fixtures/format-error.js";
 
 const ID = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
-/** Runs `fn`, expecting a FormatError; returns it. */
-function formatError(fn: () => unknown): FormatError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(FormatError);
-    return error as FormatError;
-  }
-  throw new Error("expected a FormatError, nothing was thrown");
-}
 
 describe("object ids", () => {
   it("accepts 64 lowercase hex digits", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { fromBase64, toBase64 } from "../../src/format/base64.js";
-import { FormatError, FormatSyntaxError } from "../../src/format/errors.js";
+import { FormatSyntaxError } from "../../src/format/errors.js";
 import { MAX_REF_BYTES, REF_HISTORY_LENGTH } from "../../src/format/limits.js";
 import {
   decodeRef,
@@ -14,6 +14,7 @@ import {
   signRefUpdate,
   verifyRefSignature,
 } from "../../src/format/ref.js";
+import { formatError } from "../fixtures/format-error.js";
 
 const NAME = "debian";
 const PUBLISHED = "2026-11-26T11:00:00.000Z";
@@ -40,17 +41,6 @@ async function rawPublicKey(keys: CryptoKeyPair): Promise<Uint8Array> {
 
 function bytesOf(doc: unknown): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(doc));
-}
-
-/** Runs `fn`, expecting a FormatError; returns it. */
-function formatError(fn: () => unknown): FormatError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(FormatError);
-    return error as FormatError;
-  }
-  throw new Error("expected a FormatError, nothing was thrown");
 }
 
 function ref(extra: Partial<Ref> = {}): Ref {
