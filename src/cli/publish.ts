@@ -44,11 +44,7 @@ export function publishCommand(program: Command): void {
     )
     .option("--codec <codec>", "zstd or gzip", "zstd")
     .option("--level <n>", "compression level (default: zstd 3, gzip 6)")
-    .option(
-      "--jobs <n>",
-      "worker threads for hashing and compression",
-      String(availableParallelism()),
-    )
+    .option("--jobs <n>", "chunks compressed at once", String(availableParallelism()))
     .action(async (image: string, flags: PublishFlags) => {
       const codec = parseCodec(flags.codec);
       const chunking = parseChunkingSpec(flags.chunking);
@@ -56,7 +52,7 @@ export function publishCommand(program: Command): void {
         flags.level === undefined ? DEFAULT_LEVEL[codec] : parseInteger(flags.level, "--level");
       const jobs = parseInteger(flags.jobs ?? "1", "--jobs");
       const keys = flags.key ? await loadSigningKeys(flags.key) : undefined;
-      const target = await chooseTarget(flags, jobs);
+      const target = await chooseTarget(flags);
       const bar = publishProgressBar();
       try {
         const summary = await publish({
@@ -92,14 +88,13 @@ export function publishCommand(program: Command): void {
     });
 }
 
-async function chooseTarget(flags: PublishFlags, jobs: number): Promise<PublishTarget> {
+async function chooseTarget(flags: PublishFlags): Promise<PublishTarget> {
   if (flags.edge && flags.out)
     throw new PublishError("give either --edge URL or --out DIR, not both");
   if (flags.out) return new DirectoryTarget(flags.out);
   if (!flags.edge) throw new PublishError("say where to publish: --edge URL or --out DIR");
   return new EdgeTarget(flags.edge, {
     token: await readToken(flags.tokenFile),
-    connections: jobs * 2,
   });
 }
 

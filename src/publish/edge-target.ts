@@ -37,7 +37,7 @@ export class EdgeTarget implements PublishTarget {
     this.where = this.base.origin + this.base.pathname.replace(/\/$/, "");
     const timeout = options.timeoutMs ?? 60_000;
     this.agent = new Agent({
-      connections: options.connections ?? 8,
+      connections: options.connections ?? 16,
       headersTimeout: timeout,
       bodyTimeout: timeout,
     });

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import type { Codec } from "../format/codec.js";
@@ -10,8 +11,8 @@ import {
   type Manifest,
 } from "../format/manifest.js";
 import { type RefUpdate, signRefUpdate } from "../format/ref.js";
-import { ChunkPool } from "./chunk-pool.js";
 import { chunkStream } from "./chunker.js";
+import { createCompressor } from "./compressor.js";
 import { ImageHasher } from "./image-hasher.js";
 import { PublishError, type PublishTarget } from "./target.js";
 
@@ -23,6 +24,9 @@ interface HashedChunk {
 /** Chunks asked about in one existence query while publishing. */
 const QUERY_BATCH = 64;
 
+/** Compressed chunks being uploaded at once (besides those being compressed). */
+const UPLOADS_IN_FLIGHT = 16;
+
 export interface PublishOptions {
   image: string;
   name: string;
@@ -30,7 +34,7 @@ export interface PublishOptions {
   chunking: Chunking;
   codec: Codec;
   level: number;
-  /** Worker threads for compression; chunks compressed or uploading at once are twice this. */
+  /** Chunks compressed at once, on libuv's thread pool: the number of cores is a good choice. */
   jobs: number;
   /** Ed25519 keys to sign the ref with. */
   keys?: { privateKey: CryptoKey; publicKey: CryptoKey };
@@ -89,8 +93,9 @@ export async function publish(options: PublishOptions): Promise<PublishSummary> 
   const seen = new Set<string>();
   let uploadedRaw = 0;
   let uploadedFrames = 0;
-  const work = new Limiter(options.jobs * 2);
-  const pool = new ChunkPool({ codec: options.codec, level: options.level }, options.jobs);
+  const compressing = new Limiter(options.jobs);
+  const uploading = new Limiter(UPLOADS_IN_FLIGHT);
+  const compress = createCompressor({ codec: options.codec, level: options.level });
   try {
     let batch: HashedChunk[] = [];
     const flush = async () => {
@@ -104,14 +109,16 @@ export async function publish(options: PublishOptions): Promise<PublishSummary> 
         }
         seen.add(id);
         progress.newChunks++;
-        await work.run(async () => {
+        await compressing.run(async () => {
           const length = bytes.byteLength;
-          const frame = await pool.compress(bytes);
-          await target.putChunk(id, frame);
-          uploadedRaw += length;
-          uploadedFrames += frame.byteLength;
-          progress.bytesUploaded += frame.byteLength;
-          report();
+          const frame = await compress(bytes);
+          await uploading.run(async () => {
+            await target.putChunk(id, frame);
+            uploadedRaw += length;
+            uploadedFrames += frame.byteLength;
+            progress.bytesUploaded += frame.byteLength;
+            report();
+          });
         });
       }
       batch = [];
@@ -121,7 +128,8 @@ export async function publish(options: PublishOptions): Promise<PublishSummary> 
       progress.bytesRead += n;
     });
     const chunks = chunkStream(source, options.chunking);
-    for await (const { id, bytes } of hashInOrder(pool, chunks, options.jobs * 4)) {
+    for await (const bytes of chunks) {
+      const id = createHash("sha256").update(bytes).digest("hex");
       ids.push(id);
       lengths.push(bytes.byteLength);
       progress.chunks++;
@@ -129,12 +137,11 @@ export async function publish(options: PublishOptions): Promise<PublishSummary> 
       if (batch.length >= QUERY_BATCH) await flush();
     }
     await flush();
-    await work.drain();
+    await compressing.drain();
+    await uploading.drain();
   } catch (error) {
     await imageHash.close();
     throw error;
-  } finally {
-    await pool.close();
   }
   const manifest: Manifest = {
     version: MANIFEST_VERSION,
@@ -198,21 +205,6 @@ async function* readImage(
   } catch (error) {
     throw new PublishError(`reading ${image} failed: ${(error as Error).message}`);
   }
-}
-
-async function* hashInOrder(
-  pool: ChunkPool,
-  chunks: AsyncIterable<Buffer>,
-  window: number,
-): AsyncGenerator<HashedChunk> {
-  const queue: Promise<HashedChunk>[] = [];
-  for await (const bytes of chunks) {
-    const hashed = pool.hash(bytes).then((id) => ({ id, bytes }));
-    hashed.catch(() => {});
-    queue.push(hashed);
-    if (queue.length >= window) yield await (queue.shift() as Promise<HashedChunk>);
-  }
-  while (queue.length > 0) yield await (queue.shift() as Promise<HashedChunk>);
 }
 
 function publishTime(previous: string | undefined): string {
