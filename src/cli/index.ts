@@ -1,7 +1,9 @@
 import { Command, CommanderError } from "commander";
+import { ClientError } from "../client/edge-client.js";
 import { FormatError } from "../format/errors.js";
 import { generateKeyPair, KeyFileError } from "../publish/keys.js";
 import { PublishError } from "../publish/target.js";
+import { clientCommands } from "./client.js";
 import { publishCommand } from "./publish.js";
 
 /** The `edgeboot` command line: one binary, with subcommands. */
@@ -23,6 +25,7 @@ export function buildProgram(): Command {
     });
 
   publishCommand(program);
+  clientCommands(program);
   return program;
 }
 
@@ -38,6 +41,7 @@ export async function main(argv: string[]): Promise<void> {
     }
     if (
       error instanceof PublishError ||
+      error instanceof ClientError ||
       error instanceof FormatError ||
       error instanceof KeyFileError
     ) {

@@ -1,4 +1,5 @@
 import { SingleBar } from "cli-progress";
+import type { FetchProgress } from "../client/fetch-image.js";
 import type { PublishProgress } from "../publish/publish.js";
 
 /** A progress line for a publish on a TTY; nothing at all when stderr is not a terminal. */
@@ -39,4 +40,37 @@ export function publishProgressBar(stream: NodeJS.WriteStream = process.stderr) 
 /** `bytes` in MiB with one decimal. */
 export function mebibytes(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MiB`;
+}
+
+/** A progress line for a fetch on a TTY; nothing at all when stderr is not a terminal. */
+export function fetchProgressBar(stream: NodeJS.WriteStream = process.stderr) {
+  if (!stream.isTTY) return { update: (_: FetchProgress) => {}, stop: () => {} };
+  const started = performance.now();
+  const bar = new SingleBar({
+    stream,
+    format:
+      "{bar} {percentage}% | {done} of {size} | {chunksDone}/{chunks} chunks | {speed} MB/s | ETA {eta}s",
+    barsize: 24,
+    hideCursor: true,
+  });
+  let begun = false;
+  return {
+    update(p: FetchProgress) {
+      const rate = p.bytesDone / Math.max((performance.now() - started) / 1000, 0.001);
+      const payload = {
+        done: mebibytes(p.bytesDone),
+        size: mebibytes(p.imageSize),
+        chunksDone: p.chunksDone,
+        chunks: p.chunks,
+        speed: (rate / 1e6).toFixed(0),
+      };
+      if (!begun) {
+        bar.start(Math.max(p.imageSize, 1), p.bytesDone, payload);
+        begun = true;
+      } else bar.update(p.bytesDone, payload);
+    },
+    stop() {
+      if (begun) bar.stop();
+    },
+  };
 }

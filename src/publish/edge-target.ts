@@ -1,5 +1,6 @@
 import { Agent, errors, request } from "undici";
 import { decodeRef, encodeRefUpdate, type RefUpdate } from "../format/ref.js";
+import { backoffDelay, isTransientStatus, sleep } from "../format/retry.js";
 import { type CurrentRef, PublishError, type PublishTarget, RefConflictError } from "./target.js";
 
 /** Ids per `POST /v1/chunks/missing`: well under the edge's limit and its subrequest budget. */
@@ -119,12 +120,12 @@ export class EdgeTarget implements PublishTarget {
         };
       } catch (error) {
         if (attempt >= attempts) throw unreachable(this.where, error);
-        await backoff(attempt, this.options.backoffMs);
+        await sleep(backoffDelay(attempt, this.options.backoffMs));
         continue;
       }
       if (answer.status < 300 || expected.includes(answer.status)) return answer;
-      if (isTransient(answer.status) && attempt < attempts) {
-        await backoff(attempt, this.options.backoffMs, answer.headers["retry-after"]);
+      if (isTransientStatus(answer.status) && attempt < attempts) {
+        await sleep(backoffDelay(attempt, this.options.backoffMs, answer.headers["retry-after"]));
         continue;
       }
       throw refused(method, url, answer);
@@ -146,22 +147,6 @@ function parseEdgeUrl(edgeUrl: string): URL {
   }
   if (!url.pathname.endsWith("/")) url.pathname += "/";
   return url;
-}
-
-function isTransient(status: number): boolean {
-  return status === 429 || status >= 500;
-}
-
-async function backoff(
-  attempt: number,
-  baseMs = 200,
-  retryAfter?: string | string[],
-): Promise<void> {
-  const hinted = Number(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter) * 1000;
-  const delay = Number.isFinite(hinted) && hinted > 0 ? hinted : baseMs * 2 ** (attempt - 1);
-  await new Promise((resolve) =>
-    setTimeout(resolve, Math.min(delay, 30_000) * (0.5 + Math.random() / 2)),
-  );
 }
 
 function unreachable(where: string, error: unknown): PublishError {

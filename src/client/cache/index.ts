@@ -1,0 +1,216 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { isObjectId } from "../../format/ids.js";
+
+/** Default size limit of the local cache: 8 GiB. */
+export const DEFAULT_CACHE_LIMIT = 8 * 1024 ** 3;
+
+/** Temporary files older than this are left-overs of a crash, removed by a prune. */
+const STALE_TEMP_MS = 60 * 60 * 1000;
+
+/** What the cache holds. */
+export interface CacheUsage {
+  chunks: number;
+  chunkBytes: number;
+  manifests: number;
+  manifestBytes: number;
+}
+
+/** What one prune did. */
+export interface PruneResult {
+  removedChunks: number;
+  freedBytes: number;
+  usage: CacheUsage;
+}
+
+type Kind = "chunks" | "manifests";
+
+interface CachedFile {
+  path: string;
+  size: number;
+  used: number;
+}
+
+/**
+ * `$EDGEBOOT_CACHE_DIR`, else `$XDG_CACHE_HOME/edgeboot`, else `~/.cache/edgeboot`.
+ */
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.EDGEBOOT_CACHE_DIR) return env.EDGEBOOT_CACHE_DIR;
+  return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "edgeboot");
+}
+
+/**
+ * The local, content-addressed cache of compressed chunk frames and manifests, shared by every
+ * image and version: `<root>/chunks/<2 hex>/<id>`, `<root>/manifests/<id>`. Files are written to
+ * `<root>/tmp` and renamed into place, so a reader never sees half a file; what is read is checked
+ * by the caller against its id, and {@link discard} drops a file found corrupt. Least recently used
+ * chunks are pruned when the cache grows past its limit (a file's mtime is its last use).
+ */
+export class DiskCache {
+  private readonly touched = new Set<string>();
+  private writtenSinceCheck = 0;
+  private pruning?: Promise<unknown>;
+
+  constructor(
+    readonly root: string,
+    readonly limitBytes = DEFAULT_CACHE_LIMIT,
+  ) {}
+
+  /** The cached frame of chunk `id`, or undefined. Marks it used. */
+  async readChunk(id: string): Promise<Buffer | undefined> {
+    return this.read("chunks", id);
+  }
+
+  /** Stores the frame of chunk `id` (already checked against its id). */
+  async writeChunk(id: string, frame: Uint8Array): Promise<void> {
+    await this.write("chunks", id, frame);
+    this.writtenSinceCheck += frame.byteLength;
+    if (this.writtenSinceCheck > this.limitBytes / 32) this.pruneInBackground();
+  }
+
+  /** The cached bytes of manifest `id`, or undefined. */
+  async readManifest(id: string): Promise<Buffer | undefined> {
+    return this.read("manifests", id);
+  }
+
+  /** Stores manifest `id` (already checked against its id). */
+  async writeManifest(id: string, bytes: Uint8Array): Promise<void> {
+    await this.write("manifests", id, bytes);
+  }
+
+  /** Removes a cached object found corrupt, so that it is fetched again. */
+  async discard(kind: Kind, id: string): Promise<void> {
+    this.touched.delete(id);
+    await rm(this.path(kind, id), { force: true });
+  }
+
+  /** Counts what the cache holds. */
+  async usage(): Promise<CacheUsage> {
+    const chunks = await this.list("chunks");
+    const manifests = await this.list("manifests");
+    return {
+      chunks: chunks.length,
+      chunkBytes: sum(chunks),
+      manifests: manifests.length,
+      manifestBytes: sum(manifests),
+    };
+  }
+
+  /**
+   * Removes least recently used chunks until chunks and manifests together take at most
+   * `limitBytes` (the cache's limit by default), and temporary files left by a crash.
+   */
+  async prune(limitBytes = this.limitBytes): Promise<PruneResult> {
+    await this.removeStaleTemps();
+    const chunks = (await this.list("chunks")).sort((a, b) => a.used - b.used);
+    const manifestBytes = sum(await this.list("manifests"));
+    let total = sum(chunks) + manifestBytes;
+    let removedChunks = 0;
+    let freedBytes = 0;
+    for (const file of chunks) {
+      if (total <= limitBytes) break;
+      await rm(file.path, { force: true });
+      total -= file.size;
+      freedBytes += file.size;
+      removedChunks++;
+    }
+    this.writtenSinceCheck = 0;
+    return { removedChunks, freedBytes, usage: await this.usage() };
+  }
+
+  /** Waits for a prune started by writes, if any. */
+  async settle(): Promise<void> {
+    await this.pruning;
+  }
+
+  private pruneInBackground(): void {
+    if (this.pruning) return;
+    this.writtenSinceCheck = 0;
+    this.pruning = this.prune()
+      .catch(() => undefined)
+      .finally(() => {
+        this.pruning = undefined;
+      });
+  }
+
+  private async read(kind: Kind, id: string): Promise<Buffer | undefined> {
+    const path = this.path(kind, id);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      throw error;
+    }
+    if (!this.touched.has(id)) {
+      this.touched.add(id);
+      const now = new Date();
+      await utimes(path, now, now).catch(() => undefined);
+    }
+    return bytes;
+  }
+
+  private async write(kind: Kind, id: string, bytes: Uint8Array): Promise<void> {
+    const path = this.path(kind, id);
+    const temp = join(this.root, "tmp", `${id}.${randomBytes(6).toString("hex")}`);
+    await mkdir(join(this.root, "tmp"), { recursive: true });
+    await writeFile(temp, bytes);
+    try {
+      await rename(temp, path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      await mkdir(join(path, ".."), { recursive: true });
+      await rename(temp, path);
+    }
+    this.touched.add(id);
+  }
+
+  private path(kind: Kind, id: string): string {
+    if (!isObjectId(id)) throw new Error(`not an object id: ${JSON.stringify(id)}`);
+    return kind === "chunks"
+      ? join(this.root, "chunks", id.slice(0, 2), id)
+      : join(this.root, "manifests", id);
+  }
+
+  private async list(kind: Kind): Promise<CachedFile[]> {
+    const dirs =
+      kind === "chunks"
+        ? (await entries(join(this.root, "chunks"))).map((d) => join(this.root, "chunks", d))
+        : [join(this.root, "manifests")];
+    const files: CachedFile[] = [];
+    for (const dir of dirs) {
+      for (const name of await entries(dir)) {
+        if (!isObjectId(name)) continue;
+        const path = join(dir, name);
+        const info = await stat(path).catch(() => undefined);
+        if (info?.isFile()) files.push({ path, size: info.size, used: info.mtimeMs });
+      }
+    }
+    return files;
+  }
+
+  private async removeStaleTemps(): Promise<void> {
+    const dir = join(this.root, "tmp");
+    for (const name of await entries(dir)) {
+      const info = await stat(join(dir, name)).catch(() => undefined);
+      if (info && Date.now() - info.mtimeMs > STALE_TEMP_MS) {
+        await rm(join(dir, name), { force: true });
+      }
+    }
+  }
+}
+
+async function entries(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw error;
+  }
+}
+
+function sum(files: CachedFile[]): number {
+  return files.reduce((total, file) => total + file.size, 0);
+}

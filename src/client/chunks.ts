@@ -1,0 +1,140 @@
+import { MAX_FRAME_BYTES } from "../format/limits.js";
+import type { DiskCache } from "./cache/index.js";
+import { decodeChunk } from "./decode.js";
+import type { EdgeClient } from "./edge-client.js";
+
+/** Counters of where chunks came from. */
+export interface ChunkStats {
+  /** Served from decoded chunks held in memory. */
+  memory: number;
+  /** Read from the disk cache and verified. */
+  disk: number;
+  /** Downloaded from an edge. */
+  fetched: number;
+  /** Compressed bytes downloaded. */
+  fetchedBytes: number;
+  /** Cache files found corrupt, discarded and fetched again. */
+  corrupt: number;
+  /** Downloads that turned out wrong (and were fetched again, or elsewhere). */
+  badDownloads: number;
+}
+
+export interface ChunkLoaderOptions {
+  cache: DiskCache;
+  edge: EdgeClient;
+  /** Decoded chunks kept in memory, in bytes (least recently used dropped first). */
+  memoryBytes?: number;
+  log?: (line: string) => void;
+  /** Told of every chunk downloaded: the order a boot reads them in. */
+  onFetch?: (id: string) => void;
+}
+
+/**
+ * Gets chunks by id, proved against their ids: from memory, else the disk cache, else an edge.
+ * Concurrent loads of one chunk share one download. A cache file that does not match its id is
+ * discarded and fetched again; a download that does not match is fetched again bypassing caches,
+ * then from the next edge, and the URL that served wrong bytes is named.
+ */
+export class ChunkLoader {
+  readonly stats: ChunkStats = {
+    memory: 0,
+    disk: 0,
+    fetched: 0,
+    fetchedBytes: 0,
+    corrupt: 0,
+    badDownloads: 0,
+  };
+  private readonly memory = new Map<string, Uint8Array>();
+  private memoryUsed = 0;
+  private readonly loading = new Map<string, Promise<Uint8Array>>();
+
+  constructor(private readonly options: ChunkLoaderOptions) {}
+
+  /** The `length` bytes of chunk `id`, kept in memory for the next reads. */
+  load(id: string, length: number): Promise<Uint8Array> {
+    return this.get(id, length, true);
+  }
+
+  /** The bytes of chunk `id`, not kept in memory (for one pass over a whole image). */
+  loadOnce(id: string, length: number): Promise<Uint8Array> {
+    return this.get(id, length, false);
+  }
+
+  /** Makes sure chunk `id` is in the disk cache, downloading it if not. */
+  async ensure(id: string, length: number): Promise<void> {
+    await this.get(id, length, false);
+  }
+
+  private get(id: string, length: number, keep: boolean): Promise<Uint8Array> {
+    const held = this.memory.get(id);
+    if (held) {
+      this.memory.delete(id);
+      this.memory.set(id, held);
+      this.stats.memory++;
+      return Promise.resolve(held);
+    }
+    let loading = this.loading.get(id);
+    if (!loading) {
+      loading = this.loadUncached(id, length, keep).finally(() => this.loading.delete(id));
+      this.loading.set(id, loading);
+    }
+    return loading;
+  }
+
+  private async loadUncached(id: string, length: number, keep: boolean): Promise<Uint8Array> {
+    const bytes = (await this.fromDisk(id, length)) ?? (await this.download(id, length));
+    if (keep) this.remember(id, bytes);
+    return bytes;
+  }
+
+  private async fromDisk(id: string, length: number): Promise<Uint8Array | undefined> {
+    const frame = await this.options.cache.readChunk(id);
+    if (!frame) return undefined;
+    try {
+      const bytes = await decodeChunk(frame, id, length);
+      this.stats.disk++;
+      return bytes;
+    } catch (error) {
+      this.stats.corrupt++;
+      this.options.log?.(
+        `cached chunk ${id} is corrupt (${(error as Error).message}): discarded, fetching it again`,
+      );
+      await this.options.cache.discard("chunks", id);
+      return undefined;
+    }
+  }
+
+  private async download(id: string, length: number): Promise<Uint8Array> {
+    let frame: Uint8Array | undefined;
+    const bytes = await this.options.edge.getVerified(
+      `v1/chunks/${id}`,
+      MAX_FRAME_BYTES,
+      async (fetched) => {
+        const decoded = await decodeChunk(fetched, id, length);
+        frame = fetched;
+        return decoded;
+      },
+      (url, problem) => {
+        this.stats.badDownloads++;
+        this.options.log?.(`wrong bytes for chunk ${id} from ${url}: ${problem}`);
+      },
+    );
+    this.stats.fetched++;
+    this.stats.fetchedBytes += frame?.byteLength ?? 0;
+    this.options.onFetch?.(id);
+    if (frame) await this.options.cache.writeChunk(id, frame);
+    return bytes;
+  }
+
+  private remember(id: string, bytes: Uint8Array): void {
+    const budget = this.options.memoryBytes ?? 64 * 1024 * 1024;
+    if (bytes.byteLength > budget) return;
+    this.memory.set(id, bytes);
+    this.memoryUsed += bytes.byteLength;
+    for (const [oldest, held] of this.memory) {
+      if (this.memoryUsed <= budget) break;
+      this.memory.delete(oldest);
+      this.memoryUsed -= held.byteLength;
+    }
+  }
+}

@@ -1,0 +1,290 @@
+import { Agent, errors, request } from "undici";
+import { MAX_FRAME_BYTES, MAX_MANIFEST_BYTES, MAX_REF_BYTES } from "../format/limits.js";
+import { backoffDelay, isTransientStatus, sleep } from "../format/retry.js";
+
+/** A failure the user can act on: unreachable edges, missing objects, refused answers. */
+export class ClientError extends Error {
+  override name = "ClientError";
+}
+
+/** Every edge answered that the object does not exist. */
+export class NotFoundError extends ClientError {
+  override name = "NotFoundError";
+}
+
+export interface EdgeClientOptions {
+  /** Requests in flight at once, over all edges. */
+  inFlight?: number;
+  /** Rounds over every edge before giving up on a request that fails transiently. */
+  attempts?: number;
+  /** First backoff delay between rounds, in ms; doubles each round. */
+  backoffMs?: number;
+  /** Time for one request, headers and body, in ms. */
+  timeoutMs?: number;
+  /** How long an edge that failed is tried after the others, in ms. */
+  penaltyMs?: number;
+}
+
+/** Bytes as one edge served them. */
+export interface Fetched {
+  bytes: Buffer;
+  /** The URL that served them, to name it when they turn out to be wrong. */
+  url: string;
+  /** The edge that served them. */
+  edge: URL;
+  etag?: string;
+}
+
+interface GetOptions {
+  maxBytes: number;
+  /** Sends `Cache-Control: no-cache`, so that caches between us and the edge are bypassed. */
+  noCache?: boolean;
+  /** Only these edges, in this order (default: all, healthiest first). */
+  edges?: readonly URL[];
+}
+
+type Outcome =
+  | { kind: "ok"; fetched: Fetched }
+  | { kind: "missing"; url: string }
+  | { kind: "failed"; url: string; reason: string; transient: boolean };
+
+/**
+ * Reads objects from one or more edges (an edgeboot Worker, or a directory store behind any static
+ * web server: the same paths), tried in the order given. An edge that fails is skipped for a
+ * while; a request fails over to the next edge at once, and backs off only after every edge has
+ * failed it. Keep-alive connections through undici, a bound on requests in flight, a timeout on
+ * each request and a size limit on each body.
+ */
+export class EdgeClient {
+  readonly edges: readonly URL[];
+  private readonly agent: Agent;
+  private readonly penaltyUntil = new Map<string, number>();
+  private readonly waiting: (() => void)[] = [];
+  private active = 0;
+
+  constructor(
+    edgeUrls: readonly string[],
+    private readonly options: EdgeClientOptions = {},
+  ) {
+    if (edgeUrls.length === 0) throw new ClientError("give at least one edge URL");
+    this.edges = edgeUrls.map(parseEdgeUrl);
+    const timeout = options.timeoutMs ?? 30_000;
+    this.agent = new Agent({
+      connections: options.inFlight ?? 16,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      keepAliveTimeout: 30_000,
+    });
+  }
+
+  /** The compressed frame of chunk `id`. */
+  getChunk(id: string, options: { noCache?: boolean; edges?: readonly URL[] } = {}) {
+    return this.get(`v1/chunks/${id}`, { maxBytes: MAX_FRAME_BYTES, ...options });
+  }
+
+  /** The bytes of manifest `id`. */
+  getManifest(id: string): Promise<Fetched> {
+    return this.get(`v1/manifests/${id}`, { maxBytes: MAX_MANIFEST_BYTES });
+  }
+
+  /** The bytes of the ref of rootfs `name`. */
+  getRef(name: string): Promise<Fetched> {
+    return this.get(`v1/rootfs/${name}`, { maxBytes: MAX_REF_BYTES, noCache: true });
+  }
+
+  /** The JSON listing of `GET /v1/rootfs` from the first edge that has one. */
+  async listRootfs(): Promise<Fetched> {
+    return this.get("v1/rootfs", { maxBytes: MAX_MANIFEST_BYTES, noCache: true });
+  }
+
+  /**
+   * GETs `path` and checks it with `verify`, which throws on wrong bytes. Wrong bytes are fetched
+   * once more from the same edge with `Cache-Control: no-cache` (a cache on the way may hold a bad
+   * copy); still wrong, the next edge is tried. Fails naming every URL that served wrong bytes.
+   */
+  async getVerified<T>(
+    path: string,
+    maxBytes: number,
+    verify: (bytes: Buffer) => Promise<T>,
+    onBadBytes?: (url: string, problem: string) => void,
+  ): Promise<T> {
+    let remaining = this.byHealth();
+    const bad: string[] = [];
+    while (remaining.length > 0) {
+      let fetched: Fetched;
+      try {
+        fetched = await this.get(path, { maxBytes, edges: remaining });
+      } catch (error) {
+        if (bad.length === 0) throw error;
+        throw new ClientError(`${badBytesMessage(path, bad)}; ${(error as Error).message}`);
+      }
+      for (const noCache of [false, true]) {
+        if (noCache) {
+          fetched = await this.get(path, { maxBytes, noCache, edges: [fetched.edge] }).catch(
+            () => fetched,
+          );
+        }
+        try {
+          return await verify(fetched.bytes);
+        } catch (error) {
+          const problem = (error as Error).message;
+          onBadBytes?.(fetched.url, problem);
+          if (noCache) bad.push(`${fetched.url} (${problem})`);
+        }
+      }
+      remaining = remaining.filter((edge) => edge.href !== fetched.edge.href);
+    }
+    throw new ClientError(badBytesMessage(path, bad));
+  }
+
+  /** Closes every connection. */
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  /**
+   * GETs `path` from the edges, healthiest first: a missing object or a failure moves on to the
+   * next edge; when every edge failed transiently, waits and goes round again.
+   */
+  async get(path: string, options: GetOptions): Promise<Fetched> {
+    const attempts = this.options.attempts ?? 4;
+    const failures: string[] = [];
+    for (let round = 1; ; round++) {
+      let transient = false;
+      let missing = 0;
+      const edges = options.edges ?? this.byHealth();
+      for (const edge of edges) {
+        const outcome = await this.limited(() => this.getOnce(edge, path, options));
+        if (outcome.kind === "ok") return outcome.fetched;
+        if (outcome.kind === "missing") {
+          missing++;
+          continue;
+        }
+        this.penalize(edge);
+        failures.push(`${outcome.url}: ${outcome.reason}`);
+        transient ||= outcome.transient;
+      }
+      if (missing === edges.length) {
+        throw new NotFoundError(
+          `${path} is on none of the edges (${edges.map(String).join(", ")})`,
+        );
+      }
+      if (!transient || round >= attempts) {
+        throw new ClientError(
+          `GET ${path} failed on every edge: ${failures.slice(-edges.length).join("; ")}`,
+        );
+      }
+      await sleep(backoffDelay(round, this.options.backoffMs));
+    }
+  }
+
+  private async getOnce(edge: URL, path: string, options: GetOptions): Promise<Outcome> {
+    const url = new URL(path, edge);
+    const headers: Record<string, string> = { Accept: "*/*" };
+    if (options.noCache) headers["Cache-Control"] = "no-cache";
+    const timeout = this.options.timeoutMs ?? 30_000;
+    try {
+      const response = await request(url, {
+        method: "GET",
+        dispatcher: this.agent,
+        headers,
+        signal: AbortSignal.timeout(timeout),
+      });
+      if (response.statusCode === 404 || response.statusCode === 410) {
+        await response.body.dump();
+        return { kind: "missing", url: url.href };
+      }
+      if (response.statusCode !== 200) {
+        const detail = (await response.body.text()).slice(0, 300);
+        return {
+          kind: "failed",
+          url: url.href,
+          reason: `status ${response.statusCode}${detail ? ` (${detail})` : ""}`,
+          transient: isTransientStatus(response.statusCode),
+        };
+      }
+      const bytes = await readLimited(response.body, options.maxBytes, url.href);
+      const etag = response.headers.etag;
+      return {
+        kind: "ok",
+        fetched: { bytes, url: url.href, edge, etag: typeof etag === "string" ? etag : undefined },
+      };
+    } catch (error) {
+      if (error instanceof ClientError) {
+        return { kind: "failed", url: url.href, reason: error.message, transient: false };
+      }
+      return { kind: "failed", url: url.href, reason: reasonOf(error), transient: true };
+    }
+  }
+
+  private byHealth(): URL[] {
+    const now = Date.now();
+    const healthy = this.edges.filter((e) => (this.penaltyUntil.get(e.href) ?? 0) <= now);
+    const penalized = this.edges.filter((e) => (this.penaltyUntil.get(e.href) ?? 0) > now);
+    return [...healthy, ...penalized];
+  }
+
+  private penalize(edge: URL): void {
+    this.penaltyUntil.set(edge.href, Date.now() + (this.options.penaltyMs ?? 30_000));
+  }
+
+  private async limited<T>(task: () => Promise<T>): Promise<T> {
+    if (this.active >= (this.options.inFlight ?? 16)) {
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    }
+    this.active++;
+    try {
+      return await task();
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+/** Parses an edge URL given by the user (http or https; a path prefix is kept). */
+export function parseEdgeUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new ClientError(`"${text}" is not a URL: give an edge as https://edge.example.com`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ClientError(`an edge URL must be http: or https:, not ${url.protocol} (${text})`);
+  }
+  if (!url.pathname.endsWith("/")) url.pathname += "/";
+  url.search = "";
+  url.hash = "";
+  return url;
+}
+
+async function readLimited(
+  body: AsyncIterable<Buffer> & { destroy(): void },
+  maxBytes: number,
+  url: string,
+): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let total = 0;
+  for await (const part of body) {
+    total += part.byteLength;
+    if (total > maxBytes) {
+      body.destroy();
+      throw new ClientError(`${url} sent more than ${maxBytes} bytes: not an edgeboot object`);
+    }
+    parts.push(part);
+  }
+  return Buffer.concat(parts, total);
+}
+
+function badBytesMessage(path: string, bad: string[]): string {
+  return `wrong bytes for ${path}, even with no-cache, from ${bad.join(", ")}: that edge or a cache in front of it serves corrupt data`;
+}
+
+function reasonOf(error: unknown): string {
+  if (error instanceof errors.UndiciError || error instanceof Error) {
+    const code = (error as { cause?: { code?: string }; code?: string }).cause?.code;
+    return code ?? (error as { code?: string }).code ?? error.message;
+  }
+  return String(error);
+}

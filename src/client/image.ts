@@ -1,0 +1,127 @@
+import { chunkAt, chunkOffsets, type Manifest } from "../format/manifest.js";
+import type { ChunkLoader } from "./chunks.js";
+
+export interface ImageReaderOptions {
+  /** Chunks loaded ahead of a sequential reader. */
+  readAhead?: number;
+  /** Chunks of the prefetch list loaded at once. */
+  prefetchConcurrency?: number;
+  log?: (line: string) => void;
+}
+
+/**
+ * Reads an image by offset and length against its manifest: finds the chunks by binary search
+ * on their offsets, loads them through a {@link ChunkLoader} (memory, disk cache or edge, always
+ * verified) in parallel, and cuts the bytes out. Sequential reads load the next chunks ahead;
+ * {@link startPrefetch} loads the manifest's prefetch list in the order a recorded boot read it.
+ */
+export class ImageReader {
+  readonly size: number;
+  private readonly offsets: number[];
+  private nextSequential = -1;
+  private readAheadTo = 0;
+
+  constructor(
+    readonly manifest: Manifest,
+    private readonly loader: ChunkLoader,
+    private readonly options: ImageReaderOptions = {},
+  ) {
+    this.size = manifest.size;
+    this.offsets = chunkOffsets(manifest);
+  }
+
+  /** Exactly `length` bytes at `offset`; a RangeError if they are not all inside the image. */
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    checkRange(offset, length, this.size);
+    const out = new Uint8Array(length);
+    if (length === 0) return out;
+    const first = chunkAt(this.offsets, offset);
+    const last = chunkAt(this.offsets, offset + length - 1);
+    const loads: Promise<void>[] = [];
+    for (let index = first; index <= last; index++) {
+      loads.push(this.copyChunk(index, offset, out));
+    }
+    this.noteSequential(offset, length, last);
+    await Promise.all(loads);
+    return out;
+  }
+
+  /** Loads the chunks under a range into the cache (NBD_CMD_CACHE). */
+  async prefetch(offset: number, length: number): Promise<void> {
+    checkRange(offset, length, this.size);
+    if (length === 0) return;
+    const first = chunkAt(this.offsets, offset);
+    const last = chunkAt(this.offsets, offset + length - 1);
+    const loads: Promise<void>[] = [];
+    for (let index = first; index <= last; index++) loads.push(this.ensure(index));
+    await Promise.all(loads);
+  }
+
+  /**
+   * Loads the manifest's prefetch list, if it has one, into the disk cache with the given number
+   * of loads at once; resolves when done (failures are logged, not thrown: reads will retry them).
+   */
+  async startPrefetch(): Promise<number> {
+    const list = this.manifest.prefetch ?? [];
+    let next = 0;
+    const worker = async () => {
+      while (next < list.length) {
+        const index = list[next++] as number;
+        await this.ensure(index).catch((error: Error) =>
+          this.options.log?.(`prefetch of chunk ${index} failed: ${error.message}`),
+        );
+      }
+    };
+    const width = Math.max(1, this.options.prefetchConcurrency ?? 16);
+    await Promise.all(Array.from({ length: width }, worker));
+    return list.length;
+  }
+
+  /** The index of the chunk holding byte `offset` (for recording a boot's read order). */
+  chunkIndexAt(offset: number): number {
+    return chunkAt(this.offsets, offset);
+  }
+
+  private async copyChunk(index: number, offset: number, out: Uint8Array): Promise<void> {
+    const start = this.offsets[index] as number;
+    const bytes = await this.loader.load(
+      this.manifest.chunks[index] as string,
+      this.manifest.lengths[index] as number,
+    );
+    const from = Math.max(offset, start);
+    const to = Math.min(offset + out.byteLength, start + bytes.byteLength);
+    out.set(bytes.subarray(from - start, to - start), from - offset);
+  }
+
+  private ensure(index: number): Promise<void> {
+    return this.loader.ensure(
+      this.manifest.chunks[index] as string,
+      this.manifest.lengths[index] as number,
+    );
+  }
+
+  private noteSequential(offset: number, length: number, last: number): void {
+    const sequential = offset === this.nextSequential;
+    this.nextSequential = offset + length;
+    const ahead = this.options.readAhead ?? 8;
+    if (!sequential) this.readAheadTo = 0;
+    if (!sequential || ahead <= 0) return;
+    const from = Math.max(last + 1, this.readAheadTo);
+    const to = Math.min(last + ahead, this.manifest.chunks.length - 1);
+    for (let index = from; index <= to; index++) {
+      this.loader
+        .load(this.manifest.chunks[index] as string, this.manifest.lengths[index] as number)
+        .catch(() => undefined);
+    }
+    this.readAheadTo = Math.max(this.readAheadTo, to + 1);
+  }
+}
+
+function checkRange(offset: number, length: number, size: number): void {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
+    throw new RangeError(`bad range: offset ${offset}, length ${length}`);
+  }
+  if (offset + length > size) {
+    throw new RangeError(`range ${offset}+${length} ends past the image's ${size} bytes`);
+  }
+}
