@@ -37,6 +37,10 @@ function fetchCli(edge: string, name: string, out: string, cache: string, ...ext
   return runCli(["fetch", edge, name, "-o", out, "--cache-dir", cache, ...extra]);
 }
 
+function flip(bytes: Buffer, at: number): void {
+  bytes[at] = (bytes[at] as number) ^ 0xff;
+}
+
 function downloaded(stdout: string): number {
   const match = /(\d+) downloaded/.exec(stdout);
   if (!match) throw new Error(`no summary in: ${stdout}`);
@@ -105,7 +109,7 @@ describe("edgeboot ls and fetch against a running edge", () => {
       (await readdir(join(cache, "chunks", prefix)))[0] as string,
     );
     const frame = await readFile(victim);
-    frame[frame.byteLength - 3] ^= 0xff;
+    flip(frame, frame.byteLength - 3);
     await writeFile(victim, frame);
     const run = await fetchCli(fixture.edge.url, "gamma", `${out}.2`, cache);
     expect(run.code, run.stderr).toBe(0);
@@ -138,7 +142,7 @@ describe("edgeboot ls and fetch against a running edge", () => {
     proxy.rewrite = (answer) => {
       if (answer.path.startsWith("/v1/chunks/") && answer.status === 200) {
         const body = Buffer.from(answer.body);
-        body[body.byteLength - 5] ^= 0x01;
+        flip(body, body.byteLength - 5);
         return { ...answer, body };
       }
       return answer;

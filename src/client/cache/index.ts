@@ -10,6 +10,9 @@ export const DEFAULT_CACHE_LIMIT = 8 * 1024 ** 3;
 /** Temporary files older than this are left-overs of a crash, removed by a prune. */
 const STALE_TEMP_MS = 60 * 60 * 1000;
 
+/** A file's mtime, its last use, is refreshed at most this often by one process. */
+const TOUCH_EVERY_MS = 10 * 60 * 1000;
+
 /** What the cache holds. */
 export interface CacheUsage {
   chunks: number;
@@ -49,7 +52,7 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
  * chunks are pruned when the cache grows past its limit (a file's mtime is its last use).
  */
 export class DiskCache {
-  private readonly touched = new Set<string>();
+  private readonly touched = new Map<string, number>();
   private writtenSinceCheck = 0;
   private pruning?: Promise<unknown>;
 
@@ -67,7 +70,7 @@ export class DiskCache {
   async writeChunk(id: string, frame: Uint8Array): Promise<void> {
     await this.write("chunks", id, frame);
     this.writtenSinceCheck += frame.byteLength;
-    if (this.writtenSinceCheck > this.limitBytes / 32) this.pruneInBackground();
+    if (this.overdue()) this.pruneInBackground();
   }
 
   /** The cached bytes of manifest `id`, or undefined. */
@@ -116,7 +119,6 @@ export class DiskCache {
       freedBytes += file.size;
       removedChunks++;
     }
-    this.writtenSinceCheck = 0;
     return { removedChunks, freedBytes, usage: await this.usage() };
   }
 
@@ -125,14 +127,19 @@ export class DiskCache {
     await this.pruning;
   }
 
+  private overdue(): boolean {
+    return this.writtenSinceCheck > this.limitBytes / 32;
+  }
+
   private pruneInBackground(): void {
     if (this.pruning) return;
-    this.writtenSinceCheck = 0;
-    this.pruning = this.prune()
-      .catch(() => undefined)
-      .finally(() => {
-        this.pruning = undefined;
-      });
+    this.pruning = (async () => {
+      do {
+        this.writtenSinceCheck = 0;
+        await this.prune().catch(() => undefined);
+      } while (this.overdue());
+      this.pruning = undefined;
+    })();
   }
 
   private async read(kind: Kind, id: string): Promise<Buffer | undefined> {
@@ -144,10 +151,10 @@ export class DiskCache {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw error;
     }
-    if (!this.touched.has(id)) {
-      this.touched.add(id);
-      const now = new Date();
-      await utimes(path, now, now).catch(() => undefined);
+    const now = Date.now();
+    if (now - (this.touched.get(id) ?? 0) > TOUCH_EVERY_MS) {
+      this.touched.set(id, now);
+      await utimes(path, now / 1000, now / 1000).catch(() => undefined);
     }
     return bytes;
   }
@@ -164,7 +171,7 @@ export class DiskCache {
       await mkdir(join(path, ".."), { recursive: true });
       await rename(temp, path);
     }
-    this.touched.add(id);
+    this.touched.set(id, Date.now());
   }
 
   private path(kind: Kind, id: string): string {

@@ -1,0 +1,98 @@
+import { createHash } from "node:crypto";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { BootClient } from "../../src/client/index.js";
+import { imageBytes, runCli, useEdgeAndDir } from "../cli/edge.js";
+import { startProxy } from "./proxy.js";
+
+const fixture = useEdgeAndDir();
+const CHUNK = 65536;
+const SIZE = 10 * CHUNK + 777;
+let original: Buffer;
+
+function digest(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+async function published(name: string, chunking: string): Promise<void> {
+  original ??= imageBytes(SIZE, 71);
+  const image = join(fixture.dir, "reader.img");
+  await writeFile(image, original);
+  const run = await runCli(
+    ["publish", image, "--name", name, "--edge", fixture.edge.url, "--chunking", chunking],
+    { EDGEBOOT_TOKEN: fixture.edge.token },
+  );
+  expect(run.code, run.stderr).toBe(0);
+}
+
+function client(cache: string, edges = [fixture.edge.url]): BootClient {
+  return new BootClient({ edges, cacheDir: join(fixture.dir, cache) });
+}
+
+describe("ImageReader against a running edge", () => {
+  it.each([
+    ["fixed", "fixed:64K"],
+    ["cdc", "cdc:4K/16K/64K"],
+  ])(
+    "reads any range of a %s-chunked image: offset 0, the last byte, across chunk boundaries",
+    async (name, chunking) => {
+      await published(name, chunking);
+      const boot = client(`cache-${name}`);
+      try {
+        const reader = await boot.open(name);
+        expect(reader.size).toBe(SIZE);
+        const ranges: [number, number][] = [
+          [0, 1],
+          [0, 4096],
+          [SIZE - 1, 1],
+          [SIZE - 4096, 4096],
+          [CHUNK - 10, 20],
+          [CHUNK - 1, 2 * CHUNK + 2],
+          [3 * CHUNK, CHUNK],
+          [12345, 0],
+          [0, SIZE],
+        ];
+        for (const [offset, length] of ranges) {
+          const bytes = await reader.read(offset, length);
+          expect(bytes.byteLength).toBe(length);
+          expect(digest(bytes), `${offset}+${length}`).toBe(
+            digest(original.subarray(offset, offset + length)),
+          );
+        }
+        await expect(reader.read(SIZE, 1)).rejects.toThrow(RangeError);
+        await expect(reader.read(SIZE - 1, 2)).rejects.toThrow(/past the image/);
+        await expect(reader.read(-1, 1)).rejects.toThrow(RangeError);
+      } finally {
+        await boot.close();
+      }
+    },
+  );
+
+  it("shares one download among concurrent reads of a chunk, and reads ahead of a sequential reader", async () => {
+    await published("shared", "fixed:64K");
+    const proxy = await startProxy(fixture.edge.url);
+    const boot = client("cache-shared", [proxy.url]);
+    try {
+      const reader = await boot.open("shared", { readAhead: 0 });
+      const reads = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => reader.read(i * 100, 100)),
+      );
+      expect(digest(Buffer.concat(reads))).toBe(digest(original.subarray(0, 2000)));
+      const chunkGets = proxy.requests.filter((r) => r.path.startsWith("/v1/chunks/"));
+      expect(chunkGets).toHaveLength(1);
+
+      const ahead = await boot.open("shared", { readAhead: 4 });
+      await ahead.read(CHUNK, 4096);
+      await ahead.read(CHUNK + 4096, 4096);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const fetched = new Set(
+        proxy.requests.filter((r) => r.path.startsWith("/v1/chunks/")).map((r) => r.path),
+      );
+      expect(fetched.size).toBe(6);
+    } finally {
+      await boot.close();
+      await proxy.close();
+    }
+  });
+});

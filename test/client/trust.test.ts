@@ -1,0 +1,125 @@
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { imageBytes, runCli, useEdgeAndDir } from "../cli/edge.js";
+import { startProxy } from "./proxy.js";
+
+const fixture = useEdgeAndDir();
+
+async function publish(name: string, seed: number, ...extra: string[]): Promise<void> {
+  const image = join(fixture.dir, `${name}-${seed}.img`);
+  await writeFile(image, imageBytes(70_000, seed));
+  const run = await runCli(
+    ["publish", image, "--name", name, "--edge", fixture.edge.url, ...extra],
+    {
+      EDGEBOOT_TOKEN: fixture.edge.token,
+    },
+  );
+  expect(run.code, run.stderr).toBe(0);
+}
+
+async function keygen(name: string): Promise<{ key: string; pub: string }> {
+  const key = join(fixture.dir, name);
+  const run = await runCli(["keygen", key]);
+  expect(run.code, run.stderr).toBe(0);
+  return { key, pub: `${key}.pub` };
+}
+
+function fetchCli(edge: string, name: string, cache: string, ...extra: string[]) {
+  return runCli([
+    "fetch",
+    edge,
+    name,
+    "-o",
+    join(fixture.dir, `${name}.out`),
+    "--cache-dir",
+    cache,
+    ...extra,
+  ]);
+}
+
+describe("ref trust", () => {
+  it("takes a ref signed by the pinned key, and refuses unsigned and wrongly signed ones", async () => {
+    const publisher = await keygen("publisher.key");
+    const stranger = await keygen("stranger.key");
+    await publish("signed", 1, "--key", publisher.key);
+    await publish("unsigned", 2);
+    await publish("foreign", 3, "--key", stranger.key);
+    const cache = join(fixture.dir, "cache-trust");
+
+    const good = await fetchCli(fixture.edge.url, "signed", cache, "--trust", publisher.pub);
+    expect(good.code, good.stderr).toBe(0);
+    expect(good.stderr).not.toMatch(/not verifying/);
+
+    const unsigned = await fetchCli(fixture.edge.url, "unsigned", cache, "--trust", publisher.pub);
+    expect(unsigned.code).toBe(1);
+    expect(unsigned.stderr).toMatch(/ref of "unsigned" from .* is not signed/);
+
+    const foreign = await fetchCli(fixture.edge.url, "foreign", cache, "--trust", publisher.pub);
+    expect(foreign.code).toBe(1);
+    expect(foreign.stderr).toMatch(/not validly signed by the pinned key/);
+  });
+
+  it("says once that it does not verify signatures without --trust", async () => {
+    await publish("plain", 4);
+    const run = await fetchCli(fixture.edge.url, "plain", join(fixture.dir, "cache-plain"));
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr.match(/not verifying ref signatures/g)).toHaveLength(1);
+  });
+
+  it("refuses a replayed older ref, signed and all, once it has seen a newer one", async () => {
+    const publisher = await keygen("replay.key");
+    await publish("replayed", 5, "--key", publisher.key);
+    const oldRef = Buffer.from(
+      await (await fetch(`${fixture.edge.url}/v1/rootfs/replayed`)).arrayBuffer(),
+    );
+    await publish("replayed", 6, "--key", publisher.key);
+    const cache = join(fixture.dir, "cache-replay");
+    const fresh = await fetchCli(fixture.edge.url, "replayed", cache, "--trust", publisher.pub);
+    expect(fresh.code, fresh.stderr).toBe(0);
+
+    const proxy = await startProxy(fixture.edge.url);
+    proxy.rewrite = (answer) =>
+      answer.path === "/v1/rootfs/replayed"
+        ? { ...answer, body: oldRef, headers: { ...answer.headers } }
+        : answer;
+    try {
+      const replay = await fetchCli(proxy.url, "replayed", cache, "--trust", publisher.pub);
+      expect(replay.code).toBe(1);
+      expect(replay.stderr).toMatch(/older than one already seen .* refusing a rollback/);
+      // The old ref is genuine: a client that never saw the newer one takes it.
+      const newcomer = await fetchCli(
+        proxy.url,
+        "replayed",
+        join(fixture.dir, "cache-new"),
+        "--trust",
+        publisher.pub,
+      );
+      expect(newcomer.code, newcomer.stderr).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+    const state = JSON.parse(await readFile(join(cache, "refs.json"), "utf8")) as Record<
+      string,
+      unknown
+    >;
+    expect(Object.keys(state).some((k) => k.endsWith(" replayed"))).toBe(true);
+  });
+
+  it("refuses a ref served under another name", async () => {
+    await publish("realname", 7);
+    const proxy = await startProxy(fixture.edge.url);
+    const other = Buffer.from(
+      await (await fetch(`${fixture.edge.url}/v1/rootfs/realname`)).arrayBuffer(),
+    );
+    proxy.rewrite = (answer) =>
+      answer.path === "/v1/rootfs/victim" ? { ...answer, status: 200, body: other } : answer;
+    try {
+      const run = await fetchCli(proxy.url, "victim", join(fixture.dir, "cache-name"));
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/served the ref of "realname" for "victim"/);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
