@@ -45,8 +45,9 @@ if (rootfs.length === 0) {
 }
 console.log(`
 edgeboot edge on ${EDGE} (publish token: ${token}, from .dev.vars)
-  list what it serves:   curl ${EDGE}/v1/rootfs
-  a rootfs's ref:        curl ${EDGE}/v1/rootfs/sample
-  its manifest:          curl ${EDGE}/v1/manifests/$(curl -s ${EDGE}/v1/rootfs/sample | sed 's/.*"manifest":"\\([0-9a-f]*\\)".*/\\1/')
+  list what it serves:   node bin/edgeboot.js ls ${EDGE}
+  fetch the sample:      node bin/edgeboot.js fetch ${EDGE} sample -o sample.img
+  serve it over NBD:     node bin/edgeboot.js nbd ${EDGE}     (then: nbdinfo --list nbd://127.0.0.1:10809)
+  the raw API:           curl ${EDGE}/v1/rootfs/sample
   publish an image:      EDGEBOOT_TOKEN=${token} node bin/edgeboot.js publish IMAGE --name NAME --edge ${EDGE}
 `);

@@ -4,8 +4,9 @@ import { DEFAULT_CACHE_LIMIT, DiskCache, defaultCacheDir } from "../client/cache
 import { ClientError } from "../client/edge-client.js";
 import { fetchImage } from "../client/fetch-image.js";
 import { BootClient } from "../client/index.js";
+import { mebibytes, parseSize } from "../format/units.js";
 import { loadPublicKey } from "../publish/keys.js";
-import { fetchProgressBar, mebibytes } from "./progress.js";
+import { fetchProgressBar } from "./progress.js";
 
 /** Options shared by the commands that read from edges. */
 export interface ClientFlags {
@@ -39,7 +40,7 @@ export async function clientFrom(edge: string, flags: ClientFlags): Promise<Boot
   return new BootClient({
     edges: [edge, ...flags.mirror],
     cacheDir: flags.cacheDir,
-    cacheLimit: parseSize(flags.cacheLimit ?? "8G", "--cache-limit"),
+    cacheLimit: parseSizeFlag(flags.cacheLimit ?? "8G", "--cache-limit"),
     trustKey: flags.trust ? await loadPublicKey(flags.trust) : undefined,
     inFlight: parsePositive(flags.jobs ?? "16", "--jobs"),
     log: (line) => process.stderr.write(`edgeboot: ${line}\n`),
@@ -114,10 +115,10 @@ export function clientCommands(program: Command): void {
     )
     .option("--cache-limit <size>", "cache size limit, e.g. 8G or 500M", "8G")
     .action(async (flags: { cacheDir?: string; prune?: string | true; cacheLimit: string }) => {
-      const limit = parseSize(flags.cacheLimit, "--cache-limit");
+      const limit = parseSizeFlag(flags.cacheLimit, "--cache-limit");
       const cache = new DiskCache(flags.cacheDir ?? defaultCacheDir(), limit);
       if (flags.prune !== undefined) {
-        const target = flags.prune === true ? limit : parseSize(flags.prune, "--prune");
+        const target = flags.prune === true ? limit : parseSizeFlag(flags.prune, "--prune");
         const result = await cache.prune(target);
         process.stdout.write(
           `pruned ${result.removedChunks} chunks (${mebibytes(result.freedBytes)}) down to ${mebibytes(target)}\n`,
@@ -136,13 +137,13 @@ export function clientCommands(program: Command): void {
     });
 }
 
-/** Parses a size such as `8G`, `500M`, `64K` or `1048576` (1024-based). */
-export function parseSize(text: string, flag: string): number {
-  const match = /^(\d+)([kmgt]?)i?b?$/i.exec(text.trim());
-  if (!match)
+/** Parses a size flag such as `8G`, `500M` or `1048576`. */
+export function parseSizeFlag(text: string, flag: string): number {
+  const size = parseSize(text);
+  if (size === undefined) {
     throw new ClientError(`${flag} must be a size such as 8G, 500M or 1048576, not "${text}"`);
-  const power = " kmgt".indexOf((match[2] || " ").toLowerCase());
-  return Number(match[1]) * 1024 ** power;
+  }
+  return size;
 }
 
 /** Parses a positive integer flag. */

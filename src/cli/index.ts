@@ -4,6 +4,7 @@ import { FormatError } from "../format/errors.js";
 import { generateKeyPair, KeyFileError } from "../publish/keys.js";
 import { PublishError } from "../publish/target.js";
 import { clientCommands } from "./client.js";
+import { nbdCommand } from "./nbd.js";
 import { publishCommand } from "./publish.js";
 
 /** The `edgeboot` command line: one binary, with subcommands. */
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
 
   publishCommand(program);
   clientCommands(program);
+  nbdCommand(program);
   return program;
 }
 

@@ -1,5 +1,6 @@
 import { SingleBar } from "cli-progress";
 import type { FetchProgress } from "../client/fetch-image.js";
+import { mebibytes } from "../format/units.js";
 import type { PublishProgress } from "../publish/publish.js";
 
 /** A progress line for a publish on a TTY; nothing at all when stderr is not a terminal. */
@@ -35,11 +36,6 @@ export function publishProgressBar(stream: NodeJS.WriteStream = process.stderr) 
       if (begun) bar.stop();
     },
   };
-}
-
-/** `bytes` in MiB with one decimal. */
-export function mebibytes(bytes: number): string {
-  return `${(bytes / 1048576).toFixed(1)} MiB`;
 }
 
 /** A progress line for a fetch on a TTY; nothing at all when stderr is not a terminal. */

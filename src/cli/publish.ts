@@ -3,13 +3,14 @@ import { availableParallelism } from "node:os";
 import type { Command } from "commander";
 import { type Codec, isCodec } from "../format/codec.js";
 import { formatChunking } from "../format/manifest.js";
+import { mebibytes } from "../format/units.js";
 import { DEFAULT_CHUNKING, parseChunkingSpec } from "../publish/chunker.js";
 import { DirectoryTarget } from "../publish/dir-target.js";
 import { EdgeTarget } from "../publish/edge-target.js";
 import { loadSigningKeys } from "../publish/keys.js";
 import { publish } from "../publish/publish.js";
 import { PublishError, type PublishTarget } from "../publish/target.js";
-import { mebibytes, publishProgressBar } from "./progress.js";
+import { publishProgressBar } from "./progress.js";
 
 /** Default compression level of each codec. */
 export const DEFAULT_LEVEL: Record<Codec, number> = { zstd: 3, gzip: 6 };

@@ -12,6 +12,11 @@ import { ImageReader, type ImageReaderOptions } from "./image.js";
 import { RefTrust } from "./trust.js";
 
 export { ClientError, NotFoundError } from "./edge-client.js";
+
+/** No rootfs of that name is on offer (or the name cannot be one). */
+export class UnknownRootfsError extends ClientError {
+  override name = "UnknownRootfsError";
+}
 export { TrustError } from "./trust.js";
 
 export interface BootClientOptions {
@@ -103,13 +108,13 @@ export class BootClient {
   /** Resolves rootfs `name`: its ref (checked by the trust rules) and its verified manifest. */
   async resolve(name: string): Promise<ResolvedRootfs> {
     const problem = rootfsNameProblem(name);
-    if (problem) throw new ClientError(`bad rootfs name "${name}": ${problem}`);
+    if (problem) throw new UnknownRootfsError(`bad rootfs name "${name}": ${problem}`);
     let fetched: Awaited<ReturnType<EdgeClient["getRef"]>>;
     try {
       fetched = await this.edge.getRef(name);
     } catch (error) {
       if (error instanceof NotFoundError) {
-        throw new ClientError(
+        throw new UnknownRootfsError(
           `no rootfs named "${name}" on ${this.edge.edges.map(String).join(", ")}: see \`edgeboot ls\``,
         );
       }
@@ -156,7 +161,16 @@ export class BootClient {
   /** A reader of rootfs `name`'s image. */
   async open(name: string, options?: ImageReaderOptions): Promise<ImageReader> {
     const { manifest } = await this.resolve(name);
-    return new ImageReader(manifest, this.chunks, { log: this.options.log, ...options });
+    return this.reader(manifest, options);
+  }
+
+  /** A reader of a resolved manifest's image, sharing this client's chunks and cache. */
+  reader(manifest: Manifest, options?: ImageReaderOptions): ImageReader {
+    return new ImageReader(manifest, this.chunks, {
+      log: this.options.log,
+      prefetchConcurrency: this.options.inFlight,
+      ...options,
+    });
   }
 
   /** Closes connections and waits for cache pruning. */

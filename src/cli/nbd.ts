@@ -1,0 +1,59 @@
+import type { Command } from "commander";
+import { ClientError } from "../client/edge-client.js";
+import { EdgeExportSource } from "../client/edge-exports.js";
+import { createNbdServer } from "../client/nbd/server.js";
+import { type ClientFlags, clientFrom, withClientOptions } from "./client.js";
+
+interface NbdFlags extends ClientFlags {
+  listen: string;
+  unix?: string;
+}
+
+/** `edgeboot nbd EDGE`: a read-only NBD server whose export names are the rootfs names. */
+export function nbdCommand(program: Command): void {
+  withClientOptions(
+    program
+      .command("nbd")
+      .description("serve the edge's root filesystems as read-only NBD exports, named by rootfs")
+      .argument("<edge>", "edge URL")
+      .option("--listen <address>", "TCP address: HOST:PORT, :PORT (every interface) or PORT (loopback)", "127.0.0.1:10809")
+      .option("--unix <path>", "listen on this unix socket instead of TCP"),
+  ).action(async (edge: string, flags: NbdFlags) => {
+    const client = await clientFrom(edge, flags);
+    const log = (line: string) => process.stderr.write(`edgeboot nbd: ${line}\n`);
+    const server = createNbdServer(new EdgeExportSource(client, { log }), { log });
+    let where: string;
+    if (flags.unix) {
+      await server.listenUnix(flags.unix);
+      where = `nbd+unix:///NAME?socket=${flags.unix}`;
+    } else {
+      const { host, port } = parseListen(flags.listen);
+      const bound = await server.listen(port, host);
+      const shown = bound.host.includes(":") ? `[${bound.host}]` : bound.host;
+      where = `nbd://${shown}:${bound.port}/NAME`;
+    }
+    process.stdout.write(
+      `serving the root filesystems of ${client.edge.edges.map(String).join(", ")} read-only at ${where}\n` +
+        `  list them:  nbdinfo --list ${where.replace("/NAME", "")}\n` +
+        `  copy one:   nbdcopy ${where} out.img\n` +
+        "Ctrl-C stops.\n",
+    );
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+    await server.close();
+    await client.close();
+  });
+}
+
+/** Parses `HOST:PORT`, `[V6]:PORT`, `:PORT` or `PORT`. */
+export function parseListen(text: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9a-f:.]+)\]|([^:]*)):(\d+)$|^(\d+)$/i.exec(text);
+  const port = Number(match?.[3] ?? match?.[4]);
+  if (!match || !Number.isInteger(port) || port > 65535) {
+    throw new ClientError(`--listen must be HOST:PORT, e.g. 127.0.0.1:10809, not "${text}"`);
+  }
+  return { host: match[1] ?? (match[2] === "" ? "0.0.0.0" : (match[2] ?? "127.0.0.1")), port };
+}
