@@ -16,7 +16,11 @@ export function nbdCommand(program: Command): void {
       .command("nbd")
       .description("serve the edge's root filesystems as read-only NBD exports, named by rootfs")
       .argument("<edge>", "edge URL")
-      .option("--listen <address>", "TCP address: HOST:PORT, :PORT (every interface) or PORT (loopback)", "127.0.0.1:10809")
+      .option(
+        "--listen <address>",
+        "TCP address: HOST:PORT, :PORT (every interface) or PORT (loopback)",
+        "127.0.0.1:10809",
+      )
       .option("--unix <path>", "listen on this unix socket instead of TCP"),
   ).action(async (edge: string, flags: NbdFlags) => {
     const client = await clientFrom(edge, flags);
