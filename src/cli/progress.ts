@@ -3,70 +3,85 @@ import type { FetchProgress } from "../client/fetch-image.js";
 import { mebibytes } from "../format/units.js";
 import type { PublishProgress } from "../publish/publish.js";
 
-/** A progress line for a publish on a TTY; nothing at all when stderr is not a terminal. */
-export function publishProgressBar(stream: NodeJS.WriteStream = process.stderr) {
-  if (!stream.isTTY) return { update: (_: PublishProgress) => {}, stop: () => {} };
+/** A progress line: `update` as work goes, `stop` at the end (twice is harmless). */
+export interface ProgressLine<T> {
+  update(progress: T): void;
+  stop(): void;
+}
+
+/**
+ * A cli-progress bar on `stream` when it is a TTY, nothing at all otherwise. `measure` gives the
+ * bytes done, the bytes in all, and the fields of `format` besides the bar, percentage, speed and
+ * ETA (which are computed here).
+ */
+function progressLine<T>(
+  format: string,
+  measure: (progress: T) => { done: number; total: number; fields: Record<string, unknown> },
+  stream: NodeJS.WriteStream,
+): ProgressLine<T> {
+  if (!stream.isTTY) return { update: () => {}, stop: () => {} };
   const started = performance.now();
   const bar = new SingleBar({
     stream,
-    format:
-      "{bar} {percentage}% | {read} of {size} | {chunks} chunks, {fresh} new, {reused} reused | {speed} MB/s | ETA {remaining}",
+    format: `{bar} {percentage}% | ${format} | {speed} MB/s | ETA {remaining}`,
     barsize: 24,
     hideCursor: true,
   });
   let begun = false;
   return {
-    update(p: PublishProgress) {
-      const rate = p.bytesRead / Math.max((performance.now() - started) / 1000, 0.001);
+    update(progress: T) {
+      const { done, total, fields } = measure(progress);
+      const rate = done / Math.max((performance.now() - started) / 1000, 0.001);
       const payload = {
+        ...fields,
+        speed: (rate / 1e6).toFixed(0),
+        remaining: rate > 0 ? `${Math.ceil((total - done) / rate)}s` : "-",
+      };
+      if (!begun) {
+        bar.start(Math.max(total, 1), done, payload);
+        begun = true;
+      } else bar.update(done, payload);
+    },
+    stop() {
+      if (begun) bar.stop();
+      begun = false;
+    },
+  };
+}
+
+/** The progress line of a publish: bytes read, chunks new and reused, MB/s, ETA. */
+export function publishProgressBar(stream = process.stderr): ProgressLine<PublishProgress> {
+  return progressLine<PublishProgress>(
+    "{read} of {size} | {chunks} chunks, {fresh} new, {reused} reused",
+    (p) => ({
+      done: p.bytesRead,
+      total: p.imageSize,
+      fields: {
         read: mebibytes(p.bytesRead),
         size: mebibytes(p.imageSize),
         chunks: p.chunks,
         fresh: p.newChunks,
         reused: p.reusedChunks,
-        speed: (rate / 1e6).toFixed(0),
-        remaining: rate > 0 ? `${Math.ceil((p.imageSize - p.bytesRead) / rate)}s` : "-",
-      };
-      if (!begun) {
-        bar.start(Math.max(p.imageSize, 1), p.bytesRead, payload);
-        begun = true;
-      } else bar.update(p.bytesRead, payload);
-    },
-    stop() {
-      if (begun) bar.stop();
-    },
-  };
+      },
+    }),
+    stream,
+  );
 }
 
-/** A progress line for a fetch on a TTY; nothing at all when stderr is not a terminal. */
-export function fetchProgressBar(stream: NodeJS.WriteStream = process.stderr) {
-  if (!stream.isTTY) return { update: (_: FetchProgress) => {}, stop: () => {} };
-  const started = performance.now();
-  const bar = new SingleBar({
-    stream,
-    format:
-      "{bar} {percentage}% | {done} of {size} | {chunksDone}/{chunks} chunks | {speed} MB/s | ETA {eta}s",
-    barsize: 24,
-    hideCursor: true,
-  });
-  let begun = false;
-  return {
-    update(p: FetchProgress) {
-      const rate = p.bytesDone / Math.max((performance.now() - started) / 1000, 0.001);
-      const payload = {
+/** The progress line of a fetch: bytes and chunks written, MB/s, ETA. */
+export function fetchProgressBar(stream = process.stderr): ProgressLine<FetchProgress> {
+  return progressLine<FetchProgress>(
+    "{done} of {size} | {chunksDone}/{chunks} chunks",
+    (p) => ({
+      done: p.bytesDone,
+      total: p.imageSize,
+      fields: {
         done: mebibytes(p.bytesDone),
         size: mebibytes(p.imageSize),
         chunksDone: p.chunksDone,
         chunks: p.chunks,
-        speed: (rate / 1e6).toFixed(0),
-      };
-      if (!begun) {
-        bar.start(Math.max(p.imageSize, 1), p.bytesDone, payload);
-        begun = true;
-      } else bar.update(p.bytesDone, payload);
-    },
-    stop() {
-      if (begun) bar.stop();
-    },
-  };
+      },
+    }),
+    stream,
+  );
 }

@@ -4,7 +4,7 @@ import { FormatError } from "../format/errors.js";
 import { rootfsNameProblem } from "../format/ids.js";
 import { MAX_MANIFEST_BYTES } from "../format/limits.js";
 import { decodeManifest, type Manifest } from "../format/manifest.js";
-import { decodeRef, type Ref } from "../format/ref.js";
+import { decodeRef, type Ref, type RootfsSummary } from "../format/ref.js";
 import { DEFAULT_CACHE_LIMIT, DiskCache, defaultCacheDir } from "./cache/index.js";
 import { ChunkLoader } from "./chunks.js";
 import { ClientError, EdgeClient, NotFoundError } from "./edge-client.js";
@@ -37,16 +37,6 @@ export interface BootClientOptions {
   log?: (line: string) => void;
   /** Told of every chunk downloaded. */
   onFetch?: (id: string) => void;
-}
-
-/** One rootfs as the edge lists it. */
-export interface RootfsSummary {
-  name: string;
-  manifest: string;
-  published: string;
-  size: number;
-  chunks: number;
-  signed: boolean;
 }
 
 /** A rootfs resolved to its verified manifest. */

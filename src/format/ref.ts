@@ -20,6 +20,18 @@ export interface RefUpdate {
   signature?: RefSignature;
 }
 
+/** One rootfs as `GET /v1/rootfs` lists it. */
+export interface RootfsSummary {
+  name: string;
+  manifest: ObjectId;
+  /** ISO 8601 UTC publish time of its ref. */
+  published: string;
+  /** Image size in bytes. */
+  size: number;
+  chunks: number;
+  signed: boolean;
+}
+
 /** A ref as stored and served: the current manifest of a rootfs, and the ones before it. */
 export interface Ref extends RefUpdate {
   name: string;

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { BootClient } from "../../src/client/index.js";
@@ -56,6 +57,43 @@ describe("a directory store behind a static web server as a mirror", () => {
       }
     } finally {
       await mirror.close();
+      await remove();
+    }
+  });
+
+  it("times out an edge that accepts connections and never answers, and reads from the next", async () => {
+    const { dir, remove } = await tempDir();
+    const image = imageBytes(2 * 65536, 82);
+    await writeFile(join(dir, "img"), image);
+    const published = await runCli([
+      "publish",
+      join(dir, "img"),
+      "--name",
+      "slow",
+      "--out",
+      join(dir, "mirror"),
+    ]);
+    expect(published.code, published.stderr).toBe(0);
+    const mirror = await startStaticServer(join(dir, "mirror"));
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const hanging = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const client = new BootClient({
+      edges: [hanging, mirror.url],
+      cacheDir: join(dir, "cache"),
+      timeoutMs: 300,
+    });
+    try {
+      const started = performance.now();
+      const reader = await client.open("slow");
+      expect(digest(await reader.read(0, image.byteLength))).toBe(digest(image));
+      expect(performance.now() - started).toBeLessThan(5000);
+    } finally {
+      await client.close();
+      await mirror.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
       await remove();
     }
   });

@@ -1,6 +1,7 @@
 import { html } from "hono/html";
+import type { RootfsSummary } from "../../format/ref.js";
 import type { AppContext } from "../context.js";
-import { listSummaries, type RootfsSummary } from "./refs.js";
+import { listSummaries } from "./refs.js";
 
 /** GET `/`: what this edge serves, as JSON, or as a page for a browser that asks for HTML. */
 export async function home(c: AppContext): Promise<Response> {

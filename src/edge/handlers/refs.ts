@@ -8,6 +8,7 @@ import {
   nextHistory,
   type Ref,
   type RefUpdate,
+  type RootfsSummary,
   verifyRefSignature,
 } from "../../format/ref.js";
 import type { AppContext } from "../context.js";
@@ -28,16 +29,6 @@ export const REF_CACHE_CONTROL = "public, max-age=30";
 
 /** How far ahead of the edge's clock a ref's publish time may be. */
 const CLOCK_SKEW_MS = 10 * 60 * 1000;
-
-/** One rootfs as `GET /v1/rootfs` lists it. */
-export interface RootfsSummary {
-  name: string;
-  manifest: string;
-  published: string;
-  size: number;
-  chunks: number;
-  signed: boolean;
-}
 
 interface CurrentRef {
   ref: Ref;
