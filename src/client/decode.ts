@@ -17,9 +17,9 @@ let zstdDecoder: ZstdDecoder | undefined;
  * The chunk `id` of `length` bytes from its compressed frame, proved against its id: decompressed
  * (natively on libuv's thread pool, gzip or zstd by magic), then its SHA-256 compared with `id`.
  * Throws a FormatError for a frame that is not a chunk of that id and length. A zstd frame is
- * handed to the native decoder only when its headers bound its output near `length` (a frame
- * could otherwise ask for gigabytes); any other goes to the shared decoder, which stops at the
- * limit.
+ * handed to the native decoder only when it is one frame whose block headers bound its output
+ * near `length` (a frame could otherwise ask for gigabytes); any other goes to the shared decoder,
+ * which stops at the limit.
  */
 export async function decodeChunk(
   frame: Uint8Array,
@@ -50,7 +50,10 @@ async function decompress(frame: Buffer, length: number): Promise<Uint8Array> {
   }
   if (codec !== "zstd") throw new FormatError("frame is neither gzip nor zstd");
   const shape = inspectZstdFrame(frame);
-  if (shape.contentSize === length && shape.outputBound <= length + 128 * 1024) {
+  if (shape.contentSize !== undefined && shape.contentSize !== length) {
+    throw new FormatError(`zstd frame declares ${shape.contentSize} bytes, not the chunk's ${length}`);
+  }
+  if (shape.outputBound <= length + 128 * 1024) {
     try {
       return await nativeZstd().decode(frame);
     } catch (error) {

@@ -5,7 +5,13 @@ import { describe, expect, it } from "vitest";
 import { decodeChunk } from "../../src/client/decode.js";
 import { fromBase64 } from "../../src/format/base64.js";
 import { FormatError } from "../../src/format/errors.js";
-import { BOMB_FCS_B64, BOMB_NO_FCS_B64, NO_FCS_B64, sample } from "../fixtures/zstd-vectors.js";
+import {
+  BOMB_FCS_B64,
+  BOMB_NO_FCS_B64,
+  NO_FCS_B64,
+  sample,
+  WITH_FCS_B64,
+} from "../fixtures/zstd-vectors.js";
 
 const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 const chunk = Buffer.from(sample(200_000));
@@ -18,10 +24,17 @@ describe("decodeChunk", () => {
     expect(sha(await decodeChunk(gzip, sha(chunk), chunk.byteLength))).toBe(sha(chunk));
   });
 
-  it("decodes a zstd frame without a content size through the bounded decoder", async () => {
+  it("decodes a zstd frame without a content size (as the publisher writes them)", async () => {
     const frame = fromBase64(NO_FCS_B64);
     const bytes = sample(5000);
     expect(sha(await decodeChunk(frame, sha(bytes), 5000))).toBe(sha(bytes));
+  });
+
+  it("refuses a zstd frame that declares another length", async () => {
+    const frame = fromBase64(WITH_FCS_B64);
+    await expect(decodeChunk(frame, sha(sample(5000)), 4999)).rejects.toThrow(
+      /declares 5000 bytes/,
+    );
   });
 
   it("refuses bytes of another chunk, a wrong length and garbage", async () => {
