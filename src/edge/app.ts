@@ -3,6 +3,13 @@ import { defaultCache, type ResponseCache } from "./cache/index.js";
 import type { AppEnv } from "./context.js";
 import { findMissingChunks, getChunk, putChunk } from "./handlers/chunks.js";
 import { home } from "./handlers/home.js";
+import {
+  getCastrChunk,
+  getManifestCaibx,
+  getManifestImage,
+  getRootfsCaibx,
+  getRootfsImage,
+} from "./handlers/image.js";
 import { getManifest, putManifest } from "./handlers/manifests.js";
 import { deleteRef, getRef, listRootfs, putRef } from "./handlers/refs.js";
 import { HttpProblem, problemResponse } from "./http/problem.js";
@@ -33,13 +40,18 @@ export function createApp({ storage, cache = defaultCache }: AppOptions): Hono<A
   app.get("/", home);
   app.get("/v1/rootfs", listRootfs);
   app.get("/v1/rootfs/:name", getRef);
+  app.get("/v1/rootfs/:name/image", getRootfsImage);
+  app.get("/v1/rootfs/:name/index.caibx", getRootfsCaibx);
   app.put("/v1/rootfs/:name", auth, putRef);
   app.delete("/v1/rootfs/:name", auth, deleteRef);
   app.get("/v1/manifests/:id", getManifest);
+  app.get("/v1/manifests/:id/image", getManifestImage);
+  app.get("/v1/manifests/:id/index.caibx", getManifestCaibx);
   app.put("/v1/manifests/:id", auth, putManifest);
   app.post("/v1/chunks/missing", auth, findMissingChunks);
   app.get("/v1/chunks/:id", getChunk);
   app.put("/v1/chunks/:id", auth, putChunk);
+  app.get("/v1/castr/:prefix/:file", getCastrChunk);
 
   app.notFound((c) => problemResponse(noSuchRoute(c.req.method, c.req.path), c.req.path));
   app.onError((error, c) => problemResponse(asProblem(error), c.req.path));

@@ -8,6 +8,7 @@ import { chunkKey } from "../storage/index.js";
 import { missingKeys } from "../storage/missing.js";
 import { verifyChunkFrame } from "../verify.js";
 import { serveImmutable } from "./immutable.js";
+import { chunkIdParam } from "./params.js";
 
 /** Largest `POST /v1/chunks/missing` body: every id quoted, with room for whitespace. */
 const MAX_MISSING_BODY_BYTES = MAX_MISSING_QUERY_IDS * 70 + 1024;
@@ -51,13 +52,6 @@ export async function findMissingChunks(c: AppContext): Promise<Response> {
   const ids = parseIdList(await readBody(c.req.raw, MAX_MISSING_BODY_BYTES, "the id list"));
   const missing = await missingKeys(c.var.storage, ids.map(chunkKey));
   return c.json({ missing: missing.map((key) => key.slice("chunks/".length)) });
-}
-
-function chunkIdParam(c: AppContext): string {
-  const id = c.req.param("id") ?? "";
-  const problem = objectIdProblem(id, "chunk id");
-  if (problem) throw badRequest(problem);
-  return id;
 }
 
 function parseIdList(body: Uint8Array): string[] {

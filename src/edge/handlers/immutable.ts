@@ -66,6 +66,21 @@ function representation(
   };
 }
 
+/**
+ * Puts a whole object read from storage into the cache, as `serveImmutable` would have: for paths
+ * that read an object without serving it (the image assembles chunks), so the next GET is a hit.
+ */
+export function cacheObject(
+  cache: ResponseCache,
+  requestUrl: string,
+  object: ImmutableObject,
+  info: ObjectInfo,
+  bytes: Uint8Array,
+): Promise<void> {
+  const rep = representation(info, object, null, "fwd=miss; stored");
+  return cache.put(cacheKey(requestUrl, object.path), cacheable(rep, new Blob([bytes]).stream()));
+}
+
 function cacheable(rep: Representation, body: ReadableStream<Uint8Array>): Response {
   const headers = new Headers({
     "Content-Type": rep.contentType,

@@ -1,6 +1,5 @@
 import { FormatError, FormatSyntaxError } from "../../format/errors.js";
 import { sha256Hex } from "../../format/hex.js";
-import { objectIdProblem } from "../../format/ids.js";
 import { MAX_MANIFEST_BYTES } from "../../format/limits.js";
 import { decodeManifest, type Manifest } from "../../format/manifest.js";
 import { type AppContext, background } from "../context.js";
@@ -9,6 +8,7 @@ import { badRequest, conflict, unprocessable } from "../http/problem.js";
 import { chunkKey, manifestKey } from "../storage/index.js";
 import { missingKeys } from "../storage/missing.js";
 import { serveImmutable } from "./immutable.js";
+import { manifestIdParam } from "./params.js";
 
 /** GET and HEAD `/v1/manifests/:id`: the manifest document, byte for byte. */
 export function getManifest(c: AppContext): Promise<Response> {
@@ -67,11 +67,4 @@ function parseManifest(bytes: Uint8Array): Manifest {
     if (error instanceof FormatError) throw unprocessable(error.message, { field: error.field });
     throw error;
   }
-}
-
-function manifestIdParam(c: AppContext): string {
-  const id = c.req.param("id") ?? "";
-  const problem = objectIdProblem(id, "manifest id");
-  if (problem) throw badRequest(problem);
-  return id;
 }

@@ -1,5 +1,4 @@
 import { FormatError, FormatSyntaxError } from "../../format/errors.js";
-import { rootfsNameProblem } from "../../format/ids.js";
 import { MAX_REF_BYTES } from "../../format/limits.js";
 import {
   decodeRef,
@@ -23,6 +22,7 @@ import {
 } from "../http/problem.js";
 import { respond } from "../http/respond.js";
 import { manifestKey, type ObjectStorage, REF_PREFIX, refKey } from "../storage/index.js";
+import { rootfsNameParam } from "./params.js";
 
 /** Cache-Control of refs and the rootfs list: they move, so caches may keep them only briefly. */
 export const REF_CACHE_CONTROL = "public, max-age=30";
@@ -30,7 +30,8 @@ export const REF_CACHE_CONTROL = "public, max-age=30";
 /** How far ahead of the edge's clock a ref's publish time may be. */
 const CLOCK_SKEW_MS = 10 * 60 * 1000;
 
-interface CurrentRef {
+/** A ref as stored, with the storage etag it has now. */
+export interface CurrentRef {
   ref: Ref;
   etag: string;
 }
@@ -65,7 +66,7 @@ export async function listSummaries(storage: ObjectStorage): Promise<RootfsSumma
 
 /** GET and HEAD `/v1/rootfs/:name`: the ref, with an ETag that changes whenever it moves. */
 export async function getRef(c: AppContext): Promise<Response> {
-  const name = nameParam(c);
+  const name = rootfsNameParam(c);
   const stored = await c.var.storage.get(refKey(name));
   if (!stored) throw notFound(`no rootfs named "${name}" is published here`);
   return respond(c.req.raw, {
@@ -85,7 +86,7 @@ export async function getRef(c: AppContext): Promise<Response> {
  * racing writers exactly one wins.
  */
 export async function putRef(c: AppContext): Promise<Response> {
-  const name = nameParam(c);
+  const name = rootfsNameParam(c);
   const update = parseUpdate(await readBody(c.req.raw, MAX_REF_BYTES, "a ref update"));
   await checkSignature(name, update);
   checkClock(update);
@@ -125,7 +126,7 @@ export async function putRef(c: AppContext): Promise<Response> {
 
 /** DELETE `/v1/rootfs/:name`: withdraws a rootfs; its manifests and chunks stay until gc. */
 export async function deleteRef(c: AppContext): Promise<Response> {
-  const name = nameParam(c);
+  const name = rootfsNameParam(c);
   const current = await readRef(c.var.storage, name);
   if (!current) throw notFound(`no rootfs named "${name}" is published here`);
   checkPreconditions(c.req.raw.headers, current);
@@ -133,7 +134,11 @@ export async function deleteRef(c: AppContext): Promise<Response> {
   return c.body(null, 204);
 }
 
-async function readRef(storage: ObjectStorage, name: string): Promise<CurrentRef | undefined> {
+/** The current ref of rootfs `name` with its storage etag, if there is one. */
+export async function readRef(
+  storage: ObjectStorage,
+  name: string,
+): Promise<CurrentRef | undefined> {
   const stored = await storage.get(refKey(name));
   if (!stored) return undefined;
   const bytes = new Uint8Array(await new Response(stored.body).arrayBuffer());
@@ -180,11 +185,4 @@ function parseUpdate(bytes: Uint8Array): RefUpdate {
     if (error instanceof FormatError) throw unprocessable(error.message, { field: error.field });
     throw error;
   }
-}
-
-function nameParam(c: AppContext): string {
-  const name = c.req.param("name") ?? "";
-  const problem = rootfsNameProblem(name);
-  if (problem) throw badRequest(problem);
-  return name;
 }

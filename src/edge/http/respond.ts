@@ -21,6 +21,11 @@ export interface Representation {
   cacheControl: string;
   /** The whole body, or null when it was not read (HEAD). Cancelled when not sent. */
   body: ReadableStream<Uint8Array> | null;
+  /**
+   * Makes the bytes `start..end` (inclusive) on demand, for representations too large to read
+   * whole for a range (the assembled image). Used instead of `body`; never called for HEAD.
+   */
+  open?: (start: number, end: number) => ReadableStream<Uint8Array>;
   /** Further response headers, e.g. Cache-Status. */
   headers?: Record<string, string>;
 }
@@ -58,10 +63,26 @@ export function respond(request: Request, rep: Representation): Response {
     const length = range.end - range.start + 1;
     headers.set("Content-Range", contentRange(range.start, range.end, rep.size));
     headers.set("Content-Length", String(length));
-    const body = rep.body && sliceStream(rep.body, range.start, range.end);
-    return new Response(sendable(request, body, length), { status: 206, headers });
+    return new Response(sendable(request, bodyOf(request, rep, range.start, range.end), length), {
+      status: 206,
+      headers,
+    });
   }
-  return new Response(sendable(request, rep.body, rep.size), { status: 200, headers });
+  return new Response(sendable(request, bodyOf(request, rep, 0, rep.size - 1), rep.size), {
+    status: 200,
+    headers,
+  });
+}
+
+function bodyOf(
+  request: Request,
+  rep: Representation,
+  start: number,
+  end: number,
+): ReadableStream<Uint8Array> | null {
+  if (rep.open) return request.method === "HEAD" || end < start ? null : rep.open(start, end);
+  if (!rep.body || (start === 0 && end === rep.size - 1)) return rep.body;
+  return sliceStream(rep.body, start, end);
 }
 
 function requestedRange(request: Request, rep: Representation, v: Validators): RangeDecision {

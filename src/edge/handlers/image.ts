@@ -1,0 +1,151 @@
+import { caibxSize, encodeCaibx } from "../../format/caibx.js";
+import { FormatError } from "../../format/errors.js";
+import { sha256Hex } from "../../format/hex.js";
+import { chunkOffsets, decodeManifest, type Manifest } from "../../format/manifest.js";
+import { cacheKey } from "../cache/index.js";
+import { type AppContext, background } from "../context.js";
+import { notFound } from "../http/problem.js";
+import { IMMUTABLE, type Representation, respond } from "../http/respond.js";
+import { imageRange } from "../image.js";
+import { chunkKey, manifestKey } from "../storage/index.js";
+import { serveImmutable } from "./immutable.js";
+import { manifestIdParam, rootfsNameParam } from "./params.js";
+import { REF_CACHE_CONTROL, readRef } from "./refs.js";
+
+/** Parsed manifests kept by this isolate, most recently used last: parsing a large one costs CPU. */
+const MANIFEST_MEMO_SIZE = 16;
+const manifestMemo = new Map<string, { manifest: Manifest; offsets: number[] }>();
+
+/** An image or index picked by manifest id (immutable) or by rootfs name (follows the ref). */
+interface Target {
+  manifestId: string;
+  cacheControl: string;
+  lastModified?: Date;
+}
+
+/** GET and HEAD `/v1/manifests/:id/image`: the decompressed image; immutable. */
+export function getManifestImage(c: AppContext): Promise<Response> {
+  return serveImage(c, byManifest(c));
+}
+
+/** GET and HEAD `/v1/rootfs/:name/image`: the image the ref points at now; short cache. */
+export async function getRootfsImage(c: AppContext): Promise<Response> {
+  return serveImage(c, await byName(c));
+}
+
+/** GET and HEAD `/v1/manifests/:id/index.caibx`: the manifest as a casync blob index. */
+export function getManifestCaibx(c: AppContext): Promise<Response> {
+  return serveCaibx(c, byManifest(c));
+}
+
+/** GET and HEAD `/v1/rootfs/:name/index.caibx`: the current manifest as a casync blob index. */
+export async function getRootfsCaibx(c: AppContext): Promise<Response> {
+  return serveCaibx(c, await byName(c));
+}
+
+/**
+ * GET and HEAD `/v1/castr/:prefix/:id.cacnk`: a chunk under casync's store layout, where
+ * `:prefix` is the first four hex digits of the id. Any other path is 404.
+ */
+export function getCastrChunk(c: AppContext): Promise<Response> {
+  const file = c.req.param("file") ?? "";
+  const match = /^([0-9a-f]{64})\.cacnk$/.exec(file);
+  const id = match?.[1];
+  if (!id || c.req.param("prefix") !== id.slice(0, 4)) {
+    throw notFound(`a casync store path is /v1/castr/<first 4 hex digits>/<64 hex digits>.cacnk`);
+  }
+  return serveImmutable(
+    c.req.raw,
+    {
+      key: chunkKey(id),
+      path: `/v1/chunks/${id}`,
+      id,
+      contentType: "application/octet-stream",
+      label: `chunk ${id}`,
+    },
+    { storage: c.var.storage, cache: c.var.cache, waitUntil: background(c) },
+  );
+}
+
+function byManifest(c: AppContext): Target {
+  return { manifestId: manifestIdParam(c), cacheControl: IMMUTABLE };
+}
+
+async function byName(c: AppContext): Promise<Target> {
+  const name = rootfsNameParam(c);
+  const current = await readRef(c.var.storage, name);
+  if (!current) throw notFound(`no rootfs named "${name}" is published here`);
+  return {
+    manifestId: current.ref.manifest,
+    cacheControl: REF_CACHE_CONTROL,
+    lastModified: new Date(current.ref.published),
+  };
+}
+
+async function serveImage(c: AppContext, target: Target): Promise<Response> {
+  const { manifest, offsets } = await loadManifest(c, target.manifestId);
+  const services = {
+    storage: c.var.storage,
+    cache: c.var.cache,
+    requestUrl: c.req.url,
+    waitUntil: background(c),
+  };
+  const rep: Representation = {
+    size: manifest.size,
+    etag: `"${target.manifestId}"`,
+    lastModified: target.lastModified ?? new Date(manifest.created),
+    contentType: "application/octet-stream",
+    cacheControl: target.cacheControl,
+    body: null,
+    open: (start, end) => imageRange(manifest, start, end, services, offsets),
+  };
+  return respond(c.req.raw, rep);
+}
+
+async function serveCaibx(c: AppContext, target: Target): Promise<Response> {
+  const { manifest } = await loadManifest(c, target.manifestId);
+  const index = encodeCaibx(manifest);
+  return respond(c.req.raw, {
+    size: caibxSize(manifest.chunks.length),
+    etag: `"${target.manifestId}"`,
+    lastModified: target.lastModified ?? new Date(manifest.created),
+    contentType: "application/octet-stream",
+    cacheControl: target.cacheControl,
+    body: new Blob([index]).stream(),
+  });
+}
+
+/**
+ * Manifest `id`, parsed: from this isolate's memo, else the cache, else storage, and checked
+ * against its id (the image must match what the id names).
+ */
+async function loadManifest(
+  c: AppContext,
+  id: string,
+): Promise<{ manifest: Manifest; offsets: number[] }> {
+  const memo = manifestMemo.get(id);
+  if (memo) {
+    manifestMemo.delete(id);
+    manifestMemo.set(id, memo);
+    return memo;
+  }
+  const cached = await c.var.cache.match(cacheKey(c.req.url, `/v1/manifests/${id}`));
+  let bytes: Uint8Array;
+  if (cached?.body) {
+    bytes = new Uint8Array(await cached.arrayBuffer());
+  } else {
+    const stored = await c.var.storage.get(manifestKey(id));
+    if (!stored) throw notFound(`no manifest ${id} is stored here`);
+    bytes = new Uint8Array(await new Response(stored.body).arrayBuffer());
+  }
+  if ((await sha256Hex(bytes)) !== id)
+    throw new FormatError(`stored manifest ${id} does not match its id`);
+  const manifest = decodeManifest(bytes);
+  const entry = { manifest, offsets: chunkOffsets(manifest) };
+  manifestMemo.set(id, entry);
+  for (const oldest of manifestMemo.keys()) {
+    if (manifestMemo.size <= MANIFEST_MEMO_SIZE) break;
+    manifestMemo.delete(oldest);
+  }
+  return entry;
+}
