@@ -1,0 +1,221 @@
+import { execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+import { startProxy } from "../client/proxy.js";
+import { imageBytes, runCli, useEdgeAndDir } from "./edge.js";
+
+const run = promisify(execFile);
+const fixture = useEdgeAndDir();
+const CHUNK = 262144;
+/** 6 fixed chunks and a bit, a multiple of 512 (qemu works in sectors): 1,573,888 bytes. */
+const SIZE = 6 * CHUNK + 1024;
+const images: Record<string, Buffer> = {};
+const manifests: Record<string, string> = {};
+
+const digest = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+async function publish(name: string, bytes: Buffer, chunking: string): Promise<string> {
+  const path = join(fixture.dir, `${name}.img`);
+  await writeFile(path, bytes);
+  const published = await runCli(
+    ["publish", path, "--name", name, "--edge", fixture.edge.url, "--chunking", chunking],
+    { EDGEBOOT_TOKEN: fixture.edge.token },
+  );
+  expect(published.code, published.stderr).toBe(0);
+  const id = /manifest\s+([0-9a-f]{64})/.exec(published.stdout)?.[1];
+  if (!id) throw new Error(`no manifest id in ${published.stdout}`);
+  images[name] = bytes;
+  manifests[name] = id;
+  return path;
+}
+
+/** v2 of an image: a few bytes changed in two places, nothing shifted. */
+function changed(bytes: Buffer): Buffer {
+  const v2 = Buffer.from(bytes);
+  v2.fill(0x5a, CHUNK + 100, CHUNK + 140);
+  v2.fill(0xa5, 4 * CHUNK + 9, 4 * CHUNK + 10);
+  return v2;
+}
+
+beforeAll(async () => {
+  const v1 = imageBytes(SIZE, 3);
+  await publish("fixed", v1, "fixed:256K");
+  await publish("fixed2", changed(v1), "fixed:256K");
+  await publish("cdc", v1, "cdc:16K/64K/256K");
+  await publish("cdc2", changed(v1), "cdc:16K/64K/256K");
+});
+
+describe("casync extract against the edge", () => {
+  it.each(["fixed", "cdc"])(
+    "rebuilds a %s-chunked image from index.caibx and the castr store",
+    async (name) => {
+      const out = join(fixture.dir, `${name}.casync`);
+      await run(
+        "casync",
+        [
+          "extract",
+          `--store=${fixture.edge.url}/v1/castr`,
+          `${fixture.edge.url}/v1/manifests/${manifests[name]}/index.caibx`,
+          out,
+        ],
+        { timeout: 60_000 },
+      );
+      expect(digest(await readFile(out))).toBe(digest(images[name] as Buffer));
+    },
+  );
+
+  it("with --seed= the older version, fetches only the chunks that changed (fixed chunking)", async () => {
+    const proxy = await startProxy(fixture.edge.url);
+    try {
+      const out = join(fixture.dir, "fixed2.casync");
+      await run(
+        "casync",
+        [
+          "extract",
+          `--store=${proxy.url}/v1/castr`,
+          `--seed=${join(fixture.dir, "fixed.img")}`,
+          `${proxy.url}/v1/rootfs/fixed2/index.caibx`,
+          out,
+        ],
+        { timeout: 60_000 },
+      );
+      expect(digest(await readFile(out))).toBe(digest(images.fixed2 as Buffer));
+      const chunkGets = proxy.requests.filter((r) => r.path.startsWith("/v1/castr/"));
+      expect(chunkGets).toHaveLength(2);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe("HTTP block clients against /image", () => {
+  it.each(["fixed", "cdc"])(
+    "qemu-img convert -m 1 copies the %s image bit for bit",
+    async (name) => {
+      const out = join(fixture.dir, `${name}.qemu`);
+      await run(
+        "qemu-img",
+        [
+          "convert",
+          "-m",
+          "1",
+          "-f",
+          "raw",
+          "-O",
+          "raw",
+          `${fixture.edge.url}/v1/rootfs/${name}/image`,
+          out,
+        ],
+        {
+          timeout: 60_000,
+        },
+      );
+      expect(digest(await readFile(out))).toBe(digest(images[name] as Buffer));
+    },
+  );
+
+  it("qemu-io reads the bytes expected at chosen offsets, by manifest id", async () => {
+    const image = images.fixed as Buffer;
+    const url = `${fixture.edge.url}/v1/manifests/${manifests.fixed}/image`;
+    for (const offset of [0, CHUNK - 512, 3 * CHUNK, SIZE - 512]) {
+      const { stdout } = await run(
+        "qemu-io",
+        ["-r", "-f", "raw", url, "-c", `read -v ${offset} 32`],
+        { timeout: 30_000 },
+      );
+      const hex = [...stdout.matchAll(/^[0-9a-f]{8}:\s+((?:[0-9a-f]{2} )+)/gm)].flatMap((m) =>
+        (m[1] as string).trim().split(" "),
+      );
+      expect(hex.join(""), `offset ${offset}`).toBe(
+        image.subarray(offset, offset + 32).toString("hex"),
+      );
+    }
+    const { stdout } = await run(
+      "qemu-io",
+      ["-r", "-f", "raw", url, "-c", `read -P 0x${(image[5000] as number).toString(16)} 5000 1`],
+      { timeout: 30_000 },
+    );
+    expect(stdout).toMatch(/read 1\/1 bytes at offset 5000/);
+  });
+
+  it("nbdkit's curl plugin serves it to nbdcopy bit for bit", async () => {
+    const out = join(fixture.dir, "fixed.nbdkit");
+    await run(
+      "nbdkit",
+      [
+        "-U",
+        "-",
+        "-r",
+        "curl",
+        `url=${fixture.edge.url}/v1/rootfs/cdc/image`,
+        "--run",
+        `nbdcopy "$uri" ${out}`,
+      ],
+      { timeout: 60_000 },
+    );
+    expect(digest(await readFile(out))).toBe(digest(images.cdc as Buffer));
+  });
+
+  it.skipIf(!existsSync("/dev/fuse"))(
+    "httpfs2 mounts the image and reads it through (FUSE)",
+    async () => {
+      const mountpoint = join(fixture.dir, "mnt");
+      await mkdir(mountpoint, { recursive: true });
+      const url = `${fixture.edge.url}/v1/rootfs/fixed/image`;
+      const fuse = spawn("httpfs2", ["-f", "-c", "/dev/null", url, mountpoint], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let log = "";
+      fuse.stderr.on("data", (d) => {
+        log += d;
+      });
+      try {
+        const file = join(mountpoint, "image");
+        for (let i = 0; i < 100 && !existsSync(file); i++)
+          await new Promise((r) => setTimeout(r, 100));
+        expect(existsSync(file), log).toBe(true);
+        expect(digest(await readFile(file))).toBe(digest(images.fixed as Buffer));
+      } finally {
+        await run("fusermount", ["-u", mountpoint]).catch(() => fuse.kill("SIGTERM"));
+      }
+    },
+  );
+});
+
+/** The raw status line and header block of a response, as a client like httpfs2 sees it. */
+function rawHead(url: string, range?: string): Promise<string> {
+  const { hostname, port, pathname } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => {
+      socket.write(
+        `GET ${pathname} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n${range ? `Range: ${range}\r\n` : ""}Connection: close\r\n\r\n`,
+      );
+    });
+    let data = "";
+    socket.on("data", (d) => {
+      data += d.toString("latin1");
+      const end = data.indexOf("\r\n\r\n");
+      if (end >= 0) {
+        socket.destroy();
+        resolve(data.slice(0, end + 4));
+      }
+    });
+    socket.on("error", reject);
+  });
+}
+
+describe("the image's header block, as httpfs2 needs it", () => {
+  it("is under 1 KiB, HTTP/1.1, in canonical case, with Accept-Ranges on the 206", async () => {
+    const head = await rawHead(`${fixture.edge.url}/v1/rootfs/fixed/image`, "bytes=0-99");
+    expect(head.length).toBeLessThan(1024);
+    expect(head).toMatch(/^HTTP\/1\.1 206 /);
+    expect(head).toMatch(/\r\nContent-Range: bytes 0-99\/1573888\r\n/);
+    expect(head).toMatch(/\r\nAccept-Ranges: bytes\r\n/);
+    expect(head).toMatch(/\r\nContent-Length: 100\r\n/);
+  });
+});
