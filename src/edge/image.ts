@@ -1,3 +1,4 @@
+import { decodeFrame, detectCodec } from "../format/codec.js";
 import { FormatError } from "../format/errors.js";
 import { toHex } from "../format/hex.js";
 import { chunkAt, chunkOffsets, type Manifest } from "../format/manifest.js";
@@ -73,7 +74,10 @@ export async function verifiedChunk(
   const id = manifest.chunks[index] as string;
   const length = manifest.lengths[index] as number;
   const { frame, remember } = await chunkFrame(id, services);
-  const bytes = await collect(inflateFrame(frame, length));
+  const bytes =
+    detectCodec(frame) === "zstd"
+      ? await decodeFrame(frame, { maxOutputBytes: length })
+      : await collect(inflateFrame(frame, length));
   if (bytes.byteLength !== length) {
     throw new FormatError(`chunk ${id} decompresses to ${bytes.byteLength} bytes, not ${length}`);
   }

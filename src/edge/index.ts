@@ -7,6 +7,11 @@ export interface Env {
   CHUNKS: R2Bucket;
   /** Bearer token for writes; `wrangler secret put PUBLISH_TOKEN`. Unset: every write is refused. */
   PUBLISH_TOKEN?: string;
+  /**
+   * The most bytes one `/image` response carries (default 256 MiB): assembling an image costs CPU
+   * in proportion to its bytes, and a response cut off by the CPU limit is worse than a clear 416.
+   */
+  IMAGE_MAX_RESPONSE_BYTES?: string;
 }
 
 export default createApp({ storage: (env) => r2Storage(env.CHUNKS) });

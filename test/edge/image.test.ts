@@ -1,5 +1,7 @@
+import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import edge from "../../src/edge/index.js";
 import { fromBase64 } from "../../src/format/base64.js";
 import { sha256Hex } from "../../src/format/hex.js";
 import { NO_FCS_B64, sample } from "../fixtures/zstd-vectors.js";
@@ -129,6 +131,32 @@ describe("GET /v1/manifests/:id/image", () => {
     await env.CHUNKS.put(`chunks/${victim.id}`, victim.frame);
     await caches.default.delete(new Request(`https://edge.test/v1/chunks/${victim.id}`));
     expect((await call(`/v1/manifests/${id}/image`)).status).toBe(200);
+  });
+
+  it("keeps one response under IMAGE_MAX_RESPONSE_BYTES: a larger range is 416, a larger whole 400", async () => {
+    const { id, image } = await storedImage();
+    const limited = (headers: Record<string, string> = {}) =>
+      edge.fetch(
+        new Request(`https://edge.test/v1/manifests/${id}/image`, { headers }),
+        { ...env, IMAGE_MAX_RESPONSE_BYTES: "5000" },
+        createExecutionContext(),
+      );
+    const small = await limited({ Range: "bytes=100-5099" });
+    expect(small.status).toBe(206);
+    expect(await hex(await bytesOf(small))).toBe(await hex(image.subarray(100, 5100)));
+    const large = await limited({ Range: "bytes=100-5100" });
+    expect(large.status).toBe(416);
+    expect((await problemOf(large)).detail).toMatch(/at most 5000 bytes .* Range: bytes=0-4999/);
+    const whole = await limited();
+    expect(whole.status).toBe(400);
+    expect((await problemOf(whole)).detail).toMatch(/12234 bytes/);
+    const head = await edge.fetch(
+      new Request(`https://edge.test/v1/manifests/${id}/image`, { method: "HEAD" }),
+      { ...env, IMAGE_MAX_RESPONSE_BYTES: "5000" },
+      createExecutionContext(),
+    );
+    expect(head.status).toBe(200);
+    expect(head.headers.get("Content-Length")).toBe("12234");
   });
 
   it("serves an empty image, and 404 for an unknown manifest and a malformed id", async () => {

@@ -12,6 +12,9 @@ import { serveImmutable } from "./immutable.js";
 import { manifestIdParam, rootfsNameParam } from "./params.js";
 import { REF_CACHE_CONTROL, readRef } from "./refs.js";
 
+/** Default bound on one `/image` response: see `Env.IMAGE_MAX_RESPONSE_BYTES`. */
+export const DEFAULT_IMAGE_MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
+
 /** Parsed manifests kept by this isolate, most recently used last: parsing a large one costs CPU. */
 const MANIFEST_MEMO_SIZE = 16;
 const manifestMemo = new Map<string, { manifest: Manifest; offsets: number[] }>();
@@ -98,8 +101,16 @@ async function serveImage(c: AppContext, target: Target): Promise<Response> {
     cacheControl: target.cacheControl,
     body: null,
     open: (start, end) => imageRange(manifest, start, end, services, offsets),
+    maxBodyBytes: imageResponseLimit(c.env.IMAGE_MAX_RESPONSE_BYTES),
   };
   return respond(c.req.raw, rep);
+}
+
+function imageResponseLimit(configured: string | undefined): number {
+  const value = Number(configured);
+  return configured && Number.isSafeInteger(value) && value > 0
+    ? value
+    : DEFAULT_IMAGE_MAX_RESPONSE_BYTES;
 }
 
 async function serveCaibx(c: AppContext, target: Target): Promise<Response> {

@@ -26,6 +26,11 @@ export interface Representation {
    * whole for a range (the assembled image). Used instead of `body`; never called for HEAD.
    */
   open?: (start: number, end: number) => ReadableStream<Uint8Array>;
+  /**
+   * The most bytes one response may carry (what it costs to make them is bounded by the runtime's
+   * CPU limit): a larger range is 416 and a larger whole body 400, each saying what to ask for.
+   */
+  maxBodyBytes?: number;
   /** Further response headers, e.g. Cache-Status. */
   headers?: Record<string, string>;
 }
@@ -61,6 +66,7 @@ export function respond(request: Request, rep: Representation): Response {
   }
   if (range.kind === "partial") {
     const length = range.end - range.start + 1;
+    checkBodyLimit(request, rep, length, true);
     headers.set("Content-Range", contentRange(range.start, range.end, rep.size));
     headers.set("Content-Length", String(length));
     return new Response(sendable(request, bodyOf(request, rep, range.start, range.end), length), {
@@ -68,9 +74,30 @@ export function respond(request: Request, rep: Representation): Response {
       headers,
     });
   }
+  checkBodyLimit(request, rep, rep.size, false);
   return new Response(sendable(request, bodyOf(request, rep, 0, rep.size - 1), rep.size), {
     status: 200,
     headers,
+  });
+}
+
+function checkBodyLimit(request: Request, rep: Representation, length: number, ranged: boolean) {
+  const limit = rep.maxBodyBytes;
+  if (limit === undefined || length <= limit || request.method === "HEAD") return;
+  discard(rep.body);
+  const ask = `ask for at most ${limit} bytes at a time, e.g. Range: bytes=0-${limit - 1}`;
+  if (ranged) {
+    throw new HttpProblem(
+      416,
+      "Range Not Satisfiable",
+      `the range is ${length} bytes, more than one response of this edge carries: ${ask}`,
+      { size: rep.size, limit },
+      { "Content-Range": unsatisfiedRange(rep.size), "Accept-Ranges": "bytes" },
+    );
+  }
+  throw badRequest(`this is ${length} bytes, more than one response of this edge carries: ${ask}`, {
+    size: rep.size,
+    limit,
   });
 }
 
