@@ -51,7 +51,9 @@ async function decompress(frame: Buffer, length: number): Promise<Uint8Array> {
   if (codec !== "zstd") throw new FormatError("frame is neither gzip nor zstd");
   const shape = inspectZstdFrame(frame);
   if (shape.contentSize !== undefined && shape.contentSize !== length) {
-    throw new FormatError(`zstd frame declares ${shape.contentSize} bytes, not the chunk's ${length}`);
+    throw new FormatError(
+      `zstd frame declares ${shape.contentSize} bytes, not the chunk's ${length}`,
+    );
   }
   if (shape.outputBound <= length + 128 * 1024) {
     try {
