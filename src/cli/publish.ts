@@ -40,7 +40,7 @@ export function publishCommand(program: Command): void {
     .option("--key <path>", "Ed25519 private key (from `edgeboot keygen`) to sign the ref")
     .option(
       "--chunking <spec>",
-      "fixed:SIZE or cdc:MIN/AVG/MAX",
+      "fixed:SIZE, cdc:MIN/AVG/MAX (FastCDC) or casync:MIN/AVG/MAX (casync's chunker)",
       formatChunking(DEFAULT_CHUNKING).replace("262144", "256K"),
     )
     .option("--codec <codec>", "zstd or gzip", "zstd")

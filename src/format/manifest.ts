@@ -8,10 +8,13 @@ import { MAX_CHUNK_BYTES, MAX_MANIFEST_BYTES, MAX_MANIFEST_CHUNKS } from "./limi
 /** The manifest schema version this code reads and writes. */
 export const MANIFEST_VERSION = 1;
 
-/** How an image was cut into chunks. */
+/**
+ * How an image was cut into chunks: fixed sizes; FastCDC (`cdc`); or casync's own buzhash chunker
+ * (`casync`), whose cuts casync reproduces when it re-chunks a seed.
+ */
 export type Chunking =
   | { kind: "fixed"; size: number }
-  | { kind: "cdc"; min: number; avg: number; max: number };
+  | { kind: "cdc" | "casync"; min: number; avg: number; max: number };
 
 /**
  * A manifest: the chunks of one image, in image order. Offsets follow from the lengths.
@@ -164,7 +167,7 @@ export function chunkAt(offsets: readonly number[], position: number): number {
 export function formatChunking(chunking: Chunking): string {
   return chunking.kind === "fixed"
     ? `fixed:${chunking.size}`
-    : `cdc:${chunking.min}/${chunking.avg}/${chunking.max}`;
+    : `${chunking.kind}:${chunking.min}/${chunking.avg}/${chunking.max}`;
 }
 
 function manifestJson(m: Manifest): string {
@@ -176,7 +179,7 @@ function manifestJson(m: Manifest): string {
     chunking:
       m.chunking.kind === "fixed"
         ? { kind: "fixed", size: m.chunking.size }
-        : { kind: "cdc", min: m.chunking.min, avg: m.chunking.avg, max: m.chunking.max },
+        : { kind: m.chunking.kind, min: m.chunking.min, avg: m.chunking.avg, max: m.chunking.max },
     codec: m.codec,
     created: m.created,
     lengths: runLengths(m.lengths),
@@ -261,17 +264,17 @@ function validateChunking(value: unknown): Chunking {
   if (doc.kind === "fixed" && Object.keys(doc).length === 2) {
     return { kind: "fixed", size: chunkSize(doc.size, "chunking.size") };
   }
-  if (doc.kind === "cdc" && Object.keys(doc).length === 4) {
+  if ((doc.kind === "cdc" || doc.kind === "casync") && Object.keys(doc).length === 4) {
     const min = chunkSize(doc.min, "chunking.min");
     const avg = chunkSize(doc.avg, "chunking.avg");
     const max = chunkSize(doc.max, "chunking.max");
     if (!(min <= avg && avg <= max)) {
-      throw new FormatError("cdc chunking needs min <= avg <= max", "chunking");
+      throw new FormatError(`${doc.kind} chunking needs min <= avg <= max`, "chunking");
     }
-    return { kind: "cdc", min, avg, max };
+    return { kind: doc.kind, min, avg, max };
   }
   throw new FormatError(
-    'manifest chunking must be {"kind":"fixed","size":N} or {"kind":"cdc","min":N,"avg":N,"max":N}',
+    'manifest chunking must be {"kind":"fixed","size":N} or {"kind":"cdc" or "casync","min":N,"avg":N,"max":N}',
     "chunking",
   );
 }

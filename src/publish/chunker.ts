@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { FormatError } from "../format/errors.js";
 import { MAX_CHUNK_BYTES } from "../format/limits.js";
 import type { Chunking } from "../format/manifest.js";
+import { CasyncCursor } from "./casync-chunker.js";
 
 /** The chunking used when none is asked for: fixed 256 KiB chunks. */
 export const DEFAULT_CHUNKING: Chunking = Object.freeze({ kind: "fixed", size: 262144 });
@@ -9,10 +10,11 @@ export const DEFAULT_CHUNKING: Chunking = Object.freeze({ kind: "fixed", size: 2
 /** Smallest fixed chunk size or CDC minimum accepted. */
 const MIN_CHUNK_BYTES = 1024;
 
-const FORMS = "expected fixed:SIZE or cdc:MIN/AVG/MAX, e.g. fixed:256K or cdc:16K/64K/256K";
+const FORMS =
+  "expected fixed:SIZE, cdc:MIN/AVG/MAX or casync:MIN/AVG/MAX, e.g. fixed:256K or cdc:16K/64K/256K";
 const SIZE_RANGE = `from 1K (${MIN_CHUNK_BYTES} bytes) to ${MAX_CHUNK_BYTES / 1048576}M (${MAX_CHUNK_BYTES} bytes)`;
 const FIXED_SPEC = /^fixed:(\d+)([km]?)$/i;
-const CDC_SPEC = /^cdc:(\d+)([km]?)\/(\d+)([km]?)\/(\d+)([km]?)$/i;
+const CDC_SPEC = /^(cdc|casync):(\d+)([km]?)\/(\d+)([km]?)\/(\d+)([km]?)$/i;
 
 /**
  * The gear table of the CDC rolling hash: entry `i` is the first 4 bytes, read as a big-endian
@@ -40,7 +42,8 @@ export function parseChunkingSpec(spec: string): Chunking {
   if (fixed) {
     chunking = { kind: "fixed", size: sizeOf(fixed, 1) };
   } else if (cdc) {
-    chunking = { kind: "cdc", min: sizeOf(cdc, 1), avg: sizeOf(cdc, 3), max: sizeOf(cdc, 5) };
+    const kind = (cdc[1] as string).toLowerCase() as "cdc" | "casync";
+    chunking = { kind, min: sizeOf(cdc, 2), avg: sizeOf(cdc, 4), max: sizeOf(cdc, 6) };
   } else {
     throw new FormatError(`bad chunking "${spec}": ${FORMS}`, "chunking");
   }
@@ -68,7 +71,7 @@ export function chunkStream(
   checkChunking(chunking);
   return chunking.kind === "fixed"
     ? fixedChunks(source, chunking.size)
-    : cdcChunks(source, chunking);
+    : cutChunks(source, cutterFor(chunking));
 }
 
 /**
@@ -89,9 +92,9 @@ export function chunkBuffer(data: Uint8Array, chunking: Chunking): number[] {
     }
     return lengths;
   }
-  const cursor = new CdcCursor(chunking);
+  const cutter = cutterFor(chunking);
   for (let at = 0; at < data.length; ) {
-    const end = findCut(data, at, data.length, cursor);
+    const end = cutter.findCut(data, at, data.length);
     const stop = end < 0 ? data.length : end;
     lengths.push(stop - at);
     at = stop;
@@ -122,16 +125,28 @@ async function* fixedChunks(
   if (acc && len > 0) yield exactCopy(acc, len);
 }
 
-async function* cdcChunks(
-  source: AsyncIterable<Uint8Array>,
-  chunking: Extract<Chunking, { kind: "cdc" }>,
-): AsyncGenerator<Buffer, void, undefined> {
+/** A content-defined chunker: finds where the current chunk ends, carrying its state across pieces. */
+interface Cutter {
+  readonly max: number;
+  /** The index just past the chunk's last byte if it ends in `data[from, to)`, else -1. */
+  findCut(data: Uint8Array, from: number, to: number): number;
+}
+
+function cutterFor(chunking: Extract<Chunking, { kind: "cdc" | "casync" }>): Cutter {
+  if (chunking.kind === "casync") return new CasyncCursor(chunking);
   const cursor = new CdcCursor(chunking);
-  let acc = Buffer.allocUnsafeSlow(chunking.max);
+  return { max: chunking.max, findCut: (data, from, to) => findCut(data, from, to, cursor) };
+}
+
+async function* cutChunks(
+  source: AsyncIterable<Uint8Array>,
+  cutter: Cutter,
+): AsyncGenerator<Buffer, void, undefined> {
+  let acc = Buffer.allocUnsafeSlow(cutter.max);
   let len = 0;
   for await (const piece of source) {
     for (let at = 0; at < piece.length; ) {
-      const end = findCut(piece, at, piece.length, cursor);
+      const end = cutter.findCut(piece, at, piece.length);
       const stop = end < 0 ? piece.length : end;
       acc.set(piece.subarray(at, stop), len);
       len += stop - at;
@@ -139,7 +154,7 @@ async function* cdcChunks(
       if (end >= 0) {
         if (len === acc.length) {
           yield acc;
-          acc = Buffer.allocUnsafeSlow(chunking.max);
+          acc = Buffer.allocUnsafeSlow(cutter.max);
         } else {
           yield exactCopy(acc, len);
         }
@@ -245,14 +260,14 @@ function checkChunking(chunking: Chunking): void {
 
 function chunkingProblem(chunking: Chunking): string | undefined {
   if (chunking.kind === "fixed") return sizeProblem("SIZE", chunking.size);
-  if (chunking.kind !== "cdc") return FORMS;
+  if (chunking.kind !== "cdc" && chunking.kind !== "casync") return FORMS;
   const { min, avg, max } = chunking;
   const problem = sizeProblem("MIN", min) ?? sizeProblem("AVG", avg) ?? sizeProblem("MAX", max);
   if (problem) return problem;
   if (!(min <= avg && avg <= max)) {
-    return `cdc needs MIN <= AVG <= MAX; got ${showSize(min)}/${showSize(avg)}/${showSize(max)}`;
+    return `${chunking.kind} needs MIN <= AVG <= MAX; got ${showSize(min)}/${showSize(avg)}/${showSize(max)}`;
   }
-  if ((avg & (avg - 1)) !== 0) {
+  if (chunking.kind === "cdc" && (avg & (avg - 1)) !== 0) {
     return `cdc AVG must be a power of two (FastCDC's masks need it), e.g. 16K, 64K or 1M; got ${avg}`;
   }
   return undefined;

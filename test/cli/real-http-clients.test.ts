@@ -48,6 +48,8 @@ beforeAll(async () => {
   await publish("fixed2", changed(v1), "fixed:256K");
   await publish("cdc", v1, "cdc:16K/64K/256K");
   await publish("cdc2", changed(v1), "cdc:16K/64K/256K");
+  await publish("casync", v1, "casync:16K/64K/256K");
+  await publish("casync2", changed(v1), "casync:16K/64K/256K");
 });
 
 describe("casync extract against the edge", () => {
@@ -69,28 +71,34 @@ describe("casync extract against the edge", () => {
     },
   );
 
-  it("with --seed= the older version, fetches only the chunks that changed (fixed chunking)", async () => {
-    const proxy = await startProxy(fixture.edge.url);
-    try {
-      const out = join(fixture.dir, "fixed2.casync");
-      await run(
-        "casync",
-        [
-          "extract",
-          `--store=${proxy.url}/v1/castr`,
-          `--seed=${join(fixture.dir, "fixed.img")}`,
-          `${proxy.url}/v1/rootfs/fixed2/index.caibx`,
-          out,
-        ],
-        { timeout: 60_000 },
-      );
-      expect(digest(await readFile(out))).toBe(digest(images.fixed2 as Buffer));
-      const chunkGets = proxy.requests.filter((r) => r.path.startsWith("/v1/castr/"));
-      expect(chunkGets).toHaveLength(2);
-    } finally {
-      await proxy.close();
-    }
-  });
+  it.each([
+    ["fixed", 2],
+    ["casync", 2],
+  ])(
+    "with --seed= the older version of a %s-chunked image, fetches only the chunks that changed",
+    async (name, changedChunks) => {
+      const proxy = await startProxy(fixture.edge.url);
+      try {
+        const out = join(fixture.dir, `${name}2.casync`);
+        await run(
+          "casync",
+          [
+            "extract",
+            `--store=${proxy.url}/v1/castr`,
+            `--seed=${join(fixture.dir, `${name}.img`)}`,
+            `${proxy.url}/v1/rootfs/${name}2/index.caibx`,
+            out,
+          ],
+          { timeout: 60_000 },
+        );
+        expect(digest(await readFile(out))).toBe(digest(images[`${name}2`] as Buffer));
+        const chunkGets = proxy.requests.filter((r) => r.path.startsWith("/v1/castr/"));
+        expect(chunkGets).toHaveLength(changedChunks);
+      } finally {
+        await proxy.close();
+      }
+    },
+  );
 });
 
 describe("HTTP block clients against /image", () => {

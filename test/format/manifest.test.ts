@@ -122,6 +122,13 @@ describe("encode and decode", () => {
     ["cdc with prefetch", cdcManifest([20_000, 70_000, 16_384], { prefetch: [1] })],
     ["cdc with an empty prefetch", cdcManifest([20_000], { prefetch: [] })],
     [
+      "casync",
+      {
+        ...cdcManifest([20_000, 70_000, 5]),
+        chunking: { kind: "casync", min: 16 * KiB, avg: 48 * KiB, max: 256 * KiB },
+      },
+    ],
+    [
       "empty image",
       {
         version: 1,
@@ -413,6 +420,9 @@ describe("formatChunking", () => {
     expect(formatChunking({ kind: "fixed", size: 262_144 })).toBe("fixed:262144");
     expect(formatChunking({ kind: "cdc", min: 65_536, avg: 262_144, max: 1_048_576 })).toBe(
       "cdc:65536/262144/1048576",
+    );
+    expect(formatChunking({ kind: "casync", min: 16_384, avg: 65_536, max: 262_144 })).toBe(
+      "casync:16384/65536/262144",
     );
   });
 });

@@ -97,7 +97,7 @@ describe("parseChunkingSpec", () => {
     ]) {
       expect(() => parseChunkingSpec(spec)).toThrow(
         new FormatError(
-          `bad chunking "${spec}": expected fixed:SIZE or cdc:MIN/AVG/MAX, e.g. fixed:256K or cdc:16K/64K/256K`,
+          `bad chunking "${spec}": expected fixed:SIZE, cdc:MIN/AVG/MAX or casync:MIN/AVG/MAX, e.g. fixed:256K or cdc:16K/64K/256K`,
           "chunking",
         ),
       );
