@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { BootRecorder } from "../client/boot-record.js";
 import { ClientError } from "../client/edge-client.js";
 import { EdgeExportSource } from "../client/edge-exports.js";
 import { createNbdServer } from "../client/nbd/server.js";
@@ -7,6 +8,7 @@ import { type ClientFlags, clientFrom, withClientOptions } from "./client.js";
 interface NbdFlags extends ClientFlags {
   listen: string;
   unix?: string;
+  record?: string;
 }
 
 /** `edgeboot nbd EDGE`: a read-only NBD server whose export names are the rootfs names. */
@@ -21,11 +23,20 @@ export function nbdCommand(program: Command): void {
         "TCP address: HOST:PORT, :PORT (every interface) or PORT (loopback)",
         "127.0.0.1:10809",
       )
-      .option("--unix <path>", "listen on this unix socket instead of TCP"),
+      .option("--unix <path>", "listen on this unix socket instead of TCP")
+      .option(
+        "--record <file>",
+        "write the order in which each image's chunks are first read (for publish --profile)",
+      ),
   ).action(async (edge: string, flags: NbdFlags) => {
     const client = await clientFrom(edge, flags);
     const log = (line: string) => process.stderr.write(`edgeboot nbd: ${line}\n`);
-    const server = createNbdServer(new EdgeExportSource(client, { log }), { log });
+    const recorder = flags.record
+      ? new BootRecorder(flags.record, (error) =>
+          log(`cannot write ${flags.record}: ${error.message}`),
+        )
+      : undefined;
+    const server = createNbdServer(new EdgeExportSource(client, { log, recorder }), { log });
     let where: string;
     if (flags.unix) {
       await server.listenUnix(flags.unix);
@@ -48,6 +59,7 @@ export function nbdCommand(program: Command): void {
       process.once("SIGTERM", stop);
     });
     await server.close();
+    await recorder?.close();
     await client.close();
   });
 }

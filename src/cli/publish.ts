@@ -3,6 +3,7 @@ import { availableParallelism } from "node:os";
 import type { Command } from "commander";
 import { type Codec, isCodec } from "../format/codec.js";
 import { formatChunking } from "../format/manifest.js";
+import { parseBootProfile } from "../format/profile.js";
 import { mebibytes } from "../format/units.js";
 import { DEFAULT_CHUNKING, parseChunkingSpec } from "../publish/chunker.js";
 import { DirectoryTarget } from "../publish/dir-target.js";
@@ -25,6 +26,7 @@ interface PublishFlags {
   codec: string;
   level?: string;
   jobs?: string;
+  profile?: string;
 }
 
 /** `edgeboot publish IMAGE --name NAME (--edge URL | --out DIR)`. */
@@ -46,6 +48,10 @@ export function publishCommand(program: Command): void {
     .option("--codec <codec>", "zstd or gzip", "zstd")
     .option("--level <n>", "compression level (default: zstd 3, gzip 6)")
     .option("--jobs <n>", "chunks compressed at once", String(availableParallelism()))
+    .option(
+      "--profile <file>",
+      "a boot recorded by `edgeboot nbd --record`: its read order becomes the prefetch list",
+    )
     .action(async (image: string, flags: PublishFlags) => {
       const codec = parseCodec(flags.codec);
       const chunking = parseChunkingSpec(flags.chunking);
@@ -53,6 +59,9 @@ export function publishCommand(program: Command): void {
         flags.level === undefined ? DEFAULT_LEVEL[codec] : parseInteger(flags.level, "--level");
       const jobs = parseInteger(flags.jobs ?? "1", "--jobs");
       const keys = flags.key ? await loadSigningKeys(flags.key) : undefined;
+      const prefetchReads = flags.profile
+        ? await profileReads(flags.profile, flags.name)
+        : undefined;
       const target = await chooseTarget(flags);
       const bar = publishProgressBar();
       try {
@@ -65,6 +74,7 @@ export function publishCommand(program: Command): void {
           level,
           jobs,
           keys,
+          prefetchReads,
           onProgress: bar.update,
         });
         bar.stop();
@@ -78,6 +88,11 @@ export function publishCommand(program: Command): void {
             `  reused       ${summary.reusedChunks} chunks`,
             `  dedup        ${summary.dedupRatio.toFixed(2)}x   compression ${summary.compressionRatio.toFixed(2)}x`,
             `  manifest     ${summary.manifestId}`,
+            ...(flags.profile
+              ? [
+                  `  prefetch     ${summary.prefetchChunks} chunks, in the order ${flags.profile} read them`,
+                ]
+              : []),
             `  ref          ${summary.signed ? "signed" : "unsigned (use --key to sign)"}`,
             "",
           ].join("\n"),
@@ -87,6 +102,32 @@ export function publishCommand(program: Command): void {
         await target.close();
       }
     });
+}
+
+/** The reads recorded for rootfs `name` in a boot profile file. */
+async function profileReads(path: string, name: string): Promise<[number, number][]> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new PublishError(
+      `cannot read the profile ${path} (${(error as NodeJS.ErrnoException).code})`,
+    );
+  }
+  let profile: ReturnType<typeof parseBootProfile>;
+  try {
+    profile = parseBootProfile(text);
+  } catch (error) {
+    throw new PublishError(`${path}: ${(error as Error).message}`);
+  }
+  const reads = profile.images
+    .filter((image) => image.name === name)
+    .flatMap((image) => image.reads);
+  if (reads.length === 0) {
+    const names = profile.images.map((image) => image.name).join(", ") || "none";
+    throw new PublishError(`${path} records no boot of "${name}" (it has: ${names})`);
+  }
+  return reads;
 }
 
 async function chooseTarget(flags: PublishFlags): Promise<PublishTarget> {

@@ -1,4 +1,5 @@
 import { mebibytes } from "../format/units.js";
+import type { BootRecorder } from "./boot-record.js";
 import { type BootClient, UnknownRootfsError } from "./index.js";
 import type { NbdExport, NbdExportSource } from "./nbd/exports.js";
 
@@ -13,7 +14,7 @@ export class EdgeExportSource implements NbdExportSource {
 
   constructor(
     private readonly client: BootClient,
-    private readonly options: { log?: (line: string) => void; prefetchConcurrency?: number } = {},
+    private readonly options: { log?: (line: string) => void; recorder?: BootRecorder } = {},
   ) {}
 
   async list(): Promise<{ name: string; description?: string }[]> {
@@ -32,7 +33,12 @@ export class EdgeExportSource implements NbdExportSource {
       if (error instanceof UnknownRootfsError) return undefined;
       throw error;
     }
-    const reader = this.client.reader(resolved.manifest);
+    const { recorder } = this.options;
+    const reader = this.client.reader(resolved.manifest, {
+      onRead: recorder
+        ? (index) => recorder.note(name, resolved.manifestId, index, ...reader.chunkRange(index))
+        : undefined,
+    });
     this.startPrefetch(resolved.manifestId, reader);
     return {
       name,

@@ -7,6 +7,8 @@ export interface ImageReaderOptions {
   /** Chunks of the prefetch list loaded at once. */
   prefetchConcurrency?: number;
   log?: (line: string) => void;
+  /** Told of every chunk a `read` touches (not read-ahead or prefetch): a boot's read order. */
+  onRead?: (index: number) => void;
 }
 
 /**
@@ -39,6 +41,7 @@ export class ImageReader {
     const last = chunkAt(this.offsets, offset + length - 1);
     const loads: Promise<void>[] = [];
     for (let index = first; index <= last; index++) {
+      this.options.onRead?.(index);
       loads.push(this.copyChunk(index, offset, out));
     }
     this.noteSequential(offset, length, last);
@@ -77,9 +80,9 @@ export class ImageReader {
     return list.length;
   }
 
-  /** The index of the chunk holding byte `offset` (for recording a boot's read order). */
-  chunkIndexAt(offset: number): number {
-    return chunkAt(this.offsets, offset);
+  /** The byte range `[offset, length]` of chunk `index`. */
+  chunkRange(index: number): [number, number] {
+    return [this.offsets[index] as number, this.manifest.lengths[index] as number];
   }
 
   private async copyChunk(index: number, offset: number, out: Uint8Array): Promise<void> {

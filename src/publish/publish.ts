@@ -6,10 +6,12 @@ import { sha256Hex } from "../format/hex.js";
 import { rootfsNameProblem } from "../format/ids.js";
 import {
   type Chunking,
+  chunkOffsets,
   encodeManifest,
   MANIFEST_VERSION,
   type Manifest,
 } from "../format/manifest.js";
+import { prefetchFromReads } from "../format/profile.js";
 import { type RefUpdate, signRefUpdate } from "../format/ref.js";
 import { chunkStream } from "./chunker.js";
 import { createCompressor } from "./compressor.js";
@@ -36,6 +38,8 @@ export interface PublishOptions {
   level: number;
   /** Chunks compressed at once, on libuv's thread pool: the number of cores is a good choice. */
   jobs: number;
+  /** A recorded boot's reads (`edgeboot nbd --record`): the chunks covering them become the prefetch list. */
+  prefetchReads?: readonly [number, number][];
   /** Ed25519 keys to sign the ref with. */
   keys?: { privateKey: CryptoKey; publicKey: CryptoKey };
   onProgress?: (progress: PublishProgress) => void;
@@ -62,6 +66,8 @@ export interface PublishSummary extends PublishProgress {
   compressionRatio: number;
   seconds: number;
   signed: boolean;
+  /** Chunks in the manifest's prefetch list. */
+  prefetchChunks: number;
 }
 
 /**
@@ -153,6 +159,9 @@ export async function publish(options: PublishOptions): Promise<PublishSummary> 
     chunks: ids,
     lengths,
   };
+  if (options.prefetchReads) {
+    manifest.prefetch = prefetchFromReads(options.prefetchReads, chunkOffsets(manifest));
+  }
   const manifestBytes = encodeManifest(manifest);
   const manifestId = await sha256Hex(manifestBytes);
   await target.putManifest(manifestId, manifestBytes);
@@ -172,6 +181,7 @@ export async function publish(options: PublishOptions): Promise<PublishSummary> 
     compressionRatio: uploadedFrames === 0 ? 1 : uploadedRaw / uploadedFrames,
     seconds: (performance.now() - started) / 1000,
     signed: options.keys !== undefined,
+    prefetchChunks: manifest.prefetch?.length ?? 0,
   };
 }
 

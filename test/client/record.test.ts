@@ -1,0 +1,156 @@
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { imageBytes, runCli, useEdgeAndDir } from "../cli/edge.js";
+
+const run = promisify(execFile);
+const fixture = useEdgeAndDir();
+const CHUNK = 65536;
+
+interface Server {
+  child: ChildProcess;
+  port: number;
+  stderr: () => string;
+  stop(): Promise<void>;
+}
+
+async function startNbd(...extra: string[]): Promise<Server> {
+  const child = spawn(
+    process.execPath,
+    ["bin/edgeboot.js", "nbd", fixture.edge.url, "--listen", "127.0.0.1:0", ...extra],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  let err = "";
+  child.stderr?.on("data", (d) => {
+    err += d;
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = "";
+    child.stdout?.on("data", (d) => {
+      out += d;
+      const match = /nbd:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
+      if (match) resolve(Number(match[1]));
+    });
+    child.on("exit", (code) => reject(new Error(`edgeboot nbd exited with ${code}: ${err}`)));
+  });
+  return {
+    child,
+    port,
+    stderr: () => err,
+    stop: async () => {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+describe("recording a boot and prefetching it", () => {
+  it("records the chunks read in order, puts them into the manifest with --profile, and prefetches them", async () => {
+    const image = join(fixture.dir, "prof.img");
+    await writeFile(image, imageBytes(10 * CHUNK, 91));
+    const publish = (...extra: string[]) =>
+      runCli(
+        [
+          "publish",
+          image,
+          "--name",
+          "prof",
+          "--edge",
+          fixture.edge.url,
+          "--chunking",
+          "fixed:64K",
+          ...extra,
+        ],
+        {
+          EDGEBOOT_TOKEN: fixture.edge.token,
+        },
+      );
+    expect((await publish()).code).toBe(0);
+
+    const record = join(fixture.dir, "boot.json");
+    const recording = await startNbd(
+      "--record",
+      record,
+      "--cache-dir",
+      join(fixture.dir, "cache-rec"),
+    );
+    try {
+      const uri = `nbd://127.0.0.1:${recording.port}/prof`;
+      for (const chunk of [7, 2, 7, 5]) {
+        await run("qemu-io", ["-r", "-f", "raw", uri, "-c", `read ${chunk * CHUNK + 512} 512`], {
+          timeout: 30_000,
+        });
+      }
+    } finally {
+      await recording.stop();
+    }
+    const profile = JSON.parse(await readFile(record, "utf8")) as {
+      format: string;
+      images: { name: string; reads: [number, number][] }[];
+    };
+    expect(profile.format).toBe("edgeboot-boot-profile");
+    const reads = profile.images.find((i) => i.name === "prof")?.reads ?? [];
+    expect(reads.map(([offset]) => offset / CHUNK).filter((c) => c !== 0)).toEqual([7, 2, 5]);
+    expect(reads.every(([, length]) => length === CHUNK)).toBe(true);
+
+    const profiled = await publish("--profile", record);
+    expect(profiled.code, profiled.stderr).toBe(0);
+    expect(profiled.stdout).toMatch(/prefetch\s+\d+ chunks/);
+    const ref = (await (await fetch(`${fixture.edge.url}/v1/rootfs/prof`)).json()) as {
+      manifest: string;
+    };
+    const manifest = (await (
+      await fetch(`${fixture.edge.url}/v1/manifests/${ref.manifest}`)
+    ).json()) as {
+      prefetch: number[];
+    };
+    expect(manifest.prefetch.filter((c) => c !== 0)).toEqual([7, 2, 5]);
+
+    const cache = join(fixture.dir, "cache-pre");
+    const booting = await startNbd("--cache-dir", cache);
+    try {
+      await run("nbdinfo", ["--size", `nbd://127.0.0.1:${booting.port}/prof`], { timeout: 30_000 });
+      for (let i = 0; i < 100 && !/prefetched \d+ chunks/.test(booting.stderr()); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(booting.stderr()).toMatch(/prefetched \d+ chunks of manifest/);
+    } finally {
+      await booting.stop();
+    }
+    const shown = await runCli(["cache", "--cache-dir", cache]);
+    const cached = Number(/chunks\s+(\d+)/.exec(shown.stdout)?.[1]);
+    expect(cached).toBe(manifest.prefetch.length);
+  });
+
+  it("refuses a profile that records no boot of the name, or is not a profile", async () => {
+    const image = join(fixture.dir, "other.img");
+    await writeFile(image, imageBytes(CHUNK, 92));
+    const profile = join(fixture.dir, "p.json");
+    await writeFile(
+      profile,
+      JSON.stringify({ format: "edgeboot-boot-profile", version: 1, images: [] }),
+    );
+    const none = await runCli(
+      ["publish", image, "--name", "other", "--edge", fixture.edge.url, "--profile", profile],
+      {
+        EDGEBOOT_TOKEN: fixture.edge.token,
+      },
+    );
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/records no boot of "other"/);
+    await writeFile(profile, "{");
+    const garbage = await runCli(
+      ["publish", image, "--name", "other", "--edge", fixture.edge.url, "--profile", profile],
+      {
+        EDGEBOOT_TOKEN: fixture.edge.token,
+      },
+    );
+    expect(garbage.code).toBe(1);
+    expect(garbage.stderr).toMatch(/must be JSON/);
+  });
+});
