@@ -13,289 +13,36 @@
 // 2-core VMs this runs on swing by 30% from one run to the next),
 // EDGEBOOT_BENCH_BUDGET_S (after this many seconds optional runs are skipped; default 480),
 // EDGEBOOT_BENCH_CACHE (cache directory), EDGEBOOT_BENCH_NO_BUILD=1 (use dist/cli as it is).
-import { spawn, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { availableParallelism, tmpdir, totalmem } from "node:os";
+import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
+import { IMAGE_BYTES, makeImages, SOURCE_DIRS } from "./lib/images.mjs";
+import {
+  buildCli,
+  CACHE,
+  du,
+  elapsed,
+  ensureTool,
+  fsType,
+  log,
+  machineLines,
+  mb,
+  notesMarker,
+  pct,
+  REPEAT,
+  ROOT,
+  run,
+  shell,
+  summarizeProfiles,
+  writeResults,
+  x,
+} from "./lib/run.mjs";
+import { caibxChunks, chunkFiles, manifestChunks } from "./lib/stores.mjs";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const CACHE = process.env.EDGEBOOT_BENCH_CACHE ?? join(tmpdir(), "edgeboot-bench");
 const RUNS = join(CACHE, "runs");
 const RESULTS = join(ROOT, "bench", "results", "publish.md");
-const REPEAT = Math.max(1, Number(process.env.EDGEBOOT_BENCH_REPEAT ?? 3));
 const BUDGET_S = Number(process.env.EDGEBOOT_BENCH_BUDGET_S ?? 480);
-const IMAGE_BYTES = 256 * 1024 * 1024;
-const SOURCE_DIRS = ["usr/lib/x86_64-linux-gnu", "usr/share", "usr/bin"];
-const TAR_FLAGS =
-  "--sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --verbatim-files-from";
-const NOTES_MARKER =
-  "<!-- hand-written notes: bench/publish.mjs keeps everything below this line -->";
-const TIME = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
-const started = performance.now();
-const elapsed = () => (performance.now() - started) / 1000;
-const log = (line) =>
-  process.stderr.write(`[bench ${elapsed().toFixed(0).padStart(3)}s] ${line}\n`);
-
-// ---------------------------------------------------------------------------------------------
-// Test images
-
-/** The exact commands that make image v1 (run by bash from /). */
-function v1Commands() {
-  return [
-    `cd / && find ${SOURCE_DIRS.join(" ")} -type f | LC_ALL=C sort > ${CACHE}/list-all.txt`,
-    `awk 'NR%4==1' ${CACHE}/list-all.txt > ${CACHE}/list-v1.txt`,
-    `tar -C / ${TAR_FLAGS} -cf - -T ${CACHE}/list-v1.txt | head -c ${IMAGE_BYTES} > ${CACHE}/v1.img`,
-  ];
-}
-
-/** The command that makes image v2 from list-v2.txt (changed files come from v2root/). */
-function v2Command(overlayRel) {
-  const pattern = `^${overlayRel.replace(/[.[\]*^$\\|+?(){}]/g, "\\$&")}/`;
-  return `tar -C / ${TAR_FLAGS} --transform='s|${pattern}||' -cf - -T ${CACHE}/list-v2.txt | head -c ${IMAGE_BYTES} > ${CACHE}/v2.img`;
-}
-
-function bash(script, what) {
-  // No pipefail: `head -c` closes the pipe early and tar dies of SIGPIPE, as intended.
-  const result = spawnSync("bash", ["-c", script], { stdio: ["ignore", "inherit", "pipe"] });
-  if (result.status !== 0) {
-    throw new Error(
-      `${what} failed (${result.status}): ${result.stderr.toString().slice(0, 2000)}`,
-    );
-  }
-}
-
-/** A fixed permutation of byte values: rebuilds a file's bytes without changing how they compress. */
-const PERMUTE = Uint8Array.from({ length: 256 }, (_, b) => (b * 167 + 13) & 255);
-const permute = (bytes) => Uint8Array.from(bytes, (b) => PERMUTE[b]);
-
-/** [name, header block] of each member in the (cut) tar, in order. */
-function tarBlocks(image) {
-  const out = spawnSync("tar", ["-tR", "-f", image], { maxBuffer: 256 * 1024 * 1024 });
-  const members = [];
-  for (const line of out.stdout.toString().split("\n")) {
-    const m = /^block (\d+): (.*)$/.exec(line);
-    if (m && m[2] !== "** Block of NULs **") members.push([m[2], Number(m[1]) * 512]);
-  }
-  return members;
-}
-
-function makeImages() {
-  mkdirSync(CACHE, { recursive: true });
-  const v1 = join(CACHE, "v1.img");
-  const v2 = join(CACHE, "v2.img");
-  const metaPath = join(CACHE, "images.json");
-  if (existsSync(v1) && existsSync(v2) && existsSync(metaPath)) {
-    const meta = JSON.parse(readFileSync(metaPath, "utf8"));
-    if (statSync(v1).size === IMAGE_BYTES && statSync(v2).size === IMAGE_BYTES && meta.v2) {
-      log(`reusing the images in ${CACHE} (made ${meta.made}); delete it to remake them`);
-      return { ...meta, reused: true };
-    }
-  }
-  for (const name of ["v1.img", "v2.img", "images.json", "v2root"]) {
-    rmSync(join(CACHE, name), { recursive: true, force: true });
-  }
-  log("making image v1 (256 MiB of real OS files)");
-  const commands = v1Commands();
-  bash(commands.join(" && "), "making v1");
-  if (statSync(v1).size !== IMAGE_BYTES) throw new Error("v1.img is shorter than 256 MiB");
-  const all = lines(join(CACHE, "list-all.txt"));
-  const listV1 = lines(join(CACHE, "list-v1.txt"));
-
-  // v2, "a new package version": 20 files that lie inside the 256 MiB rebuilt or patched, and 3
-  // files added in the middle of the list, chosen at evenly spaced offsets of the image.
-  log("making image v2 (v1 with ~20 files changed and 3 added)");
-  const members = tarBlocks(v1);
-  const offsetOf = new Map();
-  for (const [index, [name, offset]] of members.entries()) {
-    if (listV1[index] === name) offsetOf.set(name, offset);
-  }
-  const fits = (path) => {
-    const info = lstatSync(`/${path}`);
-    return info.isFile() && info.nlink === 1 && info.size >= 65536 && info.size <= 1048576;
-  };
-  const usable = IMAGE_BYTES - 8 * 1048576;
-  const changed = [];
-  for (let k = 0; k < 20; k++) {
-    const at = ((k + 0.5) * usable) / 20;
-    const path = listV1.find(
-      (p) => (offsetOf.get(p) ?? -1) >= at && fits(p) && !changed.some((c) => c.path === p),
-    );
-    if (!path || offsetOf.get(path) > usable) continue;
-    changed.push({ path, offset: offsetOf.get(path), how: k % 4 === 3 ? "patched" : "rebuilt" });
-  }
-  const inV1 = new Set(listV1);
-  const added = [];
-  for (const fraction of [1 / 6, 3 / 6, 5 / 6]) {
-    const at = fraction * usable;
-    const after = listV1.find((p) => (offsetOf.get(p) ?? -1) >= at);
-    if (!offsetOf.has(after)) continue;
-    const from = all.indexOf(after);
-    const path = all.slice(from, from + 400).find((p) => !inV1.has(p) && fits(p));
-    const next = path && listV1.find((p) => Buffer.compare(Buffer.from(p), Buffer.from(path)) > 0);
-    if (path && (offsetOf.get(next) ?? Number.POSITIVE_INFINITY) <= usable) {
-      added.push({ path, offset: offsetOf.get(next), how: "added" });
-    }
-  }
-  const overlay = join(CACHE, "v2root");
-  const overlayRel = relative("/", overlay);
-  let differing = 0;
-  for (const [index, file] of changed.entries()) {
-    const old = readFileSync(`/${file.path}`);
-    let bytes;
-    if (file.how === "rebuilt") {
-      // Every byte changes (recompiled: addresses move everywhere); the size grows 2% or shrinks 1%.
-      const body = permute(old);
-      bytes =
-        index % 2 === 0
-          ? Buffer.concat([body, body.subarray(0, Math.floor(old.length * 0.02))])
-          : body.subarray(0, Math.ceil(old.length * 0.99));
-      differing += bytes.length;
-    } else {
-      // A local edit: 4 KiB inserted in the middle.
-      const middle = Math.floor(old.length / 2);
-      const insert = permute(old.subarray(0, 4096));
-      bytes = Buffer.concat([old.subarray(0, middle), insert, old.subarray(middle)]);
-      differing += insert.length;
-    }
-    file.oldSize = old.length;
-    file.newSize = bytes.length;
-    mkdirSync(dirname(join(overlay, file.path)), { recursive: true });
-    writeFileSync(join(overlay, file.path), bytes);
-  }
-  for (const file of added) {
-    file.oldSize = 0;
-    file.newSize = statSync(`/${file.path}`).size;
-    differing += file.newSize;
-  }
-  const byPath = new Map(changed.map((c) => [c.path, c]));
-  const listV2 = [...listV1, ...added.map((a) => a.path)]
-    .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
-    .map((p) => (byPath.has(p) ? `${overlayRel}/${p}` : p));
-  writeFileSync(join(CACHE, "list-v2.txt"), `${listV2.join("\n")}\n`);
-  const command = v2Command(overlayRel);
-  bash(command, "making v2");
-  if (statSync(v2).size !== IMAGE_BYTES) throw new Error("v2.img is shorter than 256 MiB");
-  const names = spawnSync("tar", ["-t", "-f", v2]).stdout.toString();
-  if (names.includes(overlayRel)) throw new Error("v2.img holds overlay paths: --transform failed");
-  const meta = {
-    made: new Date().toISOString(),
-    commands,
-    v2Command: command,
-    files: listV1.length,
-    membersInImage: members.length,
-    sha256: { v1: sha256File(v1), v2: sha256File(v2) },
-    v2: { changed, added, differing },
-  };
-  writeFileSync(metaPath, `${JSON.stringify(meta, null, 2)}\n`);
-  return { ...meta, reused: false };
-}
-
-function lines(path) {
-  return readFileSync(path, "utf8").split("\n").filter(Boolean);
-}
-
-function sha256File(path) {
-  return createHash("sha256").update(readFileSync(path)).digest("hex");
-}
-
-// ---------------------------------------------------------------------------------------------
-// Running and measuring
-
-/** Runs argv, timing wall clock here and CPU / peak RSS with /usr/bin/time. */
-function run(argv, cwd = ROOT) {
-  const timeFile = join(CACHE, "time.txt");
-  const full = TIME ? [TIME, "-f", "%U %S %M", "-o", timeFile, ...argv] : argv;
-  return new Promise((resolve, reject) => {
-    const begin = performance.now();
-    const child = spawn(full[0], full.slice(1), { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => {
-      const seconds = (performance.now() - begin) / 1000;
-      if (code !== 0) {
-        reject(new Error(`${argv.join(" ")} exited ${code}:\n${stderr}${stdout}`));
-        return;
-      }
-      let cpu;
-      if (TIME) {
-        const [user, sys, rssKb] = readFileSync(timeFile, "utf8")
-          .trim()
-          .split("\n")
-          .at(-1)
-          .split(" ");
-        cpu = { user: Number(user), sys: Number(sys), rssMb: Number(rssKb) / 1024 };
-      }
-      resolve({ seconds, cpu, stdout, stderr });
-    });
-  });
-}
-
-/** Chunk files (count, bytes) under dir: casync's *.cacnk, or edgeboot's v1/chunks/*. */
-function chunkFiles(dir, kind) {
-  const root = kind === "casync" ? dir : join(dir, "v1", "chunks");
-  const files = new Map();
-  const walk = (d) => {
-    if (!existsSync(d)) return;
-    for (const entry of readdirSync(d, { withFileTypes: true })) {
-      const path = join(d, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (kind === "casync" ? entry.name.endsWith(".cacnk") : !entry.name.startsWith(".")) {
-        files.set(kind === "casync" ? entry.name.slice(0, -6) : entry.name, statSync(path).size);
-      }
-    }
-  };
-  walk(root);
-  let bytes = 0;
-  for (const size of files.values()) bytes += size;
-  return { files, count: files.size, bytes };
-}
-
-function du(path, apparent) {
-  const args = apparent ? ["-sb", path] : ["-s", "--block-size=1", path];
-  return Number(spawnSync("du", args).stdout.toString().split("\t")[0]);
-}
-
-/** [id, length] of each chunk of a casync blob index (.caibx), in image order. */
-function caibxChunks(path) {
-  const bytes = readFileSync(path);
-  const items = [];
-  let previous = 0;
-  // 48-byte index header, 16-byte table header, 40-byte items (end offset, digest), 40-byte tail.
-  for (let at = 64; at + 80 <= bytes.length; at += 40) {
-    const end = Number(bytes.readBigUInt64LE(at));
-    items.push([bytes.subarray(at + 8, at + 40).toString("hex"), end - previous]);
-    previous = end;
-  }
-  if (previous !== IMAGE_BYTES) throw new Error(`${path}: chunk lengths add up to ${previous}`);
-  return items;
-}
-
-/** [id, length] of each chunk of an edgeboot manifest, in image order. */
-function manifestChunks(dir, stdout) {
-  const id = /manifest\s+([0-9a-f]{64})/.exec(stdout)?.[1];
-  if (!id) throw new Error(`no manifest id in the publish summary:\n${stdout}`);
-  const manifest = JSON.parse(readFileSync(join(dir, "v1", "manifests", id), "utf8"));
-  const lengths = manifest.lengths.flatMap(([length, count]) => Array(count).fill(length));
-  return manifest.chunks.map((chunk, index) => [chunk, lengths[index]]);
-}
+const NOTES_MARKER = notesMarker("bench/publish.mjs");
 
 function edgebootArgv(image, dir, extra) {
   return ["node", "bin/edgeboot.js", "publish", image, "--name", "bench", "--out", dir, ...extra];
@@ -312,37 +59,15 @@ function casyncArgv(image, dir, version, extra) {
   ];
 }
 
-function shell(argv) {
-  return argv
-    .map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`))
-    .join(" ")
-    .replaceAll(CACHE, "$CACHE");
-}
-
 // ---------------------------------------------------------------------------------------------
 // Main
 
 async function main() {
-  const casync = spawnSync("bash", ["-c", "command -v casync"]).status === 0;
-  let peerNote = "";
-  if (!casync) {
-    const root = process.getuid?.() === 0;
-    if (root && !process.env.CI) {
-      log("casync is missing: apt-get install -y casync");
-      const r = spawnSync("apt-get", ["install", "-y", "casync"], { stdio: "inherit" });
-      if (r.status !== 0) peerNote = "apt-get install -y casync failed: peer skipped.";
-    } else {
-      peerNote = "casync is not installed (`sudo apt-get install -y casync`): peer skipped.";
-    }
-  }
-  const hasPeer = spawnSync("bash", ["-c", "command -v casync"]).status === 0;
+  const peerNote = ensureTool("casync", "casync");
+  const hasPeer = peerNote === "";
   if (!hasPeer) log(peerNote);
 
-  if (process.env.EDGEBOOT_BENCH_NO_BUILD !== "1") {
-    log("building the CLI: node scripts/build-cli.mjs");
-    const b = spawnSync("node", ["scripts/build-cli.mjs"], { cwd: ROOT, stdio: "inherit" });
-    if (b.status !== 0) throw new Error("node scripts/build-cli.mjs failed");
-  }
+  buildCli();
 
   const images = makeImages();
   const v1 = join(CACHE, "v1.img");
@@ -482,66 +207,19 @@ async function main() {
   const report = render(configs, images, profiles);
   mkdirSync(dirname(RESULTS), { recursive: true });
   // Hand-written notes below the marker survive a rerun (they say which run they were written for).
-  const previous = existsSync(RESULTS) ? readFileSync(RESULTS, "utf8") : "";
-  const notes = previous.indexOf(NOTES_MARKER);
-  writeFileSync(RESULTS, notes >= 0 ? `${report}\n${previous.slice(notes)}` : report);
+  writeResults(RESULTS, report, NOTES_MARKER);
   process.stdout.write(report);
   rmSync(RUNS, { recursive: true, force: true });
   log(`wrote ${relative(ROOT, RESULTS)}; removed the stores in ${RUNS}`);
 }
 
-/** Per thread of a --cpu-prof run: profiled and busy seconds, and the top self-time functions. */
-function summarizeProfiles(dir) {
-  const threads = [];
-  for (const file of readdirSync(dir).sort()) {
-    const thread = Number(file.split(".")[4]);
-    const profile = JSON.parse(readFileSync(join(dir, file), "utf8"));
-    const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
-    const self = new Map();
-    let total = 0;
-    for (const [index, id] of profile.samples.entries()) {
-      const { functionName, url, lineNumber } = nodes.get(id).callFrame;
-      const where = url ? ` (${url.split("/").at(-1)}:${lineNumber + 1})` : "";
-      const name = `${functionName || "anonymous"}${where}`;
-      const dt = profile.timeDeltas[index] / 1e6;
-      self.set(name, (self.get(name) ?? 0) + dt);
-      total += dt;
-    }
-    const idle = self.get("(idle)") ?? 0;
-    self.delete("(idle)");
-    const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 5);
-    threads.push({ thread, total, busy: total - idle, top });
-  }
-  return threads;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Report
 
-const mb = (bytes) => (bytes / 1e6).toFixed(1);
-const pct = (part, whole) => `${((100 * part) / whole).toFixed(2)}%`;
-const x = (a, b) => (b ? `${(a / b).toFixed(2)}×` : "–");
-
 function machine() {
-  const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
-  const model = /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1] ?? "unknown";
-  const casync = spawnSync("casync", ["--version"]).stdout?.toString().trim() || "not installed";
-  const git = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT })
-    .stdout.toString()
-    .trim();
-  const dirty = spawnSync("git", ["status", "--porcelain", "src"], { cwd: ROOT })
-    .stdout.toString()
-    .trim();
   return [
-    `- date: ${new Date().toISOString()}`,
-    `- machine: ${availableParallelism()} cores (nproc), ${model}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB memory`,
-    `- Node ${process.version}; ${casync}; edgeboot ${git}${dirty ? " with uncommitted changes in src/" : ""}`,
-    `- runs per command: ${REPEAT} (best wall time kept; interleaved rounds), image read from the page cache, output on ${spawnSync(
-      "bash",
-      ["-c", `df --output=fstype ${CACHE} | tail -1`],
-    )
-      .stdout.toString()
-      .trim()} under ${CACHE}`,
+    ...machineLines(),
+    `- runs per command: ${REPEAT} (best wall time kept; interleaved rounds), image read from the page cache, output on ${fsType(CACHE)} under ${CACHE}`,
   ].join("\n");
 }
 
