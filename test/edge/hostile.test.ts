@@ -36,6 +36,13 @@ describe("hostile requests", () => {
     const paths = () => [
       ...ids().map((id) => `/v1/chunks/${id}`),
       ...ids().map((id) => `/v1/manifests/${id}`),
+      ...ids().map((id) => `/v1/manifests/${id}/image`),
+      ...ids().map((id) => `/v1/manifests/${id}/index.caibx`),
+      ...ids().map((id) => `/v1/castr/${id.slice(0, 4)}/${id}.cacnk`),
+      "/v1/rootfs/target/image",
+      "/v1/rootfs/target/index.caibx",
+      "/v1/rootfs/%2E%2E/image",
+      "/v1/castr/../chunks",
       "/v1/rootfs/target",
       "/v1/rootfs/%2E%2E",
       "/v1/rootfs/a%00b",
