@@ -47,6 +47,7 @@ export class ChunkLoader {
   private readonly memory = new Map<string, Uint8Array>();
   private memoryUsed = 0;
   private readonly loading = new Map<string, Promise<Uint8Array>>();
+  private readonly writing = new Map<string, Promise<void>>();
 
   constructor(private readonly options: ChunkLoaderOptions) {}
 
@@ -63,6 +64,7 @@ export class ChunkLoader {
   /** Makes sure chunk `id` is in the disk cache, downloading it if not. */
   async ensure(id: string, length: number): Promise<void> {
     await this.get(id, length, false);
+    await this.writing.get(id);
   }
 
   private get(id: string, length: number, keep: boolean): Promise<Uint8Array> {
@@ -122,8 +124,22 @@ export class ChunkLoader {
     this.stats.fetched++;
     this.stats.fetchedBytes += frame?.byteLength ?? 0;
     this.options.onFetch?.(id);
-    if (frame) await this.options.cache.writeChunk(id, frame);
+    if (frame) this.keep(id, frame);
     return bytes;
+  }
+
+  /** Waits for the cache writes still running. */
+  async settle(): Promise<void> {
+    await Promise.all(this.writing.values());
+  }
+
+  /** Writes a verified frame to the disk cache without holding up the read that fetched it. */
+  private keep(id: string, frame: Uint8Array): void {
+    const writing: Promise<void> = this.options.cache
+      .writeChunk(id, frame)
+      .catch((error: Error) => this.options.log?.(`cannot cache chunk ${id}: ${error.message}`))
+      .finally(() => this.writing.delete(id));
+    this.writing.set(id, writing);
   }
 
   private remember(id: string, bytes: Uint8Array): void {

@@ -166,6 +166,7 @@ export class BootClient {
   /** Closes connections and waits for cache pruning. */
   async close(): Promise<void> {
     await this.edge.close();
+    await this.chunks.settle();
     await this.cache.settle();
   }
 }

@@ -55,6 +55,7 @@ export class DiskCache {
   private readonly touched = new Map<string, number>();
   private writtenSinceCheck = 0;
   private pruning?: Promise<unknown>;
+  private tempDir?: Promise<void>;
 
   constructor(
     readonly root: string,
@@ -154,7 +155,7 @@ export class DiskCache {
     const now = Date.now();
     if (now - (this.touched.get(id) ?? 0) > TOUCH_EVERY_MS) {
       this.touched.set(id, now);
-      await utimes(path, now / 1000, now / 1000).catch(() => undefined);
+      utimes(path, now / 1000, now / 1000).catch(() => undefined);
     }
     return bytes;
   }
@@ -162,7 +163,11 @@ export class DiskCache {
   private async write(kind: Kind, id: string, bytes: Uint8Array): Promise<void> {
     const path = this.path(kind, id);
     const temp = join(this.root, "tmp", `${id}.${randomBytes(6).toString("hex")}`);
-    await mkdir(join(this.root, "tmp"), { recursive: true });
+    this.tempDir ??= mkdir(join(this.root, "tmp"), { recursive: true }).then(() => undefined);
+    await this.tempDir.catch((error) => {
+      this.tempDir = undefined;
+      throw error;
+    });
     await writeFile(temp, bytes);
     try {
       await rename(temp, path);
