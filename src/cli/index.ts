@@ -4,6 +4,7 @@ import { FormatError } from "../format/errors.js";
 import { generateKeyPair, KeyFileError } from "../publish/keys.js";
 import { PublishError } from "../publish/target.js";
 import { clientCommands } from "./client.js";
+import { gcCommand } from "./gc.js";
 import { nbdCommand } from "./nbd.js";
 import { publishCommand } from "./publish.js";
 
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   publishCommand(program);
   clientCommands(program);
   nbdCommand(program);
+  gcCommand(program);
   return program;
 }
 

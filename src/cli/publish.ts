@@ -140,7 +140,8 @@ async function chooseTarget(flags: PublishFlags): Promise<PublishTarget> {
   });
 }
 
-async function readToken(tokenFile: string | undefined): Promise<string> {
+/** The publish token: the first line of `tokenFile`, else `EDGEBOOT_TOKEN`. */
+export async function readToken(tokenFile: string | undefined): Promise<string> {
   if (tokenFile) {
     let text: string;
     try {

@@ -11,6 +11,7 @@ import {
   getRootfsImage,
 } from "./handlers/image.js";
 import { getManifest, putManifest } from "./handlers/manifests.js";
+import { deleteChunk, deleteManifest, listChunks, listManifests } from "./handlers/objects.js";
 import { deleteRef, getRef, listRootfs, putRef } from "./handlers/refs.js";
 import { HttpProblem, problemResponse } from "./http/problem.js";
 import type { Env } from "./index.js";
@@ -44,13 +45,17 @@ export function createApp({ storage, cache = defaultCache }: AppOptions): Hono<A
   app.get("/v1/rootfs/:name/index.caibx", getRootfsCaibx);
   app.put("/v1/rootfs/:name", auth, putRef);
   app.delete("/v1/rootfs/:name", auth, deleteRef);
+  app.get("/v1/manifests", auth, listManifests);
   app.get("/v1/manifests/:id", getManifest);
   app.get("/v1/manifests/:id/image", getManifestImage);
   app.get("/v1/manifests/:id/index.caibx", getManifestCaibx);
   app.put("/v1/manifests/:id", auth, putManifest);
+  app.delete("/v1/manifests/:id", auth, deleteManifest);
+  app.get("/v1/chunks", auth, listChunks);
   app.post("/v1/chunks/missing", auth, findMissingChunks);
   app.get("/v1/chunks/:id", getChunk);
   app.put("/v1/chunks/:id", auth, putChunk);
+  app.delete("/v1/chunks/:id", auth, deleteChunk);
   app.get("/v1/castr/:prefix/:file", getCastrChunk);
 
   app.notFound((c) => problemResponse(noSuchRoute(c.req.method, c.req.path), c.req.path));

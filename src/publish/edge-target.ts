@@ -18,6 +18,12 @@ export interface EdgeTargetOptions {
   timeoutMs?: number;
 }
 
+/** One page of an object listing. */
+export interface ObjectPage {
+  objects: { id: string; size: number; uploaded: string }[];
+  cursor?: string;
+}
+
 interface Answer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
@@ -91,12 +97,37 @@ export class EdgeTarget implements PublishTarget {
     }
   }
 
+  /** Every rootfs name the edge lists. */
+  async rootfsNames(): Promise<string[]> {
+    const answer = await this.send("GET", "v1/rootfs", undefined, {});
+    const doc = JSON.parse(answer.body.toString("utf8")) as { rootfs: { name: string }[] };
+    return doc.rootfs.map((r) => r.name);
+  }
+
+  /** The bytes of manifest `id`, or undefined when the edge has none. */
+  async getManifest(id: string): Promise<Buffer | undefined> {
+    const answer = await this.send("GET", `v1/manifests/${id}`, undefined, {}, [404]);
+    return answer.status === 404 ? undefined : answer.body;
+  }
+
+  /** One page of the stored chunks or manifests (token needed). */
+  async listObjects(kind: "chunks" | "manifests", cursor?: string): Promise<ObjectPage> {
+    const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
+    const answer = await this.send("GET", `v1/${kind}${query}`, undefined, {});
+    return JSON.parse(answer.body.toString("utf8")) as ObjectPage;
+  }
+
+  /** Deletes a chunk or manifest (token needed); one already gone is no error. */
+  async deleteObject(kind: "chunks" | "manifests", id: string): Promise<void> {
+    await this.send("DELETE", `v1/${kind}/${id}`, undefined, {}, [404]);
+  }
+
   async close(): Promise<void> {
     await this.agent.close();
   }
 
   private async send(
-    method: "GET" | "POST" | "PUT",
+    method: "GET" | "POST" | "PUT" | "DELETE",
     path: string,
     body: string | Uint8Array | undefined,
     headers: Record<string, string>,

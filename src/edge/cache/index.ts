@@ -2,6 +2,7 @@
 export interface ResponseCache {
   match(request: Request): Promise<Response | undefined>;
   put(request: Request, response: Response): Promise<void>;
+  delete(request: Request): Promise<boolean>;
 }
 
 /** The data center's cache (`caches.default`). On `*.workers.dev` it stores nothing: use a custom domain. */

@@ -1,0 +1,74 @@
+import type { Command } from "commander";
+import { mebibytes } from "../format/units.js";
+import { EdgeTarget } from "../publish/edge-target.js";
+import { collectGarbage } from "../publish/gc.js";
+import { PublishError } from "../publish/target.js";
+import { readToken } from "./publish.js";
+
+interface GcFlags {
+  edge: string;
+  tokenFile?: string;
+  grace: string;
+  dryRun?: boolean;
+}
+
+/** Objects listed by name before the rest is summed up. */
+const SHOWN = 20;
+
+/** `edgeboot gc --edge URL`: sweep what no ref reaches. */
+export function gcCommand(program: Command): void {
+  program
+    .command("gc")
+    .description("delete the chunks and manifests no ref (or its history) reaches")
+    .requiredOption("--edge <url>", "edge to collect (token from EDGEBOOT_TOKEN or --token-file)")
+    .option("--token-file <path>", "file whose first line is the edge's publish token")
+    .option(
+      "--grace <duration>",
+      "never delete what is younger than this (a publish in progress)",
+      "24h",
+    )
+    .option("--dry-run", "show what would be deleted, delete nothing")
+    .action(async (flags: GcFlags) => {
+      const graceMs = parseDuration(flags.grace);
+      const edge = new EdgeTarget(flags.edge, { token: await readToken(flags.tokenFile) });
+      const tty = process.stderr.isTTY;
+      try {
+        const result = await collectGarbage({
+          edge,
+          graceMs,
+          dryRun: flags.dryRun === true,
+          log: (line) => process.stderr.write(`edgeboot gc: ${line}\n`),
+          onDeleted: (done, total) => {
+            if (tty) process.stderr.write(`\rdeleting ${done}/${total}`);
+          },
+        });
+        if (tty && result.deleted > 0) process.stderr.write("\n");
+        const lines = [
+          `${flags.dryRun ? "would delete" : "deleted"} ${result.dead.length} objects (${mebibytes(result.deadBytes)}) from ${edge.where}`,
+          `  live       ${result.refs} refs, ${result.liveManifests} manifests, ${result.liveChunks} chunks`,
+          `  grace      ${flags.grace}: nothing younger is touched`,
+          ...result.dead
+            .slice(0, SHOWN)
+            .map(
+              (o) =>
+                `  ${o.kind === "chunks" ? "chunk   " : "manifest"}   ${o.id} (${o.size} bytes, ${o.uploaded})`,
+            ),
+          ...(result.dead.length > SHOWN ? [`  ... and ${result.dead.length - SHOWN} more`] : []),
+          "",
+        ];
+        process.stdout.write(lines.join("\n"));
+      } finally {
+        await edge.close();
+      }
+    });
+}
+
+/** Parses `24h`, `30m`, `90s`, `2d` or `0`. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+)([smhd]?)$/.exec(text.trim());
+  if (!match)
+    throw new PublishError(`--grace must be a duration such as 24h, 30m, 90s or 0, not "${text}"`);
+  const unit =
+    { "": 1000, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as string] ?? 1000;
+  return Number(match[1]) * unit;
+}

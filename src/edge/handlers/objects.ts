@@ -1,0 +1,66 @@
+import { cacheKey } from "../cache/index.js";
+import type { AppContext } from "../context.js";
+import { badRequest, notFound } from "../http/problem.js";
+import { chunkKey, manifestKey } from "../storage/index.js";
+import { chunkIdParam, manifestIdParam } from "./params.js";
+
+/** Longest cursor accepted back from a client: R2's are far shorter. */
+const MAX_CURSOR_LENGTH = 1024;
+
+/** One stored object as the listings show it. */
+export interface ListedObject {
+  id: string;
+  size: number;
+  /** ISO 8601 time it was stored. */
+  uploaded: string;
+}
+
+/**
+ * GET `/v1/chunks` (token needed): one page of every stored chunk, `{objects, cursor?}`; pass the
+ * cursor back as `?cursor=` for the next page. What garbage collection sweeps from.
+ */
+export function listChunks(c: AppContext): Promise<Response> {
+  return listPage(c, "chunks/");
+}
+
+/** GET `/v1/manifests` (token needed): one page of every stored manifest, like {@link listChunks}. */
+export function listManifests(c: AppContext): Promise<Response> {
+  return listPage(c, "manifests/");
+}
+
+/**
+ * DELETE `/v1/chunks/:id` (token needed): removes a chunk, and this location's cached copy.
+ * Meant for garbage collection, which deletes only what no ref reaches.
+ */
+export function deleteChunk(c: AppContext): Promise<Response> {
+  const id = chunkIdParam(c);
+  return deleteObject(c, chunkKey(id), `/v1/chunks/${id}`, `chunk ${id}`);
+}
+
+/** DELETE `/v1/manifests/:id` (token needed): removes a manifest, like {@link deleteChunk}. */
+export function deleteManifest(c: AppContext): Promise<Response> {
+  const id = manifestIdParam(c);
+  return deleteObject(c, manifestKey(id), `/v1/manifests/${id}`, `manifest ${id}`);
+}
+
+async function listPage(c: AppContext, prefix: string): Promise<Response> {
+  const cursor = c.req.query("cursor") || undefined;
+  if (cursor && cursor.length > MAX_CURSOR_LENGTH) throw badRequest("the cursor is too long");
+  const page = await c.var.storage.list(prefix, cursor);
+  const objects: ListedObject[] = page.objects.map((object) => ({
+    id: object.key.slice(prefix.length),
+    size: object.size,
+    uploaded: object.uploaded.toISOString(),
+  }));
+  return c.json(page.cursor ? { objects, cursor: page.cursor } : { objects }, 200, {
+    "Cache-Control": "no-store",
+  });
+}
+
+async function deleteObject(c: AppContext, key: string, path: string, label: string) {
+  const storage = c.var.storage;
+  if (!(await storage.head(key))) throw notFound(`no ${label} is stored here`);
+  await storage.delete(key);
+  await c.var.cache.delete(cacheKey(c.req.url, path)).catch(() => false);
+  return c.body(null, 204);
+}

@@ -1,0 +1,131 @@
+import { createHash } from "node:crypto";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { imageBytes, runCli, useEdgeAndDir } from "./edge.js";
+
+const fixture = useEdgeAndDir();
+const CHUNK = 65536;
+const digest = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+const auth = () => ({ Authorization: `Bearer ${fixture.edge.token}` });
+
+async function publish(name: string, bytes: Buffer) {
+  const path = join(fixture.dir, `${name}-${digest(bytes).slice(0, 8)}.img`);
+  await writeFile(path, bytes);
+  const run = await runCli(
+    ["publish", path, "--name", name, "--edge", fixture.edge.url, "--chunking", "fixed:64K"],
+    {
+      EDGEBOOT_TOKEN: fixture.edge.token,
+    },
+  );
+  expect(run.code, run.stderr).toBe(0);
+  return /manifest\s+([0-9a-f]{64})/.exec(run.stdout)?.[1] as string;
+}
+
+function gc(...args: string[]) {
+  return runCli(["gc", "--edge", fixture.edge.url, ...args], {
+    EDGEBOOT_TOKEN: fixture.edge.token,
+  });
+}
+
+async function stored(kind: "chunks" | "manifests"): Promise<Set<string>> {
+  const ids = new Set<string>();
+  let cursor: string | undefined;
+  do {
+    const page = (await (
+      await fetch(`${fixture.edge.url}/v1/${kind}${cursor ? `?cursor=${cursor}` : ""}`, {
+        headers: auth(),
+      })
+    ).json()) as { objects: { id: string }[]; cursor?: string };
+    for (const o of page.objects) ids.add(o.id);
+    cursor = page.cursor;
+  } while (cursor);
+  return ids;
+}
+
+async function fetchBack(name: string): Promise<string> {
+  const out = join(fixture.dir, `${name}.back`);
+  const run = await runCli([
+    "fetch",
+    fixture.edge.url,
+    name,
+    "-o",
+    out,
+    "--cache-dir",
+    join(fixture.dir, `cache-${Date.now()}`),
+  ]);
+  expect(run.code, run.stderr).toBe(0);
+  return digest(await readFile(out));
+}
+
+describe("edgeboot gc", () => {
+  it("sweeps a withdrawn image past the grace period, keeps retained versions, and loses nothing of a publish running meanwhile", async () => {
+    const v1 = imageBytes(4 * CHUNK, 1);
+    const v2 = Buffer.from(v1);
+    v2.fill(9, 0, 100);
+    const keptOld = await publish("keep", v1);
+    await publish("keep", v2);
+    const withdrawn = imageBytes(3 * CHUNK, 2);
+    const gone = await publish("gone", withdrawn);
+    expect(
+      (await fetch(`${fixture.edge.url}/v1/rootfs/gone`, { method: "DELETE", headers: auth() }))
+        .status,
+    ).toBe(204);
+
+    const young = await gc("--grace", "1h");
+    expect(young.code, young.stderr).toBe(0);
+    expect(young.stdout).toMatch(/^deleted 0 objects/);
+
+    await new Promise((resolve) => setTimeout(resolve, 2200));
+    const dry = await gc("--grace", "2s", "--dry-run");
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(dry.stdout).toMatch(/^would delete 4 objects/);
+    expect(dry.stdout).toContain(gone);
+    expect((await stored("manifests")).has(gone)).toBe(true);
+
+    const running = imageBytes(6 * CHUNK, 3);
+    const [collected, published] = await Promise.all([
+      gc("--grace", "2s"),
+      publish("during", running),
+    ]);
+    expect(collected.code, collected.stderr).toBe(0);
+    expect(collected.stdout).toMatch(/^deleted 4 objects/);
+    expect((await stored("manifests")).has(gone)).toBe(false);
+    expect((await stored("manifests")).has(keptOld)).toBe(true);
+    expect((await stored("manifests")).has(published)).toBe(true);
+    expect(await fetchBack("during")).toBe(digest(running));
+    expect(await fetchBack("keep")).toBe(digest(v2));
+    const old = await fetch(`${fixture.edge.url}/v1/manifests/${keptOld}/image`);
+    expect(digest(new Uint8Array(await old.arrayBuffer()))).toBe(digest(v1));
+
+    const again = await gc("--grace", "0");
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^deleted 0 objects/);
+  });
+
+  it("needs the token, for gc and for the listings and deletes it uses", async () => {
+    const refused = await runCli(["gc", "--edge", fixture.edge.url], {
+      EDGEBOOT_TOKEN: "wrong-token-0123456789",
+    });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/refused the token/);
+    expect((await fetch(`${fixture.edge.url}/v1/chunks`)).status).toBe(401);
+    expect((await fetch(`${fixture.edge.url}/v1/manifests`)).status).toBe(401);
+    expect(
+      (await fetch(`${fixture.edge.url}/v1/chunks/${"0".repeat(64)}`, { method: "DELETE" })).status,
+    ).toBe(401);
+    expect(
+      (
+        await fetch(`${fixture.edge.url}/v1/chunks/${"0".repeat(64)}`, {
+          method: "DELETE",
+          headers: auth(),
+        })
+      ).status,
+    ).toBe(404);
+    const bad = await runCli(["gc", "--edge", fixture.edge.url, "--grace", "soon"], {
+      EDGEBOOT_TOKEN: fixture.edge.token,
+    });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--grace must be a duration/);
+  });
+});
