@@ -10,6 +10,10 @@ const writes = (id: string): [string, string, BodyInit][] => [
   ["POST", "/v1/chunks/missing", '{"ids":[]}'],
   ["PUT", "/v1/rootfs/debian", "{}"],
   ["DELETE", "/v1/rootfs/debian", ""],
+  ["DELETE", `/v1/chunks/${id}`, ""],
+  ["DELETE", `/v1/manifests/${id}`, ""],
+  ["GET", "/v1/chunks", ""],
+  ["GET", "/v1/manifests", ""],
 ];
 
 describe("write authorization", () => {
@@ -30,7 +34,7 @@ describe("write authorization", () => {
       const response = await call(path, {
         method,
         headers,
-        body: method === "DELETE" ? undefined : body,
+        body: method === "DELETE" || method === "GET" ? undefined : body,
       });
       expect(response.status, `${method} ${path}`).toBe(401);
       expect(response.headers.get("WWW-Authenticate")).toBe('Bearer realm="edgeboot"');
@@ -47,7 +51,7 @@ describe("write authorization", () => {
       const request = new Request(`${ORIGIN}${path}`, {
         method,
         headers: { Authorization: `Bearer ${TEST_PUBLISH_TOKEN}` },
-        body: method === "DELETE" ? undefined : body,
+        body: method === "DELETE" || method === "GET" ? undefined : body,
       });
       const response = await edge.fetch(request, tokenless, createExecutionContext());
       expect(response.status).toBe(403);
