@@ -50,7 +50,13 @@ export function imageRange(
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
       fill();
-      const bytes = await (pending.shift() as Promise<Uint8Array>);
+      let bytes: Uint8Array;
+      try {
+        bytes = await (pending.shift() as Promise<Uint8Array>);
+      } catch (error) {
+        console.error(`image of manifest cut short at chunk ${index}:`, (error as Error).message);
+        throw error;
+      }
       const at = offsets[index] as number;
       const from = Math.max(start - at, 0);
       const to = Math.min(end + 1 - at, bytes.byteLength);
