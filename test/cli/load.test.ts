@@ -1,0 +1,225 @@
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { Pool } from "undici";
+import { describe, expect, it } from "vitest";
+import { imageBytes, runCli, useEdgeAndDir } from "./edge.js";
+
+/**
+ * A bounded load test on loopback: many connections fetch chunks and image ranges from the edge,
+ * and NBD clients copy the image through `edgeboot nbd`, while a publish runs; every answer is
+ * checked byte for byte. EDGEBOOT_LOAD_SECONDS makes it longer (default 6), and
+ * EDGEBOOT_LOAD_REPORT=FILE writes what it held to FILE (`npm run bench:load` does both).
+ */
+const SECONDS = Number(process.env.EDGEBOOT_LOAD_SECONDS ?? 6);
+const REPORT = process.env.EDGEBOOT_LOAD_REPORT;
+const HTTP_CONNECTIONS = 16;
+const NBD_CLIENTS = 2;
+const CHUNK = 65536;
+
+const run = promisify(execFile);
+const fixture = useEdgeAndDir();
+const digest = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+/** Resident memory of a process in MB, from /proc. */
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+function workerdPid(): number {
+  const out = spawnSync("pgrep", ["-P", String(process.pid), "workerd"])
+    .stdout.toString()
+    .trim();
+  return Number(out.split("\n")[0]);
+}
+
+async function startNbd(): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(
+    process.execPath,
+    [
+      "bin/edgeboot.js",
+      "nbd",
+      fixture.edge.url,
+      "--listen",
+      "127.0.0.1:0",
+      "--cache-dir",
+      join(fixture.dir, "nbd-cache"),
+    ],
+    { stdio: ["ignore", "pipe", "ignore"] },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = "";
+    child.stdout?.on("data", (d) => {
+      out += d;
+      const match = /nbd:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
+      if (match) resolve(Number(match[1]));
+    });
+    child.on("exit", (code) => reject(new Error(`edgeboot nbd exited with ${code}`)));
+  });
+  return { child, port };
+}
+
+/** Medians of the middle and last thirds of a run's memory samples, and the peak, per process. */
+function flatness(samples: { workerd: number; nbd: number }[]) {
+  const median = (values: number[]) =>
+    [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+  const third = Math.floor(samples.length / 3);
+  const of = (key: "workerd" | "nbd") => ({
+    middle: median(samples.slice(third, 2 * third).map((s) => s[key])),
+    last: median(samples.slice(2 * third).map((s) => s[key])),
+    max: Math.max(...samples.map((s) => s[key])),
+  });
+  return { workerd: of("workerd"), nbd: of("nbd") };
+}
+
+describe("load", () => {
+  it(`holds ${HTTP_CONNECTIONS} HTTP connections and ${NBD_CLIENTS} NBD copiers for ${SECONDS} s during a publish: no wrong byte, no 5xx, flat memory`, async () => {
+    const image = imageBytes(48 * CHUNK, 801);
+    const path = join(fixture.dir, "load.img");
+    await writeFile(path, image);
+    const published = await runCli(
+      ["publish", path, "--name", "load", "--edge", fixture.edge.url, "--chunking", "fixed:64K"],
+      {
+        EDGEBOOT_TOKEN: fixture.edge.token,
+      },
+    );
+    expect(published.code, published.stderr).toBe(0);
+    const ref = (await (await fetch(`${fixture.edge.url}/v1/rootfs/load`)).json()) as {
+      manifest: string;
+    };
+    const manifest = (await (
+      await fetch(`${fixture.edge.url}/v1/manifests/${ref.manifest}`)
+    ).json()) as { chunks: string[] };
+    const frames = new Map<string, string>();
+    for (const id of manifest.chunks) {
+      frames.set(
+        id,
+        digest(
+          new Uint8Array(await (await fetch(`${fixture.edge.url}/v1/chunks/${id}`)).arrayBuffer()),
+        ),
+      );
+    }
+    const nbd = await startNbd();
+    const pool = new Pool(fixture.edge.url, { connections: HTTP_CONNECTIONS });
+    const stats = { chunkGets: 0, rangeGets: 0, nbdCopies: 0, wrong: 0, errors: 0, bytes: 0 };
+    const failures: string[] = [];
+    const workerd = workerdPid();
+    const deadline = Date.now() + SECONDS * 1000;
+    const samples: { workerd: number; nbd: number }[] = [];
+    const sampler = setInterval(
+      () => samples.push({ workerd: rssMb(workerd), nbd: rssMb(nbd.child.pid as number) }),
+      250,
+    );
+    let seed = 12345;
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const http = async (worker: number) => {
+      for (let round = worker; Date.now() < deadline; round++) {
+        const ranged = round % 2 === 0;
+        try {
+          if (ranged) {
+            const start = random(image.byteLength - 1);
+            const end = Math.min(image.byteLength - 1, start + random(3 * CHUNK));
+            const answer = await pool.request({
+              path: "/v1/rootfs/load/image",
+              method: "GET",
+              headers: { Range: `bytes=${start}-${end}` },
+            });
+            const body = new Uint8Array(await answer.body.arrayBuffer());
+            stats.rangeGets++;
+            stats.bytes += body.byteLength;
+            if (
+              answer.statusCode !== 206 ||
+              digest(body) !== digest(image.subarray(start, end + 1))
+            ) {
+              stats.wrong++;
+              failures.push(`range ${start}-${end}: status ${answer.statusCode}`);
+            }
+          } else {
+            const id = manifest.chunks[random(manifest.chunks.length)] as string;
+            const answer = await pool.request({ path: `/v1/chunks/${id}`, method: "GET" });
+            const body = new Uint8Array(await answer.body.arrayBuffer());
+            stats.chunkGets++;
+            stats.bytes += body.byteLength;
+            if (answer.statusCode !== 200 || digest(body) !== frames.get(id)) {
+              stats.wrong++;
+              failures.push(`chunk ${id}: status ${answer.statusCode}`);
+            }
+          }
+        } catch (error) {
+          stats.errors++;
+          failures.push(String(error));
+        }
+      }
+    };
+    const copier = async (index: number) => {
+      const out = join(fixture.dir, `nbd-${index}.raw`);
+      while (Date.now() < deadline) {
+        await run("nbdcopy", [`nbd://127.0.0.1:${nbd.port}/load`, out], { timeout: 60_000 });
+        stats.nbdCopies++;
+        if (digest(await readFile(out)) !== digest(image)) {
+          stats.wrong++;
+          failures.push(`nbdcopy ${index}`);
+        }
+      }
+    };
+    const publisher = async () => {
+      const other = join(fixture.dir, "during.img");
+      await writeFile(other, imageBytes(32 * CHUNK, 802));
+      const result = await runCli(
+        [
+          "publish",
+          other,
+          "--name",
+          "during",
+          "--edge",
+          fixture.edge.url,
+          "--chunking",
+          "fixed:64K",
+        ],
+        {
+          EDGEBOOT_TOKEN: fixture.edge.token,
+        },
+      );
+      if (result.code !== 0) failures.push(`publish during load: ${result.stderr}`);
+    };
+    const started = performance.now();
+    await Promise.all([
+      ...Array.from({ length: HTTP_CONNECTIONS }, (_, i) => http(i)),
+      ...Array.from({ length: NBD_CLIENTS }, (_, i) => copier(i)),
+      publisher(),
+    ]);
+    const seconds = (performance.now() - started) / 1000;
+    clearInterval(sampler);
+    const memory = flatness(samples);
+    await pool.close();
+    nbd.child.kill("SIGTERM");
+
+    const requests = stats.chunkGets + stats.rangeGets;
+    const summary = [
+      `- ${new Date().toISOString()}, ${SECONDS} s: ${HTTP_CONNECTIONS} HTTP connections and ${NBD_CLIENTS} nbdcopy loops, while a 2 MiB image is published`,
+      `- HTTP: ${requests} requests (${stats.chunkGets} chunk GETs, ${stats.rangeGets} image ranges), ${(requests / seconds).toFixed(0)} requests/s, ${(stats.bytes / 1e6 / seconds).toFixed(1)} MB/s; ${stats.errors} errors, ${stats.wrong} wrong answers`,
+      `- NBD: ${stats.nbdCopies} whole-image copies through edgeboot nbd, every one bit-identical`,
+      `- resident memory, median of the middle third of the run → median of the last third (max): workerd ${memory.workerd.middle.toFixed(0)} → ${memory.workerd.last.toFixed(0)} MB (${memory.workerd.max.toFixed(0)}), edgeboot nbd ${memory.nbd.middle.toFixed(0)} → ${memory.nbd.last.toFixed(0)} MB (${memory.nbd.max.toFixed(0)}); sampled every 250 ms`,
+    ].join("\n");
+    if (REPORT) {
+      await writeFile(
+        REPORT,
+        `# Load held (\`npm run bench:load\`)\n\nMade by test/cli/load.test.ts with EDGEBOOT_LOAD_SECONDS=${SECONDS}. The edge runs in Miniflare (workerd) on loopback, sharing the machine's 2 cores with the load.\n\n${summary}\n`,
+      );
+    }
+    console.log(summary);
+    expect(failures.slice(0, 5)).toEqual([]);
+    expect(stats.wrong).toBe(0);
+    expect(requests).toBeGreaterThan(50);
+    expect(stats.nbdCopies).toBeGreaterThan(0);
+    expect(memory.workerd.last - memory.workerd.middle).toBeLessThan(64);
+    expect(memory.nbd.last - memory.nbd.middle).toBeLessThan(64);
+  }, 120_000);
+});
