@@ -23,7 +23,11 @@ export default defineConfig({
           environment: "node",
           globalSetup: ["test/cli/global-setup.ts"],
           testTimeout: 60_000,
-          include: ["test/format/**/*.test.ts", "test/{publish,client,cli}/**/*.test.ts"],
+          include: [
+            "test/format/**/*.test.ts",
+            "test/{publish,client,cli}/**/*.test.ts",
+            "test/boot/**/*.test.ts",
+          ],
         },
       },
     ],
