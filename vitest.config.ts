@@ -14,6 +14,7 @@ export default defineConfig({
         ],
         test: {
           name: "workerd",
+          testTimeout: 30_000,
           include: ["test/edge/**/*.test.ts", "test/format/**/*.test.ts"],
         },
       },
