@@ -33,7 +33,7 @@ describe("the Worker's entry point", () => {
 describe("unknown routes and methods", () => {
   it.each([
     ["GET", "/v2/chunks"],
-    ["GET", "/v1/chunks"],
+    ["GET", "/v1/chunks/a/b"],
     ["POST", `/v1/chunks/${"a".repeat(64)}`],
     ["PATCH", "/v1/rootfs/debian"],
   ])("answers %s %s with a 404 problem", async (method, path) => {
