@@ -4,6 +4,7 @@ import { sha256Hex } from "./hex.js";
 import { isObjectId, type ObjectId } from "./ids.js";
 import { parseJsonBytes } from "./json.js";
 import { MAX_CHUNK_BYTES, MAX_MANIFEST_BYTES, MAX_MANIFEST_CHUNKS } from "./limits.js";
+import { isIsoUtcInstant } from "./time.js";
 
 /** The manifest schema version this code reads and writes. */
 export const MANIFEST_VERSION = 1;
@@ -54,7 +55,6 @@ const KEYS = [
   "chunks",
   "prefetch",
 ];
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 /** Canonical bytes of `manifest`: the same manifest always gives the same bytes, hence the same id. */
 export function encodeManifest(manifest: Manifest): Uint8Array {
@@ -110,11 +110,7 @@ export function validateManifest(value: unknown): Manifest {
   const chunking = validateChunking(doc.chunking);
   if (!isCodec(doc.codec))
     throw new FormatError('manifest codec must be "zstd" or "gzip"', "codec");
-  if (
-    typeof doc.created !== "string" ||
-    !ISO_UTC.test(doc.created) ||
-    Number.isNaN(Date.parse(doc.created))
-  ) {
+  if (!isIsoUtcInstant(doc.created)) {
     throw new FormatError(
       "manifest created must be an ISO 8601 UTC time like 2026-11-26T11:00:00.000Z",
       "created",

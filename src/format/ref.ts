@@ -3,6 +3,7 @@ import { FormatError } from "./errors.js";
 import { isObjectId, isRootfsName, type ObjectId, rootfsNameProblem } from "./ids.js";
 import { parseJsonBytes } from "./json.js";
 import { MAX_REF_BYTES, REF_HISTORY_LENGTH } from "./limits.js";
+import { isIsoUtcInstant } from "./time.js";
 
 /** An Ed25519 signature over a ref's name, manifest id and publish time. */
 export interface RefSignature {
@@ -40,7 +41,6 @@ export interface Ref extends RefUpdate {
 }
 
 const FORMAT_TAG = "edgeboot-ref";
-const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const ED25519 = { name: "Ed25519" } as const;
 
 /** The exact bytes a ref signature covers. */
@@ -161,11 +161,7 @@ function validateUpdateFields(doc: Record<string, unknown>): RefUpdate {
       "manifest",
     );
   }
-  if (
-    typeof doc.published !== "string" ||
-    !ISO_UTC.test(doc.published) ||
-    Number.isNaN(Date.parse(doc.published))
-  ) {
+  if (!isIsoUtcInstant(doc.published)) {
     throw new FormatError(
       "ref published must be an ISO 8601 UTC time like 2026-11-26T11:00:00.000Z",
       "published",

@@ -72,9 +72,16 @@ class Connection {
 
   async run(): Promise<void> {
     try {
-      this.#socket.setTimeout(this.#context.handshakeTimeoutMs, () =>
-        this.#hangUp("no export chosen before the handshake timeout"),
-      );
+      // A deadline, not socket.setTimeout (an idle timer every byte resets): a client that trickles
+      // its options must not stay in the handshake for ever.
+      const ms = this.#context.handshakeTimeoutMs;
+      const deadline =
+        ms > 0
+          ? setTimeout(
+              () => this.#hangUp("no export chosen before the handshake timeout"),
+              Math.min(ms, 2 ** 31 - 1),
+            )
+          : undefined;
       const negotiated = await negotiate({
         reader: this.#reader,
         source: this.#context.source,
@@ -82,8 +89,7 @@ class Connection {
         write: (bytes) => this.#write([bytes]),
         log: (message) => this.#log(message),
         end: () => this.#endGracefully(),
-      });
-      this.#socket.setTimeout(0);
+      }).finally(() => clearTimeout(deadline));
       if (negotiated === undefined || this.#closed) return;
       this.#socket.setKeepAlive(true, 60_000);
       await this.#transmit({
