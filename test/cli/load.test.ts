@@ -63,6 +63,19 @@ async function startNbd(): Promise<{ child: ChildProcess; port: number }> {
   return { child, port };
 }
 
+const NOTES_MARKER = "<!-- hand-written notes: the load test keeps everything below this line -->";
+
+/** Writes the results file, keeping the hand-written notes of the previous one. */
+async function writeReport(path: string, summary: string): Promise<void> {
+  const previous = await readFile(path, "utf8").catch(() => "");
+  const notes = previous.indexOf(NOTES_MARKER);
+  const head = `# Load held (\`npm run bench:load\`)\n\nMade by test/cli/load.test.ts with EDGEBOOT_LOAD_SECONDS=${SECONDS}. The edge runs in Miniflare (workerd) on loopback, sharing the machine's 2 cores with the load.\n\n${summary}\n`;
+  await writeFile(
+    path,
+    notes >= 0 ? `${head}\n${previous.slice(notes)}` : `${head}\n${NOTES_MARKER}\n`,
+  );
+}
+
 /** Medians of the middle and last thirds of a run's memory samples, and the peak, per process. */
 function flatness(samples: { workerd: number; nbd: number }[]) {
   const median = (values: number[]) =>
@@ -208,12 +221,7 @@ describe("load", () => {
       `- NBD: ${stats.nbdCopies} whole-image copies through edgeboot nbd, every one bit-identical`,
       `- resident memory, median of the middle third of the run → median of the last third (max): workerd ${memory.workerd.middle.toFixed(0)} → ${memory.workerd.last.toFixed(0)} MB (${memory.workerd.max.toFixed(0)}), edgeboot nbd ${memory.nbd.middle.toFixed(0)} → ${memory.nbd.last.toFixed(0)} MB (${memory.nbd.max.toFixed(0)}); sampled every 250 ms`,
     ].join("\n");
-    if (REPORT) {
-      await writeFile(
-        REPORT,
-        `# Load held (\`npm run bench:load\`)\n\nMade by test/cli/load.test.ts with EDGEBOOT_LOAD_SECONDS=${SECONDS}. The edge runs in Miniflare (workerd) on loopback, sharing the machine's 2 cores with the load.\n\n${summary}\n`,
-      );
-    }
+    if (REPORT) await writeReport(REPORT, summary);
     console.log(summary);
     expect(failures.slice(0, 5)).toEqual([]);
     expect(stats.wrong).toBe(0);
