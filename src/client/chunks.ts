@@ -3,6 +3,9 @@ import type { DiskCache } from "./cache/index.js";
 import { decodeChunk } from "./decode.js";
 import type { EdgeClient } from "./edge-client.js";
 
+/** Decoded chunks kept in memory by default: 64 MiB. */
+const DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024;
+
 /** Counters of where chunks came from. */
 export interface ChunkStats {
   /** Served from decoded chunks held in memory. */
@@ -61,10 +64,18 @@ export class ChunkLoader {
     return this.get(id, length, false);
   }
 
-  /** Makes sure chunk `id` is in the disk cache, downloading it if not. */
-  async ensure(id: string, length: number): Promise<void> {
-    await this.get(id, length, false);
+  /**
+   * Makes sure chunk `id` is in the disk cache, downloading it if not; `keep` also holds it
+   * decoded in memory (for chunks a boot is about to read).
+   */
+  async ensure(id: string, length: number, keep = false): Promise<void> {
+    await this.get(id, length, keep);
     await this.writing.get(id);
+  }
+
+  /** Bytes of decoded chunks held in memory at most. */
+  get memoryBudget(): number {
+    return this.options.memoryBytes ?? DEFAULT_MEMORY_BYTES;
   }
 
   private get(id: string, length: number, keep: boolean): Promise<Uint8Array> {
@@ -77,7 +88,14 @@ export class ChunkLoader {
     }
     let loading = this.loading.get(id);
     if (!loading) {
-      loading = this.loadUncached(id, length, keep).finally(() => this.loading.delete(id));
+      // A chunk just downloaded may still be on its way to the disk cache: wait for it there
+      // rather than download it again.
+      const written = this.writing.get(id);
+      loading = (
+        written
+          ? written.then(() => this.loadUncached(id, length, keep))
+          : this.loadUncached(id, length, keep)
+      ).finally(() => this.loading.delete(id));
       this.loading.set(id, loading);
     }
     return loading;
@@ -143,7 +161,7 @@ export class ChunkLoader {
   }
 
   private remember(id: string, bytes: Uint8Array): void {
-    const budget = this.options.memoryBytes ?? 64 * 1024 * 1024;
+    const budget = this.memoryBudget;
     if (bytes.byteLength > budget) return;
     this.memory.set(id, bytes);
     this.memoryUsed += bytes.byteLength;

@@ -66,11 +66,18 @@ export class ImageReader {
    */
   async startPrefetch(): Promise<number> {
     const list = this.manifest.prefetch ?? [];
+    // The first chunks of the list, up to half the memory budget, are also kept decoded: the boot
+    // reads them next, and would otherwise decode and hash them a second time.
+    let kept = 0;
+    const keepUpTo = this.loader.memoryBudget / 2;
     let next = 0;
     const worker = async () => {
       while (next < list.length) {
         const index = list[next++] as number;
-        await this.ensure(index).catch((error: Error) =>
+        const length = this.manifest.lengths[index] as number;
+        const keep = kept + length <= keepUpTo;
+        if (keep) kept += length;
+        await this.ensure(index, keep).catch((error: Error) =>
           this.options.log?.(`prefetch of chunk ${index} failed: ${error.message}`),
         );
       }
@@ -96,10 +103,11 @@ export class ImageReader {
     out.set(bytes.subarray(from - start, to - start), from - offset);
   }
 
-  private ensure(index: number): Promise<void> {
+  private ensure(index: number, keep = false): Promise<void> {
     return this.loader.ensure(
       this.manifest.chunks[index] as string,
       this.manifest.lengths[index] as number,
+      keep,
     );
   }
 
