@@ -83,7 +83,9 @@ export async function verifiedChunk(
   const bytes =
     detectCodec(frame) === "zstd"
       ? await decodeFrame(frame, { maxOutputBytes: length })
-      : await collect(inflateFrame(frame, length));
+      : await collect(inflateFrame(frame, length, { exact: true })).catch((error: unknown) => {
+          throw new FormatError(`chunk ${id} does not inflate to ${length} bytes: ${error}`);
+        });
   if (bytes.byteLength !== length) {
     throw new FormatError(`chunk ${id} decompresses to ${bytes.byteLength} bytes, not ${length}`);
   }

@@ -10,7 +10,7 @@ import { imageRange } from "../image.js";
 import { chunkKey, manifestKey } from "../storage/index.js";
 import { serveImmutable } from "./immutable.js";
 import { manifestIdParam, rootfsNameParam } from "./params.js";
-import { REF_CACHE_CONTROL, readRef } from "./refs.js";
+import { REF_CACHE_CONTROL, resolveRef } from "./refs.js";
 
 /** Default bound on one `/image` response: see `Env.IMAGE_MAX_RESPONSE_BYTES`. */
 export const DEFAULT_IMAGE_MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
@@ -76,12 +76,12 @@ function byManifest(c: AppContext): Target {
 
 async function byName(c: AppContext): Promise<Target> {
   const name = rootfsNameParam(c);
-  const current = await readRef(c.var.storage, name);
-  if (!current) throw notFound(`no rootfs named "${name}" is published here`);
+  const ref = await resolveRef(c.var.storage, name);
+  if (!ref) throw notFound(`no rootfs named "${name}" is published here`);
   return {
-    manifestId: current.ref.manifest,
+    manifestId: ref.manifest,
     cacheControl: REF_CACHE_CONTROL,
-    lastModified: new Date(current.ref.published),
+    lastModified: new Date(ref.published),
   };
 }
 

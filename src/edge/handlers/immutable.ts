@@ -45,6 +45,7 @@ export async function serveImmutable(
   if (!stored) throw notFound(`no ${object.label} is stored here`);
   const [toClient, toCache] = stored.body.tee();
   const rep = representation(stored, object, toClient, "fwd=miss; stored");
+  rep.lengthKnown = true; // a branch of an R2 body keeps its known length
   waitUntil(cache.put(key, cacheable(rep, toCache)).catch(() => {}));
   return respond(request, rep);
 }
@@ -89,7 +90,9 @@ function cacheable(rep: Representation, body: ReadableStream<Uint8Array>): Respo
     "Cache-Control": rep.cacheControl,
   });
   if (rep.lastModified) headers.set("Last-Modified", rep.lastModified.toUTCString());
-  return new Response(body.pipeThrough(new FixedLengthStream(rep.size)), { headers });
+  // The cache is given the body as it is: R2 bodies, tee branches of them and Blob streams carry
+  // their length, and Content-Length is set.
+  return new Response(body, { headers });
 }
 
 function fromCache(cached: Response, object: ImmutableObject): Representation {
@@ -101,6 +104,7 @@ function fromCache(cached: Response, object: ImmutableObject): Representation {
     contentType: object.contentType,
     cacheControl: IMMUTABLE,
     body: cached.body,
+    lengthKnown: true,
     headers: { "Cache-Status": "edgeboot; hit" },
   };
 }

@@ -121,6 +121,7 @@ export async function putRef(c: AppContext): Promise<Response> {
       `rootfs "${name}" was moved by another publisher during this update: read it again and retry`,
     );
   }
+  resolved.delete(name);
   return c.json(ref, current ? 200 : 201, { ETag: `"${stored.etag}"` });
 }
 
@@ -131,7 +132,33 @@ export async function deleteRef(c: AppContext): Promise<Response> {
   if (!current) throw notFound(`no rootfs named "${name}" is published here`);
   checkPreconditions(c.req.raw.headers, current);
   await c.var.storage.delete(refKey(name));
+  resolved.delete(name);
   return c.body(null, 204);
+}
+
+/**
+ * Refs read for `/image` and `index.caibx` by name, kept briefly by this isolate: a range reader
+ * sends thousands of requests, and each would otherwise read `refs/<name>` from R2. Well within
+ * the 30 s for which those responses may be cached anyway; a move or delete through this isolate
+ * forgets the entry at once.
+ */
+const RESOLVED_MS = 5_000;
+const RESOLVED_SIZE = 64;
+const resolved = new Map<string, { at: number; ref: Ref }>();
+
+/** The current ref of rootfs `name` as `readRef` gives it, at most RESOLVED_MS old. */
+export async function resolveRef(storage: ObjectStorage, name: string): Promise<Ref | undefined> {
+  const memo = resolved.get(name);
+  if (memo && Date.now() - memo.at < RESOLVED_MS) return memo.ref;
+  resolved.delete(name);
+  const current = await readRef(storage, name);
+  if (!current) return undefined;
+  resolved.set(name, { at: Date.now(), ref: current.ref });
+  for (const oldest of resolved.keys()) {
+    if (resolved.size <= RESOLVED_SIZE) break;
+    resolved.delete(oldest);
+  }
+  return current.ref;
 }
 
 /** The current ref of rootfs `name` with its storage etag, if there is one. */

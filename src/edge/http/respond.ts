@@ -31,6 +31,11 @@ export interface Representation {
    * CPU limit): a larger range is 416 and a larger whole body 400, each saying what to ask for.
    */
   maxBodyBytes?: number;
+  /**
+   * `body` is exactly `size` bytes and the runtime knows its length (an R2 or Cache API body), so
+   * a whole 200 sends it as it is, with no FixedLengthStream in between.
+   */
+  lengthKnown?: boolean;
   /** Further response headers, e.g. Cache-Status. */
   headers?: Record<string, string>;
 }
@@ -75,6 +80,9 @@ export function respond(request: Request, rep: Representation): Response {
     });
   }
   checkBodyLimit(request, rep, rep.size, false);
+  if (rep.lengthKnown && rep.body && request.method !== "HEAD") {
+    return new Response(rep.body, { status: 200, headers });
+  }
   return new Response(sendable(request, bodyOf(request, rep, 0, rep.size - 1), rep.size), {
     status: 200,
     headers,

@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// The one results file of `npm run bench`: bench/results/README.md, made from the results files
+// the benchmarks wrote. For each: its run's date, machine and command line, and its targets
+// table with every figure beside the peer measured in the same run, copied as written, with a
+// link to the file that has the rest (commands, every table, profiles, notes).
+//
+//   node bench/summary.mjs        (the last step of `npm run bench`)
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { ROOT } from "./lib/run.mjs";
+
+const RESULTS = join(ROOT, "bench", "results");
+
+/** Each benchmark of the suite: its results file, and what it compares. */
+const BENCHMARKS = [
+  ["publish.md", "Publishing: `edgeboot publish` against `casync make`", "npm run bench:publish"],
+  [
+    "fetch.md",
+    "Fetching: `edgeboot fetch` against `casync extract`; NBD read latency",
+    "npm run bench:fetch",
+  ],
+  ["edge.md", "The edge: edgeboot's Worker against a bare Worker and nginx", "npm run bench:edge"],
+  ["boot.md", "Booting a guest: cold, warm and prefetched, behind 50 ms", "npm run bench:boot"],
+  ["load.md", "Load held: every byte checked under load", "npm run bench:load"],
+];
+
+function section(text, heading) {
+  const start = text.search(new RegExp(`^## ${heading}`, "m"));
+  if (start < 0) return undefined;
+  const rest = text.slice(start);
+  const end = rest.slice(3).search(/^## /m);
+  return (end < 0 ? rest : rest.slice(0, end + 3)).trim();
+}
+
+function headerLines(text) {
+  return text
+    .split("\n")
+    .filter((line) => /^- (date|machine|Node)/.test(line))
+    .join("\n");
+}
+
+const out = [
+  "# edgeboot benchmark results",
+  "",
+  "`npm run bench` runs every benchmark below, then writes this page. Each benchmark can run alone",
+  "(its command is given), measures its peer side by side in the same run, generates its inputs",
+  "(nothing is downloaded), and is bounded in time. Figures drift between runs and machines:",
+  "compare only figures of one run, as each table does. Each section is copied from the results",
+  "file it links, which has the commands, every table, profiles and hand-written notes.",
+  "",
+];
+for (const [file, title, command] of BENCHMARKS) {
+  const path = join(RESULTS, file);
+  out.push(`## ${title}`, "", `\`${command}\` → [${file}](${file})`, "");
+  if (!existsSync(path)) {
+    out.push("Not run yet.", "");
+    continue;
+  }
+  const text = readFileSync(path, "utf8");
+  const header = headerLines(text);
+  if (header) out.push(header, "");
+  const targets = section(text, "Targets?\\b");
+  if (targets) out.push(targets.replace(/^## /, "### "), "");
+  else out.push(text.split("<!--")[0].split("\n").slice(2).join("\n").trim(), "");
+}
+writeFileSync(join(RESULTS, "README.md"), `${out.join("\n").trim()}\n`);
+process.stdout.write(`wrote bench/results/README.md\n`);
