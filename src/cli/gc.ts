@@ -12,7 +12,7 @@ interface GcFlags {
   dryRun?: boolean;
 }
 
-/** Objects listed by name before the rest is summed up. */
+/** Objects listed by name, each before it is deleted; the rest are counted. */
 const SHOWN = 20;
 
 /** `edgeboot gc --edge URL`: sweep what no ref reaches. */
@@ -32,28 +32,31 @@ export function gcCommand(program: Command): void {
       const graceMs = parseDuration(flags.grace);
       const edge = new EdgeTarget(flags.edge, { token: await readToken(flags.tokenFile) });
       const tty = process.stderr.isTTY;
+      let found = 0;
       try {
         const result = await collectGarbage({
           edge,
           graceMs,
           dryRun: flags.dryRun === true,
           log: (line) => process.stderr.write(`edgeboot gc: ${line}\n`),
-          onDeleted: (done, total) => {
-            if (tty) process.stderr.write(`\rdeleting ${done}/${total}`);
+          onDead: (o) => {
+            found++;
+            if (found <= SHOWN) {
+              process.stdout.write(
+                `  ${o.kind === "chunks" ? "chunk   " : "manifest"}   ${o.id} (${o.size} bytes, ${o.uploaded})\n`,
+              );
+            }
+            if (tty && found > SHOWN) {
+              process.stderr.write(`\r${flags.dryRun ? "found" : "deleting"} ${found}`);
+            }
           },
         });
-        if (tty && result.deleted > 0) process.stderr.write("\n");
+        if (tty && found > SHOWN) process.stderr.write("\n");
         const lines = [
-          `${flags.dryRun ? "would delete" : "deleted"} ${result.dead.length} objects (${mebibytes(result.deadBytes)}) from ${edge.where}`,
-          `  live       ${result.refs} refs, ${result.liveManifests} manifests, ${result.liveChunks} chunks`,
+          `${flags.dryRun ? "would delete" : "deleted"} ${result.dead} objects (${mebibytes(result.deadBytes)}) from ${edge.where}`,
+          `  live       ${result.refs} refs, ${result.liveManifests} manifests, ${result.liveChunks} chunk references`,
           `  grace      ${flags.grace}: nothing younger is touched`,
-          ...result.dead
-            .slice(0, SHOWN)
-            .map(
-              (o) =>
-                `  ${o.kind === "chunks" ? "chunk   " : "manifest"}   ${o.id} (${o.size} bytes, ${o.uploaded})`,
-            ),
-          ...(result.dead.length > SHOWN ? [`  ... and ${result.dead.length - SHOWN} more`] : []),
+          ...(result.dead > SHOWN ? [`  (the first ${SHOWN} are listed above)`] : []),
           "",
         ];
         process.stdout.write(lines.join("\n"));

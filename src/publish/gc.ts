@@ -1,5 +1,6 @@
 import { decodeManifest } from "../format/manifest.js";
 import type { EdgeTarget } from "./edge-target.js";
+import { IdFilter } from "./id-filter.js";
 
 /** Objects deleted at once. */
 const DELETES_IN_FLIGHT = 8;
@@ -17,8 +18,10 @@ export interface GcResult {
   refs: number;
   /** Manifests kept: reached from a ref or its history, or younger than the grace period. */
   liveManifests: number;
+  /** Chunk ids those manifests list (with repeats across manifests). */
   liveChunks: number;
-  dead: DeadObject[];
+  /** How many objects nothing reaches, and their bytes. */
+  dead: number;
   deadBytes: number;
   deleted: number;
 }
@@ -30,73 +33,61 @@ export interface GcOptions {
   dryRun: boolean;
   now?: () => number;
   log?: (line: string) => void;
-  onDeleted?: (done: number, total: number) => void;
+  /** Told of every object found dead, as it is found (and deleted, unless a dry run). */
+  onDead?: (object: DeadObject) => void;
 }
 
 /**
- * Garbage collection of an edge's store. Marks every manifest a ref reaches (its current one and
- * its retained history) and every manifest younger than the grace period, then every chunk those
- * manifests list; sweeps the rest that is older than the grace period: manifests first, then
- * chunks, so that no stored manifest ever lists a deleted chunk. Listings are read a page at a
- * time. Just before sweeping, the refs and the manifests are read again and anything they now
- * reach is spared, so a publish that finished during the collection loses nothing. Rerunning
- * after an interruption finishes the job.
+ * Garbage collection of an edge's store, in bounded memory. Marks every manifest a ref reaches
+ * (its current one and its retained history) and every manifest younger than the grace period,
+ * and every chunk those manifests list (in a fixed-size filter); then sweeps, a listing page at a
+ * time, what is older than the grace period and not marked: manifests first, then chunks, so no
+ * stored manifest ever lists a deleted chunk. Before each page is deleted, refs and manifests are
+ * read again and anything they now reach is marked, so a publish that finished meanwhile loses
+ * nothing. Rerunning after an interruption finishes the job.
  */
 export async function collectGarbage(options: GcOptions): Promise<GcResult> {
   const now = options.now ?? Date.now;
-  const started = now();
-  const cutoff = started - options.graceMs;
-  const live = await mark(options, cutoff);
-  const dead: DeadObject[] = [];
-  for await (const object of listAll(options.edge, "manifests")) {
-    if (!live.manifests.has(object.id) && Date.parse(object.uploaded) <= cutoff) {
-      dead.push({ kind: "manifests", ...object });
-    }
-  }
-  for await (const object of listAll(options.edge, "chunks")) {
-    if (!live.chunks.has(object.id) && Date.parse(object.uploaded) <= cutoff) {
-      dead.push({ kind: "chunks", ...object });
-    }
-  }
-  const again = await mark(options, cutoff, live);
-  const sweep = dead.filter((o) =>
-    o.kind === "chunks" ? !again.chunks.has(o.id) : !again.manifests.has(o.id),
-  );
+  const cutoff = now() - options.graceMs;
+  const live: Live = { refs: 0, manifests: new Set(), chunks: new IdFilter(), listed: 0 };
   const result: GcResult = {
-    refs: again.refs,
-    liveManifests: again.manifests.size,
-    liveChunks: again.chunks.size,
-    dead: sweep,
-    deadBytes: sweep.reduce((n, o) => n + o.size, 0),
+    refs: 0,
+    liveManifests: 0,
+    liveChunks: 0,
+    dead: 0,
+    deadBytes: 0,
     deleted: 0,
   };
-  if (options.dryRun) return result;
-  const ordered = [
-    ...sweep.filter((o) => o.kind === "manifests"),
-    ...sweep.filter((o) => o.kind === "chunks"),
-  ];
-  let next = 0;
-  const worker = async () => {
-    while (next < ordered.length) {
-      const object = ordered[next++] as DeadObject;
-      await options.edge.deleteObject(object.kind, object.id);
-      result.deleted++;
-      options.onDeleted?.(result.deleted, ordered.length);
+  await mark(options, cutoff, live);
+  for (const kind of ["manifests", "chunks"] as const) {
+    for await (const page of pages(options.edge, kind)) {
+      await mark(options, cutoff, live);
+      const dead = page
+        .filter((o) => Date.parse(o.uploaded) <= cutoff)
+        .filter((o) => (kind === "chunks" ? !live.chunks.has(o.id) : !live.manifests.has(o.id)))
+        .map((o) => ({ kind, ...o }));
+      result.dead += dead.length;
+      result.deadBytes += dead.reduce((n, o) => n + o.size, 0);
+      for (const object of dead) options.onDead?.(object);
+      if (!options.dryRun) result.deleted += await sweep(options.edge, dead);
     }
-  };
-  await Promise.all(Array.from({ length: DELETES_IN_FLIGHT }, worker));
+  }
+  result.refs = live.refs;
+  result.liveManifests = live.manifests.size;
+  result.liveChunks = live.listed;
   return result;
 }
 
 interface Live {
   refs: number;
   manifests: Set<string>;
-  chunks: Set<string>;
+  chunks: IdFilter;
+  /** Chunk ids added from the live manifests. */
+  listed: number;
 }
 
-/** What the refs reach, plus every manifest younger than `cutoff`, added to `into`. */
-async function mark(options: GcOptions, cutoff: number, into?: Live): Promise<Live> {
-  const live: Live = into ?? { refs: 0, manifests: new Set(), chunks: new Set() };
+/** Adds to `live` what the refs reach now, and every manifest younger than `cutoff`. */
+async function mark(options: GcOptions, cutoff: number, live: Live): Promise<void> {
   const reached = new Set<string>();
   const names = await options.edge.rootfsNames();
   live.refs = names.length;
@@ -106,8 +97,8 @@ async function mark(options: GcOptions, cutoff: number, into?: Live): Promise<Li
     reached.add(current.ref.manifest);
     for (const id of current.ref.previous) reached.add(id);
   }
-  for await (const object of listAll(options.edge, "manifests")) {
-    if (Date.parse(object.uploaded) > cutoff) reached.add(object.id);
+  for await (const page of pages(options.edge, "manifests")) {
+    for (const object of page) if (Date.parse(object.uploaded) > cutoff) reached.add(object.id);
   }
   for (const id of reached) {
     if (live.manifests.has(id)) continue;
@@ -117,16 +108,30 @@ async function mark(options: GcOptions, cutoff: number, into?: Live): Promise<Li
       continue;
     }
     live.manifests.add(id);
-    for (const chunk of decodeManifest(bytes).chunks) live.chunks.add(chunk);
+    for (const chunk of decodeManifest(bytes).chunks) {
+      live.chunks.add(chunk);
+      live.listed++;
+    }
   }
-  return live;
 }
 
-async function* listAll(edge: EdgeTarget, kind: "chunks" | "manifests") {
+async function sweep(edge: EdgeTarget, dead: DeadObject[]): Promise<number> {
+  let next = 0;
+  const worker = async () => {
+    while (next < dead.length) {
+      const object = dead[next++] as DeadObject;
+      await edge.deleteObject(object.kind, object.id);
+    }
+  };
+  await Promise.all(Array.from({ length: DELETES_IN_FLIGHT }, worker));
+  return dead.length;
+}
+
+async function* pages(edge: EdgeTarget, kind: "chunks" | "manifests") {
   let cursor: string | undefined;
   do {
     const page = await edge.listObjects(kind, cursor);
-    yield* page.objects;
+    yield page.objects;
     cursor = page.cursor;
   } while (cursor);
 }

@@ -74,12 +74,12 @@ describe("edgeboot gc", () => {
 
     const young = await gc("--grace", "1h");
     expect(young.code, young.stderr).toBe(0);
-    expect(young.stdout).toMatch(/^deleted 0 objects/);
+    expect(young.stdout).toMatch(/^deleted 0 objects/m);
 
     await new Promise((resolve) => setTimeout(resolve, 2200));
     const dry = await gc("--grace", "2s", "--dry-run");
     expect(dry.code, dry.stderr).toBe(0);
-    expect(dry.stdout).toMatch(/^would delete 4 objects/);
+    expect(dry.stdout).toMatch(/^would delete 4 objects/m);
     expect(dry.stdout).toContain(gone);
     expect((await stored("manifests")).has(gone)).toBe(true);
 
@@ -89,7 +89,7 @@ describe("edgeboot gc", () => {
       publish("during", running),
     ]);
     expect(collected.code, collected.stderr).toBe(0);
-    expect(collected.stdout).toMatch(/^deleted 4 objects/);
+    expect(collected.stdout).toMatch(/^deleted 4 objects/m);
     expect((await stored("manifests")).has(gone)).toBe(false);
     expect((await stored("manifests")).has(keptOld)).toBe(true);
     expect((await stored("manifests")).has(published)).toBe(true);
@@ -100,7 +100,7 @@ describe("edgeboot gc", () => {
 
     const again = await gc("--grace", "0");
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout).toMatch(/^deleted 0 objects/);
+    expect(again.stdout).toMatch(/^deleted 0 objects/m);
   });
 
   it("needs the token, for gc and for the listings and deletes it uses", async () => {
