@@ -15,7 +15,11 @@ const MAX_MISSING_BODY_BYTES = MAX_MISSING_QUERY_IDS * 70 + 1024;
 
 /** GET and HEAD `/v1/chunks/:id`: the compressed frame, byte for byte as uploaded. */
 export function getChunk(c: AppContext): Promise<Response> {
-  const id = chunkIdParam(c);
+  return serveChunk(c, chunkIdParam(c));
+}
+
+/** Answers with chunk `id` (already validated), through the cache; also casync's store layout. */
+export function serveChunk(c: AppContext, id: string): Promise<Response> {
   return serveImmutable(
     c.req.raw,
     {

@@ -7,8 +7,8 @@ import { type AppContext, background } from "../context.js";
 import { notFound } from "../http/problem.js";
 import { IMMUTABLE, type Representation, respond } from "../http/respond.js";
 import { imageRange } from "../image.js";
-import { chunkKey, manifestKey } from "../storage/index.js";
-import { serveImmutable } from "./immutable.js";
+import { manifestKey } from "../storage/index.js";
+import { serveChunk } from "./chunks.js";
 import { manifestIdParam, rootfsNameParam } from "./params.js";
 import { REF_CACHE_CONTROL, resolveRef } from "./refs.js";
 
@@ -57,17 +57,7 @@ export function getCastrChunk(c: AppContext): Promise<Response> {
   if (!id || c.req.param("prefix") !== id.slice(0, 4)) {
     throw notFound(`a casync store path is /v1/castr/<first 4 hex digits>/<64 hex digits>.cacnk`);
   }
-  return serveImmutable(
-    c.req.raw,
-    {
-      key: chunkKey(id),
-      path: `/v1/chunks/${id}`,
-      id,
-      contentType: "application/octet-stream",
-      label: `chunk ${id}`,
-    },
-    { storage: c.var.storage, cache: c.var.cache, waitUntil: background(c) },
-  );
+  return serveChunk(c, id);
 }
 
 function byManifest(c: AppContext): Target {
