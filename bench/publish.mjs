@@ -29,6 +29,7 @@ import {
   mb,
   notesMarker,
   pct,
+  profileLines,
   REPEAT,
   ROOT,
   run,
@@ -368,15 +369,7 @@ function render(configs, images, profiles) {
       "Busy = profiled time not idle. Profiling slows the run somewhat.",
       "",
     );
-    for (const p of profiles) {
-      out.push(`- ${p.label}: ${p.seconds.toFixed(2)} s wall under the profiler`);
-      for (const t of p.threads) {
-        out.push(
-          `  - thread ${t.thread}: busy ${t.busy.toFixed(2)} of ${t.total.toFixed(2)} s; ` +
-            t.top.map(([name, sec]) => `${name} ${sec.toFixed(2)} s`).join(", "),
-        );
-      }
-    }
+    out.push(...profileLines(profiles));
     out.push("");
   }
   return `${out.join("\n")}\n`;

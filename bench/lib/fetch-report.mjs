@@ -2,7 +2,7 @@
 import { availableParallelism } from "node:os";
 import { IMAGE_BYTES } from "./images.mjs";
 import { READ_BYTES, stats } from "./latency.mjs";
-import { CACHE, fsType, machineLines, mb, REPEAT, x } from "./run.mjs";
+import { CACHE, fsType, machineLines, mb, profileLines, REPEAT, x } from "./run.mjs";
 
 const TARGET = 3;
 const speed = (r) => IMAGE_BYTES / 1e6 / r.seconds;
@@ -205,15 +205,7 @@ function profileSection(profiles) {
     "--cpu-prof does not see; busy = profiled time not idle. Profiling slows the run somewhat.",
     "",
   );
-  for (const p of profiles) {
-    out.push(`- ${p.label}: ${p.seconds.toFixed(2)} s wall under the profiler`);
-    for (const t of p.threads) {
-      out.push(
-        `  - thread ${t.thread}: busy ${t.busy.toFixed(2)} of ${t.total.toFixed(2)} s; ` +
-          t.top.map(([name, sec]) => `${name} ${sec.toFixed(2)} s`).join(", "),
-      );
-    }
-  }
+  out.push(...profileLines(profiles));
   out.push("");
   return out;
 }

@@ -201,3 +201,18 @@ export function writeResults(path, report, marker) {
   const notes = previous.indexOf(marker);
   writeFileSync(path, notes >= 0 ? `${report}\n${previous.slice(notes)}` : report);
 }
+
+/** Markdown lines for profiled runs (from summarizeProfiles): per thread, busy time and top functions. */
+export function profileLines(profiles) {
+  const out = [];
+  for (const p of profiles) {
+    out.push(`- ${p.label}: ${p.seconds.toFixed(2)} s wall under the profiler`);
+    for (const t of p.threads) {
+      out.push(
+        `  - thread ${t.thread}: busy ${t.busy.toFixed(2)} of ${t.total.toFixed(2)} s; ` +
+          t.top.map(([name, sec]) => `${name} ${sec.toFixed(2)} s`).join(", "),
+      );
+    }
+  }
+  return out;
+}

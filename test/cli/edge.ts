@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -58,6 +58,49 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
     child.on("error", reject);
     child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
+}
+
+/** A running `edgeboot nbd` child process. */
+export interface NbdProcess {
+  child: ChildProcess;
+  port: number;
+  /** What it has written to stderr so far. */
+  stderr: () => string;
+  /** Stops it with SIGTERM and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/** Starts `edgeboot nbd EDGE` on an ephemeral loopback port, reading the port from its stdout. */
+export async function startNbd(edge: string, ...extra: string[]): Promise<NbdProcess> {
+  const child = spawn(
+    process.execPath,
+    ["bin/edgeboot.js", "nbd", edge, "--listen", "127.0.0.1:0", ...extra],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let err = "";
+  child.stderr?.on("data", (d) => {
+    err += d;
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = "";
+    child.stdout?.on("data", (d) => {
+      out += d;
+      const match = /nbd:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
+      if (match) resolve(Number(match[1]));
+    });
+    child.on("exit", (code) => reject(new Error(`edgeboot nbd exited with ${code}: ${err}`)));
+  });
+  return {
+    child,
+    port,
+    stderr: () => err,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
 }
 
 /** A temporary directory, removed by the returned function. */

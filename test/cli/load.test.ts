@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Pool } from "undici";
 import { describe, expect, it } from "vitest";
-import { imageBytes, runCli, useEdgeAndDir } from "./edge.js";
+import { imageBytes, runCli, startNbd, useEdgeAndDir } from "./edge.js";
 
 /**
  * A bounded load test on loopback: many connections fetch chunks and image ranges from the edge,
@@ -35,32 +35,6 @@ function workerdPid(): number {
     .stdout.toString()
     .trim();
   return Number(out.split("\n")[0]);
-}
-
-async function startNbd(): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(
-    process.execPath,
-    [
-      "bin/edgeboot.js",
-      "nbd",
-      fixture.edge.url,
-      "--listen",
-      "127.0.0.1:0",
-      "--cache-dir",
-      join(fixture.dir, "nbd-cache"),
-    ],
-    { stdio: ["ignore", "pipe", "ignore"] },
-  );
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = "";
-    child.stdout?.on("data", (d) => {
-      out += d;
-      const match = /nbd:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
-      if (match) resolve(Number(match[1]));
-    });
-    child.on("exit", (code) => reject(new Error(`edgeboot nbd exited with ${code}`)));
-  });
-  return { child, port };
 }
 
 const NOTES_MARKER = "<!-- hand-written notes: the load test keeps everything below this line -->";
@@ -116,7 +90,7 @@ describe("load", () => {
         ),
       );
     }
-    const nbd = await startNbd();
+    const nbd = await startNbd(fixture.edge.url, "--cache-dir", join(fixture.dir, "nbd-cache"));
     const pool = new Pool(fixture.edge.url, { connections: HTTP_CONNECTIONS });
     const stats = { chunkGets: 0, rangeGets: 0, nbdCopies: 0, wrong: 0, errors: 0, bytes: 0 };
     const failures: string[] = [];
@@ -212,7 +186,7 @@ describe("load", () => {
     clearInterval(sampler);
     const memory = flatness(samples);
     await pool.close();
-    nbd.child.kill("SIGTERM");
+    await nbd.stop();
 
     const requests = stats.chunkGets + stats.rangeGets;
     const summary = [

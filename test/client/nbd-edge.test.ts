@@ -1,16 +1,16 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { imageBytes, runCli, useEdgeAndDir } from "../cli/edge.js";
+import { imageBytes, type NbdProcess, runCli, startNbd, useEdgeAndDir } from "../cli/edge.js";
 
 const run = promisify(execFile);
 const fixture = useEdgeAndDir();
 const SIZES = { debian: 3 * 262144 + 4321, alpine: 2 * 262144 };
 const images: Record<string, Buffer> = {};
-let server: ChildProcess;
+let server: NbdProcess | undefined;
 let port: number;
 
 function digest(bytes: Uint8Array): string {
@@ -27,37 +27,12 @@ beforeAll(async () => {
     });
     expect(published.code, published.stderr).toBe(0);
   }
-  server = spawn(
-    process.execPath,
-    [
-      "bin/edgeboot.js",
-      "nbd",
-      fixture.edge.url,
-      "--listen",
-      "127.0.0.1:0",
-      "--cache-dir",
-      join(fixture.dir, "cache"),
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  server.stderr?.on("data", (d) => process.stderr.write(d));
-  port = await new Promise<number>((resolve, reject) => {
-    let out = "";
-    server.stdout?.on("data", (d) => {
-      out += d;
-      const match = /nbd:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
-      if (match) resolve(Number(match[1]));
-    });
-    server.on("exit", (code) => reject(new Error(`edgeboot nbd exited with ${code}: ${out}`)));
-  });
+  server = await startNbd(fixture.edge.url, "--cache-dir", join(fixture.dir, "cache"));
+  port = server.port;
 });
 
 afterAll(async () => {
-  if (server && server.exitCode === null) {
-    const exited = new Promise((resolve) => server.once("exit", resolve));
-    server.kill("SIGTERM");
-    await exited;
-  }
+  await server?.stop();
 });
 
 describe("edgeboot nbd against a running edge, read by real NBD clients", () => {

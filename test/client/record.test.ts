@@ -1,53 +1,15 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { imageBytes, runCli, useEdgeAndDir } from "../cli/edge.js";
+import { imageBytes, runCli, startNbd as startNbdProcess, useEdgeAndDir } from "../cli/edge.js";
 
 const run = promisify(execFile);
 const fixture = useEdgeAndDir();
 const CHUNK = 65536;
 
-interface Server {
-  child: ChildProcess;
-  port: number;
-  stderr: () => string;
-  stop(): Promise<void>;
-}
-
-async function startNbd(...extra: string[]): Promise<Server> {
-  const child = spawn(
-    process.execPath,
-    ["bin/edgeboot.js", "nbd", fixture.edge.url, "--listen", "127.0.0.1:0", ...extra],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let err = "";
-  child.stderr?.on("data", (d) => {
-    err += d;
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = "";
-    child.stdout?.on("data", (d) => {
-      out += d;
-      const match = /nbd:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
-      if (match) resolve(Number(match[1]));
-    });
-    child.on("exit", (code) => reject(new Error(`edgeboot nbd exited with ${code}: ${err}`)));
-  });
-  return {
-    child,
-    port,
-    stderr: () => err,
-    stop: async () => {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
-}
+const startNbd = (...extra: string[]) => startNbdProcess(fixture.edge.url, ...extra);
 
 describe("recording a boot and prefetching it", () => {
   it("records the chunks read in order, puts them into the manifest with --profile, and prefetches them", async () => {
