@@ -28,9 +28,9 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { build } from "esbuild";
 import { Miniflare } from "miniflare";
 import { Agent, request } from "undici";
+import { bundleWorker as bundle, WORKER_MODULE_RULES } from "../scripts/worker-bundle.mjs";
 import { render } from "./lib/edge-report.mjs";
 import { makeImages } from "./lib/images.mjs";
 import { randomOffsets, stats } from "./lib/latency.mjs";
@@ -107,6 +107,7 @@ async function startWorker(key, script, { cache = true, r2 = "r2", bindings = {}
     modules: true,
     scriptPath: script,
     modulesRoot: dirname(script),
+    modulesRules: WORKER_MODULE_RULES,
     compatibilityDate: COMPATIBILITY_DATE,
     r2Buckets: ["CHUNKS"],
     r2Persist: join(SCRATCH, r2),
@@ -149,16 +150,7 @@ async function getBytes(url, headers = {}) {
 /** Bundles the counting edge Worker as test/cli/global-setup.ts bundles src/edge/index.ts. */
 async function bundleWorker() {
   const outdir = join(RUNS, "worker");
-  await build({
-    entryPoints: { edge: join(ROOT, "bench", "lib", "counting-edge.js") },
-    outdir,
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    conditions: ["workerd", "worker", "browser"],
-    target: "es2022",
-    logLevel: "warning",
-  });
+  await bundle({ entry: join(ROOT, "bench", "lib", "counting-edge.js"), outdir });
   return join(outdir, "edge.js");
 }
 

@@ -1,8 +1,8 @@
 // A local edge for the boot demo: the real Worker, bundled by esbuild as test/cli/global-setup.ts
 // does, run in workerd through Miniflare's Node API on a loopback port, with an in-memory R2.
 import { dirname, join } from "node:path";
-import { build } from "esbuild";
 import { Miniflare } from "miniflare";
+import { bundleWorker, WORKER_MODULE_RULES } from "../worker-bundle.mjs";
 import { REPO } from "./cli.mjs";
 import { run } from "./tools.mjs";
 
@@ -13,17 +13,7 @@ import { run } from "./tools.mjs";
  */
 export async function buildAll(workerDir) {
   await run(process.execPath, [join(REPO, "scripts", "build-cli.mjs")], { cwd: REPO });
-  await build({
-    absWorkingDir: REPO,
-    entryPoints: { edge: "src/edge/index.ts" },
-    outdir: workerDir,
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    conditions: ["workerd", "worker", "browser"],
-    target: "es2022",
-    logLevel: "warning",
-  });
+  await bundleWorker({ entry: "src/edge/index.ts", outdir: workerDir, cwd: REPO });
   return join(workerDir, "edge.js");
 }
 
@@ -47,6 +37,7 @@ export async function startLocalEdge(scriptPath, token = "edgeboot-boot-demo-tok
     scriptPath,
     // Module paths are taken relative to this root, which must hold the bundle (default: cwd).
     modulesRoot: dirname(scriptPath),
+    modulesRules: WORKER_MODULE_RULES,
     compatibilityDate: "2026-04-26",
     r2Buckets: ["CHUNKS"],
     bindings: { PUBLISH_TOKEN: token },

@@ -1,4 +1,4 @@
-import { decodeFrame, detectCodec } from "../format/codec.js";
+import { detectCodec } from "../format/codec.js";
 import { FormatError } from "../format/errors.js";
 import { toHex } from "../format/hex.js";
 import { chunkAt, chunkOffsets, type Manifest } from "../format/manifest.js";
@@ -7,6 +7,7 @@ import { cacheKey } from "./cache/index.js";
 import { cacheObject } from "./handlers/immutable.js";
 import { inflateFrame } from "./inflate.js";
 import { chunkKey, type ObjectStorage } from "./storage/index.js";
+import { decodeZstd } from "./zstd.js";
 
 /** Chunks loaded ahead of the one being sent: bounds memory to a few chunks whatever the range. */
 export const IMAGE_READ_AHEAD = 4;
@@ -82,7 +83,7 @@ export async function verifiedChunk(
   const { frame, remember } = await chunkFrame(id, services);
   const bytes =
     detectCodec(frame) === "zstd"
-      ? await decodeFrame(frame, { maxOutputBytes: length })
+      ? decodeZstd(frame, length)
       : await collect(inflateFrame(frame, length, { exact: true })).catch((error: unknown) => {
           throw new FormatError(`chunk ${id} does not inflate to ${length} bytes: ${error}`);
         });

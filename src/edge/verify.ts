@@ -1,13 +1,15 @@
-import { detectCodec } from "../format/codec.js";
+import { type Codec, detectCodec } from "../format/codec.js";
 import { FormatError } from "../format/errors.js";
 import { toHex } from "../format/hex.js";
 import { MAX_CHUNK_BYTES } from "../format/limits.js";
 import { unprocessable } from "./http/problem.js";
 import { inflateFrame } from "./inflate.js";
+import { decodeZstd } from "./zstd.js";
 
 /**
  * Proves that `frame` is one gzip or zstd frame that decompresses to at most MAX_CHUNK_BYTES whose
- * SHA-256 is `id`: streamed through the decoder into `crypto.DigestStream`, never held inflated.
+ * SHA-256 is `id`: gzip streamed through the runtime's inflater into `crypto.DigestStream`, never
+ * held inflated; zstd decoded whole by the WebAssembly decoder (at most MAX_CHUNK_BYTES).
  * Throws a 422 problem saying what did not check out.
  */
 export async function verifyChunkFrame(frame: Uint8Array, id: string): Promise<void> {
@@ -19,7 +21,7 @@ export async function verifyChunkFrame(frame: Uint8Array, id: string): Promise<v
   }
   let actual: string;
   try {
-    actual = await decompressedSha256(frame);
+    actual = await decompressedSha256(frame, codec);
   } catch (error) {
     if (error instanceof FormatError || error instanceof TypeError) {
       throw unprocessable(`${codec} frame rejected: ${error.message}`);
@@ -34,7 +36,11 @@ export async function verifyChunkFrame(frame: Uint8Array, id: string): Promise<v
   }
 }
 
-async function decompressedSha256(frame: Uint8Array): Promise<string> {
+async function decompressedSha256(frame: Uint8Array, codec: Codec): Promise<string> {
+  if (codec === "zstd") {
+    const bytes = decodeZstd(frame, MAX_CHUNK_BYTES);
+    return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
+  }
   const digest = new crypto.DigestStream("SHA-256");
   digest.digest.catch(() => {});
   await inflateFrame(frame, MAX_CHUNK_BYTES).pipeTo(digest);

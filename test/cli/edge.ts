@@ -7,6 +7,7 @@ import { gunzipSync } from "node:zlib";
 import { Decoder } from "@toondepauw/node-zstd";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll } from "vitest";
+import { WORKER_MODULE_RULES } from "../../scripts/worker-bundle.mjs";
 import { decodeManifest } from "../../src/format/manifest.js";
 
 /** A real edge Worker in workerd (Miniflare), on a loopback port, with a fresh local R2 bucket. */
@@ -22,6 +23,7 @@ export async function startEdge(token = "e2e-token-0123456789"): Promise<TestEdg
   const mf = new Miniflare({
     modules: true,
     scriptPath: "dist/test-worker/edge.js",
+    modulesRules: WORKER_MODULE_RULES,
     compatibilityDate: "2026-04-26",
     r2Buckets: ["CHUNKS"],
     bindings: { PUBLISH_TOKEN: token },

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { build } from "esbuild";
+import { bundleWorker } from "../../scripts/worker-bundle.mjs";
 
 /**
  * Before the Node tests: build the CLI as users run it (bin/edgeboot.js → dist/cli), and the Worker
@@ -7,14 +7,5 @@ import { build } from "esbuild";
  */
 export default async function setup(): Promise<void> {
   execFileSync(process.execPath, ["scripts/build-cli.mjs"], { stdio: "inherit" });
-  await build({
-    entryPoints: { edge: "src/edge/index.ts" },
-    outdir: "dist/test-worker",
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    conditions: ["workerd", "worker", "browser"],
-    target: "es2022",
-    logLevel: "warning",
-  });
+  await bundleWorker({ entry: "src/edge/index.ts", outdir: "dist/test-worker" });
 }
