@@ -39,7 +39,8 @@ describe("decodeZstd (the vendored WebAssembly decoder)", () => {
     expect(() => decodeZstd(new Uint8Array([...frame, 0]), MIB)).toThrow(FormatError);
     expect(() => decodeZstd(frame.subarray(0, frame.length - 9), MIB)).toThrow(/cut short/);
     const badChecksum = frame.slice();
-    badChecksum[badChecksum.length - 1] ^= 0xff;
+    const last = badChecksum.length - 1;
+    badChecksum[last] = (badChecksum[last] as number) ^ 0xff;
     expect(() => decodeZstd(badChecksum, MIB)).toThrow(/does not decode/);
   });
 
@@ -47,7 +48,7 @@ describe("decodeZstd (the vendored WebAssembly decoder)", () => {
     const frame = bytesOf(NO_FCS_B64);
     for (let at = 8; at < frame.length - 4; at += 7) {
       const corrupt = frame.slice();
-      corrupt[at] ^= 0x5a;
+      corrupt[at] = (corrupt[at] as number) ^ 0x5a;
       try {
         const out = decodeZstd(corrupt, MIB);
         expect(out.byteLength).toBeLessThanOrEqual(MIB);
