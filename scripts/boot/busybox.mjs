@@ -33,7 +33,11 @@ export async function staticBusybox() {
   return { path, bytes, applets };
 }
 
-/** True when an ELF64 file asks for a program interpreter (PT_INTERP), i.e. is dynamic. */
+/**
+ * True when an ELF64 file asks for a program interpreter (PT_INTERP), i.e. is dynamic.
+ * @param {Buffer} bytes
+ * @returns {boolean}
+ */
 function hasInterpreter(bytes) {
   if (bytes.readUInt32BE(0) !== 0x7f454c46 || bytes[4] !== 2) {
     throw new Error("busybox is not a 64-bit ELF binary");

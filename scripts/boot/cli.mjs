@@ -109,6 +109,14 @@ export async function cacheUsage(cacheDir) {
  */
 
 /**
+ * The parts of an image manifest (`GET /v1/manifests/<id>`) read here.
+ * @typedef {object} ManifestSummary
+ * @property {number} size              the image's size in bytes
+ * @property {string[]} chunks          each chunk's id, in image order
+ * @property {[number, number][]} lengths runs of [chunk length, how many chunks in a row]
+ */
+
+/**
  * How much of rootfs `name` the guest read and the cache holds, in distinct chunks (an ext4 image
  * repeats its all-zero chunk many times): its manifest (from the edge) against the chunk files
  * under `<cacheDir>/chunks/<2 hex>/<id>`, and against `reads` from `edgeboot nbd --record`.
@@ -117,7 +125,9 @@ export async function cacheUsage(cacheDir) {
  *   cached: ChunkSet, read?: ChunkSet }>}
  */
 export async function imageCoverage({ edge, name, cacheDir, reads }) {
+  /** @type {{ manifest: string }} */
   const ref = await getJson(`${edge}/v1/rootfs/${name}`);
+  /** @type {ManifestSummary} */
   const manifest = await getJson(`${edge}/v1/manifests/${ref.manifest}`);
   /** @type {number[]} */
   const lengths = manifest.lengths.flatMap(([length, count]) => Array(count).fill(length));
@@ -128,6 +138,10 @@ export async function imageCoverage({ edge, name, cacheDir, reads }) {
     byOffset.set(offset, index);
     return offset + (lengths[index] ?? 0);
   }, 0);
+  /**
+   * @param {number[]} indexes chunk indexes (the same chunk may come more than once)
+   * @returns {ChunkSet}
+   */
   const tally = (indexes) => {
     const seen = new Map();
     for (const index of indexes) seen.set(ids[index], lengths[index] ?? 0);
@@ -142,7 +156,7 @@ export async function imageCoverage({ edge, name, cacheDir, reads }) {
     size: manifest.size,
     chunks: ids.length,
     distinct: tally(all),
-    cached: tally(all.filter((index) => cachedIds.has(ids[index]))),
+    cached: tally(all.filter((index) => cachedIds.has(/** @type {string} */ (ids[index])))),
     read: reads && tally(reads.map(([offset]) => byOffset.get(offset)).filter((i) => i >= 0)),
   };
 }
@@ -155,10 +169,16 @@ export async function imageCoverage({ edge, name, cacheDir, reads }) {
  * @returns {Promise<Record<string, [number, number][]>>} rootfs name → [offset, length] of each chunk
  */
 export async function recordedReads(path) {
+  /** @type {{ images: { name: string, reads: [number, number][] }[] }} */
   const profile = JSON.parse(await readFile(path, "utf8"));
   return Object.fromEntries(profile.images.map((image) => [image.name, image.reads]));
 }
 
+/**
+ * GETs `url` and parses its JSON body; rejects when the status is not 2xx.
+ * @param {string} url
+ * @returns {Promise<any>} the parsed body, typed by the caller
+ */
 async function getJson(url) {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`GET ${url}: ${response.status}`);

@@ -13,6 +13,7 @@
  * @property {[number, number]} [device] major and minor of a character device
  */
 
+/** @type {Record<CpioEntry["type"], number>} */
 const TYPE_BITS = { file: 0o100000, dir: 0o040000, symlink: 0o120000, char: 0o020000 };
 
 /**
@@ -24,6 +25,7 @@ export function cpioNewc(entries) {
   /** @type {Buffer[]} */
   const parts = [];
   let offset = 0;
+  /** @param {Buffer} bytes */
   const push = (bytes) => {
     parts.push(bytes);
     offset += bytes.byteLength;
@@ -34,7 +36,9 @@ export function cpioNewc(entries) {
     }
   };
   let ino = 1;
-  for (const entry of [...entries, { path: "TRAILER!!!", type: "file", mode: 0 }]) {
+  /** @type {CpioEntry} */
+  const end = { path: "TRAILER!!!", type: "file", mode: 0 };
+  for (const entry of [...entries, end]) {
     const trailer = entry.path === "TRAILER!!!";
     const body =
       entry.type === "symlink"

@@ -27,6 +27,7 @@ const timeoutMs = Number(flags.timeout) * 1000;
 
 /** @type {(() => Promise<unknown>)[]} */
 const cleanups = [];
+/** @type {Promise<void> | undefined} */
 let cleaning;
 function cleanup() {
   cleaning ??= (async () => {
@@ -41,9 +42,16 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
   });
 }
 
+/** @param {string} line */
 const say = (line) => process.stdout.write(`${line}\n`);
+/** @param {number} bytes */
 const mib = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`;
+/**
+ * @param {number} part
+ * @param {number} whole
+ */
 const pct = (part, whole) => `${((100 * part) / whole).toFixed(0)}%`;
+/** @param {number | undefined} ms */
 const secs = (ms) => (ms === undefined ? "-" : `${(ms / 1000).toFixed(2)}`);
 
 async function main() {
@@ -64,21 +72,23 @@ async function main() {
     modulesDir: kernel.modulesDir,
   });
   say(`initramfs  ${mib(initrd.bytes)}: busybox, /init, modules ${initrd.modules.join(" ")}`);
+  /** @type {Record<string, { path: string, bytes: number, sha256: string }>} */
   const images = {};
   for (const variant of Object.values(ROOTFS_VARIANTS)) {
-    images[variant.name] = await buildRootfs({
+    const image = await buildRootfs({
       ...variant,
       out: join(work, `${variant.name}.img`),
     });
-    say(`rootfs     ${variant.name}: ${mib(images[variant.name].bytes)} ext4`);
+    images[variant.name] = image;
+    say(`rootfs     ${variant.name}: ${mib(image.bytes)} ext4`);
   }
 
   const scriptPath = await buildAll(join(work, "worker"));
   const edge = await startLocalEdge(scriptPath);
   cleanups.push(() => edge.close());
   say(`edge       ${edge.url} (the Worker in Miniflare, in-memory R2)`);
-  for (const name of Object.keys(images)) {
-    await publishImage({ edge: edge.url, token: edge.token, image: images[name].path, name });
+  for (const [name, image] of Object.entries(images)) {
+    await publishImage({ edge: edge.url, token: edge.token, image: image.path, name });
     say(`published  ${name}`);
   }
 
@@ -112,12 +122,15 @@ async function main() {
     previousChunks = usage.chunks;
   }
   await nbd.close(); // which also writes the boot record
-  const reads = await recordedReads(record).catch(() => ({}));
+  const reads = await recordedReads(record).catch(
+    () => /** @type {Record<string, [number, number][]>} */ ({}),
+  );
 
   say("\nimage: size, distinct chunks | read by the guest | fetched into the cache by its boot");
   for (const { name, coverage, newChunks } of rows) {
     const { read } = await imageCoverage({ edge: edge.url, name, cacheDir, reads: reads[name] });
     const { distinct, cached } = coverage;
+    /** @param {import("./cli.mjs").ChunkSet | undefined} set */
     const share = (set) =>
       set ? `${set.chunks} chunks, ${mib(set.bytes)} (${pct(set.bytes, distinct.bytes)})` : "-";
     say(
@@ -127,6 +140,10 @@ async function main() {
   }
   say("\nseconds from qemu's start to:  /init  virtio_blk loaded  root mounted  marker  qemu exit");
   for (const { name, result } of rows) {
+    /**
+     * @param {number | undefined} ms
+     * @param {number} width
+     */
     const at = (ms, width) => secs(ms).padStart(width);
     say(
       `  ${name.padEnd(28)} ${at(lineTime(result, "Run /init"), 6)}` +

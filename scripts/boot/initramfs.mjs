@@ -64,9 +64,13 @@ export async function buildInitramfs({ out, modulesDir, modules = VIRTIO_BLK_MOD
     { path: "bin/busybox", type: "file", mode: 0o755, data: busybox.bytes },
     { path: "init", type: "file", mode: 0o755, data: INIT },
     { path: "etc/modules", type: "file", data: `${loaded.map((m) => m.name).join("\n")}\n` },
-    ...loaded.map((m) => ({ path: `lib/modules/${m.name}.ko`, type: "file", data: m.bytes })),
+    ...loaded.map((m) => ({
+      path: `lib/modules/${m.name}.ko`,
+      type: /** @type {const} */ ("file"),
+      data: m.bytes,
+    })),
   ];
-  const archive = gzipSync(cpioNewc(/** @type {never} */ (entries)), { level: 6 });
+  const archive = gzipSync(cpioNewc(entries), { level: 6 });
   await writeFile(out, archive);
   return { path: out, bytes: archive.byteLength, modules: loaded.map((m) => m.name) };
 }
@@ -78,6 +82,7 @@ export async function buildInitramfs({ out, modulesDir, modules = VIRTIO_BLK_MOD
  * @returns {Promise<{ name: string, bytes: Buffer }[]>}
  */
 export async function moduleClosure(modulesDir, roots) {
+  /** @type {Map<string, string>} */
   const paths = new Map();
   for (const path of await walk(join(modulesDir, "kernel"))) {
     const match = /^(.+)\.ko(\.xz|\.zst|\.gz)?$/.exec(basename(path));
@@ -85,7 +90,13 @@ export async function moduleClosure(modulesDir, roots) {
   }
   /** @type {{ name: string, bytes: Buffer }[]} */
   const order = [];
+  /** @type {Set<string>} */
   const seen = new Set();
+  /**
+   * @param {string} name
+   * @param {string[]} chain the modules that depend on it, outermost first
+   * @returns {Promise<void>}
+   */
   const visit = async (name, chain) => {
     if (seen.has(name)) return;
     if (chain.includes(name)) throw new Error(`module dependency cycle: ${[...chain, name]}`);
@@ -102,7 +113,11 @@ export async function moduleClosure(modulesDir, roots) {
   return order;
 }
 
-/** The `depends=` list of a module's .modinfo section. */
+/**
+ * The `depends=` list of a module's .modinfo section.
+ * @param {Buffer} bytes
+ * @returns {string[]}
+ */
 function dependsOf(bytes) {
   const at = bytes.indexOf("\0depends=");
   if (at < 0) return [];
@@ -111,6 +126,11 @@ function dependsOf(bytes) {
   return list.split(",").filter(Boolean).map(normal);
 }
 
+/**
+ * A module file's bytes, decompressed when it ends in .xz, .zst or .gz.
+ * @param {string} path
+ * @returns {Promise<Buffer>}
+ */
 async function readModule(path) {
   if (path.endsWith(".ko")) return readFile(path);
   const [tool, args] = path.endsWith(".xz")
@@ -122,11 +142,22 @@ async function readModule(path) {
   return /** @type {Buffer} */ (/** @type {unknown} */ (stdout));
 }
 
+/**
+ * A module name as the kernel compares them (`-` and `_` are the same).
+ * @param {string} name
+ * @returns {string}
+ */
 function normal(name) {
   return name.replaceAll("-", "_");
 }
 
+/**
+ * Every file under `dir`, recursively.
+ * @param {string} dir
+ * @returns {Promise<string[]>}
+ */
 async function walk(dir) {
+  /** @type {string[]} */
   const out = [];
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);

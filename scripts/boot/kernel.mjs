@@ -76,13 +76,18 @@ export async function candidateVersion(aptCache) {
   return /Depends: linux-image-(\S+-cloud-amd64)\b/.exec(stdout)?.[1];
 }
 
+/** @param {string} aptGet path of apt-get */
 async function aptUpdate(aptGet) {
   const asRoot = process.getuid?.() === 0;
   if (asRoot) await run(aptGet, ["update", "-qq"]);
   else await run("sudo", ["-n", aptGet, "update", "-qq"]);
 }
 
-/** Any kernel already extracted into the cache (used offline, when apt lists are empty). */
+/**
+ * Any kernel already extracted into the cache (used offline, when apt lists are empty).
+ * @param {string} cacheDir
+ * @returns {Promise<Kernel | undefined>}
+ */
 async function cachedKernel(cacheDir) {
   const names = await readdir(cacheDir).catch(() => []);
   for (const name of names.sort().reverse()) {
@@ -94,7 +99,13 @@ async function cachedKernel(cacheDir) {
   return undefined;
 }
 
+/**
+ * @param {string} root
+ * @param {string} version
+ * @returns {Kernel}
+ */
 function kernelAt(root, version) {
+  /** @type {Kernel} */
   const kernel = {
     version,
     vmlinuz: join(root, "boot", `vmlinuz-${version}`),

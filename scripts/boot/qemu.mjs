@@ -88,6 +88,7 @@ export function bootGuest(options) {
   const args = qemuArgs(options);
   const timeoutMs = options.timeoutMs ?? 60_000;
   const failures = [...(options.failures ?? []), ...ALWAYS_FATAL];
+  /** @param {string} text */
   const fatal = (text) =>
     failures.find((f) => (typeof f === "string" ? text.includes(f) : f.test(text)));
   const started = performance.now();
@@ -100,7 +101,9 @@ export function bootGuest(options) {
   let settled = false;
 
   return new Promise((resolve, reject) => {
+    /** @type {NodeJS.Timeout | undefined} */
     let grace;
+    /** @param {string} [error] why the boot failed; none when it succeeded */
     const finish = (error) => {
       if (settled) return;
       settled = true;
@@ -123,6 +126,7 @@ export function bootGuest(options) {
       () => finish(`no "${options.marker}" within ${timeoutMs / 1000} s of qemu's start`),
       timeoutMs,
     );
+    /** @param {string} text */
     const onLine = (text) => {
       const ms = performance.now() - started;
       lines.push({ ms, text });
@@ -156,6 +160,12 @@ export function lineTime(result, text) {
   return result.lines.find((line) => line.text.includes(text))?.ms;
 }
 
+/**
+ * Calls `onLine` with each line of `stream` (carriage returns dropped), the last one even without
+ * its newline.
+ * @param {import("node:stream").Readable} stream
+ * @param {(line: string) => void} onLine
+ */
 function splitLines(stream, onLine) {
   let pending = "";
   stream.setEncoding("utf8");

@@ -66,10 +66,16 @@ export async function buildRootfs(variant) {
     const tree = join(staging, "root");
     /** @type {string[]} */
     const paths = [];
+    /** @param {string} path */
     const dir = async (path) => {
       await mkdir(join(tree, path), { recursive: true });
       paths.push(path);
     };
+    /**
+     * @param {string} path
+     * @param {string | Uint8Array} data
+     * @param {number} [mode]
+     */
     const file = async (path, data, mode = 0o644) => {
       await writeFile(join(tree, path), data, { mode });
       paths.push(path);
@@ -144,7 +150,11 @@ export async function buildRootfs(variant) {
   return { path: variant.out, bytes: size, sha256 };
 }
 
-/** The rootfs's /sbin/init: mount the kernel file systems, say who we are, check, power off. */
+/**
+ * The rootfs's /sbin/init: mount the kernel file systems, say who we are, check, power off.
+ * @param {string} name
+ * @returns {string}
+ */
 function initScript(name) {
   return `#!/bin/sh
 export PATH=/bin
@@ -163,7 +173,12 @@ poweroff -f
 `;
 }
 
-/** Deterministic bytes that do not compress, so the data file costs real chunks. */
+/**
+ * Deterministic bytes that do not compress, so the data file costs real chunks.
+ * @param {number} size
+ * @param {number} seed
+ * @returns {Buffer}
+ */
 function pseudoRandom(size, seed) {
   const out = Buffer.alloc(size);
   let block = Buffer.alloc(0);
@@ -174,11 +189,20 @@ function pseudoRandom(size, seed) {
   return out;
 }
 
+/**
+ * A UUID (version 4 in form) derived from the rootfs name, so each build of it has the same one.
+ * @param {string} name
+ * @returns {string}
+ */
 function uuidFrom(name) {
   const hex = createHash("sha256").update(`edgeboot-rootfs-${name}`).digest("hex");
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 
+/**
+ * @param {string} path
+ * @returns {Promise<{ size: number, sha256: string }>}
+ */
 async function fileDigest(path) {
   const hash = createHash("sha256");
   let size = 0;

@@ -44,8 +44,9 @@ export function findTool(name) {
 /**
  * Resolves every tool in `names`, or throws one error naming all that are missing and the
  * `apt-get install` line that provides them.
- * @param {string[]} names
- * @returns {Record<string, string>} tool name → absolute path
+ * @template {string} T
+ * @param {T[]} names
+ * @returns {Record<T, string>} tool name → absolute path
  */
 export function requireTools(names) {
   /** @type {Record<string, string>} */
@@ -65,7 +66,7 @@ export function requireTools(names) {
         `apt-get install -y --no-install-recommends ${packages.join(" ")}`,
     );
   }
-  return found;
+  return /** @type {Record<T, string>} */ (found);
 }
 
 /**
