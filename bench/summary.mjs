@@ -59,9 +59,12 @@ for (const [file, title, command] of BENCHMARKS) {
   const text = readFileSync(path, "utf8");
   const header = headerLines(text);
   if (header) out.push(header, "");
-  const targets = section(text, "Targets?\\b");
-  if (targets) out.push(targets.replace(/^## /, "### "), "");
-  else out.push(text.split("<!--")[0].split("\n").slice(2).join("\n").trim(), "");
+  const targets = ["Targets?\\b", "What \\S+ would take"]
+    .map((heading) => section(text, heading))
+    .filter(Boolean);
+  for (const target of targets) out.push(target.replace(/^## /, "### "), "");
+  if (targets.length === 0)
+    out.push(text.split("<!--")[0].split("\n").slice(2).join("\n").trim(), "");
 }
 writeFileSync(join(RESULTS, "README.md"), `${out.join("\n").trim()}\n`);
 process.stdout.write(`wrote bench/results/README.md\n`);
