@@ -1,15 +1,15 @@
-import { createFrameDecoder, detectCodec } from "../format/codec.js";
+import { detectCodec } from "../format/codec.js";
 import { FormatError } from "../format/errors.js";
 
 /** Compressed bytes handed to the native decoder at a time: bounds what one step can inflate to. */
 const FEED_BYTES = 4096;
 
 /**
- * The decompressed bytes of one chunk frame, streamed and cut off past `maxBytes` (with `exact`,
- * refused unless exactly `maxBytes`). gzip goes
- * through the runtime's native DecompressionStream (several times faster than any JS inflater,
- * which matters under the Workers CPU limit; in workerd it also refuses trailing bytes and a second
- * member), zstd through the shared pure-JS decoder. Failures surface as stream errors.
+ * The decompressed bytes of one gzip chunk frame, streamed and cut off past `maxBytes` (with
+ * `exact`, refused unless exactly `maxBytes`), through the runtime's native DecompressionStream
+ * (several times faster than any JS inflater, which matters under the Workers CPU limit; in workerd
+ * it also refuses trailing bytes and a second member). Failures, a frame that is not gzip included,
+ * surface as stream errors. zstd frames go to `decodeZstd` (zstd.ts) instead.
  */
 export function inflateFrame(
   frame: Uint8Array,
@@ -17,7 +17,9 @@ export function inflateFrame(
   { exact = false }: { exact?: boolean } = {},
 ): ReadableStream<Uint8Array> {
   if (detectCodec(frame) !== "gzip") {
-    return new Blob([frame]).stream().pipeThrough(createFrameDecoder({ maxOutputBytes: maxBytes }));
+    return new ReadableStream({
+      start: (controller) => controller.error(new FormatError("not a gzip frame")),
+    });
   }
   const gunzip = new DecompressionStream("gzip");
   const writer = gunzip.writable.getWriter();
