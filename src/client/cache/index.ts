@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
-import { basename, dirname, join } from "node:path";
+import { dirname, join } from "node:path";
 import { isObjectId } from "../../format/ids.js";
 
 /** Default size limit of the local cache: 8 GiB. */
@@ -54,7 +54,6 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 export class DiskCache {
   private readonly touched = new Map<string, number>();
   private readonly dirs = new Map<string, Promise<unknown>>();
-  private present?: Promise<Set<string>>;
   private writtenSinceCheck = 0;
   private pruning?: Promise<unknown>;
   private tempDir?: Promise<void>;
@@ -64,24 +63,14 @@ export class DiskCache {
     readonly limitBytes = DEFAULT_CACHE_LIMIT,
   ) {}
 
-  /**
-   * The cached frame of chunk `id`, or undefined. Marks it used. The ids on disk are listed once
-   * per process, so a chunk that is not there costs no file system call; one that another process
-   * caches afterwards is downloaded again (harmless: the same bytes).
-   */
+  /** The cached frame of chunk `id`, or undefined. Marks it used. */
   async readChunk(id: string): Promise<Buffer | undefined> {
-    assertObjectId(id);
-    this.present ??= this.listChunkIds();
-    if (!(await this.present).has(id)) return undefined;
-    const frame = await this.read("chunks", id);
-    if (!frame) (await this.present).delete(id);
-    return frame;
+    return this.read("chunks", id);
   }
 
   /** Stores the frame of chunk `id` (already checked against its id). */
   async writeChunk(id: string, frame: Uint8Array): Promise<void> {
     await this.write("chunks", id, frame);
-    (await this.present)?.add(id);
     this.writtenSinceCheck += frame.byteLength;
     if (this.overdue()) this.pruneInBackground();
   }
@@ -99,7 +88,6 @@ export class DiskCache {
   /** Removes a cached object found corrupt, so that it is fetched again. */
   async discard(kind: Kind, id: string): Promise<void> {
     this.touched.delete(id);
-    if (kind === "chunks") (await this.present)?.delete(id);
     await rm(this.path(kind, id), { force: true });
   }
 
@@ -129,7 +117,6 @@ export class DiskCache {
     for (const file of chunks) {
       if (total <= limitBytes) break;
       await rm(file.path, { force: true });
-      (await this.present)?.delete(basename(file.path));
       total -= file.size;
       freedBytes += file.size;
       removedChunks++;
@@ -201,20 +188,10 @@ export class DiskCache {
   }
 
   private path(kind: Kind, id: string): string {
-    assertObjectId(id);
+    if (!isObjectId(id)) throw new Error(`not an object id: ${JSON.stringify(id)}`);
     return kind === "chunks"
       ? join(this.root, "chunks", id.slice(0, 2), id)
       : join(this.root, "manifests", id);
-  }
-
-  private async listChunkIds(): Promise<Set<string>> {
-    const ids = new Set<string>();
-    for (const prefix of await entries(join(this.root, "chunks"))) {
-      for (const name of await entries(join(this.root, "chunks", prefix))) {
-        if (isObjectId(name) && name.startsWith(prefix)) ids.add(name);
-      }
-    }
-    return ids;
   }
 
   private async list(kind: Kind): Promise<CachedFile[]> {
@@ -243,10 +220,6 @@ export class DiskCache {
       }
     }
   }
-}
-
-function assertObjectId(id: string): void {
-  if (!isObjectId(id)) throw new Error(`not an object id: ${JSON.stringify(id)}`);
 }
 
 async function entries(dir: string): Promise<string[]> {
