@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { isObjectId } from "../../format/ids.js";
 
 /** Default size limit of the local cache: 8 GiB. */
@@ -53,7 +53,6 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
  */
 export class DiskCache {
   private readonly touched = new Map<string, number>();
-  private readonly dirs = new Map<string, Promise<unknown>>();
   private writtenSinceCheck = 0;
   private pruning?: Promise<unknown>;
   private tempDir?: Promise<void>;
@@ -170,13 +169,6 @@ export class DiskCache {
       throw error;
     });
     await writeFile(temp, bytes);
-    const dir = dirname(path);
-    let made = this.dirs.get(dir);
-    if (!made) {
-      made = mkdir(dir, { recursive: true }).catch(() => this.dirs.delete(dir));
-      this.dirs.set(dir, made);
-    }
-    await made;
     try {
       await rename(temp, path);
     } catch (error) {

@@ -208,6 +208,20 @@ describe("NBD server fed random bytes", { timeout: TIMEOUT }, () => {
   let running: Running;
   const sockets: Socket[] = [];
 
+  /** A client in transmission on export "disk", with structured replies if asked. */
+  async function openDisk(structured: boolean): Promise<RawClient> {
+    const c = await RawClient.connect(running.port);
+    sockets.push(c.socket);
+    await c.handshake();
+    if (structured) {
+      c.sendOption(OPT.STRUCTURED_REPLY);
+      expect((await c.readOptionReply()).type).toBe(1);
+    }
+    c.sendOption(OPT.GO, RawClient.infoData("disk"));
+    expect((await c.readOptionReplies()).at(-1)?.type).toBe(1);
+    return c;
+  }
+
   beforeAll(async () => {
     running = await startServer(memorySource([memoryExport("disk", DISK)]));
   });
@@ -228,15 +242,7 @@ describe("NBD server fed random bytes", { timeout: TIMEOUT }, () => {
         fc.boolean(),
         fc.nat(3),
         async (bytes, structured, pieces) => {
-          const c = await RawClient.connect(running.port);
-          sockets.push(c.socket);
-          await c.handshake();
-          if (structured) {
-            c.sendOption(OPT.STRUCTURED_REPLY);
-            expect((await c.readOptionReply()).type).toBe(1);
-          }
-          c.sendOption(OPT.GO, RawClient.infoData("disk"));
-          expect((await c.readOptionReplies()).at(-1)?.type).toBe(1);
+          const c = await openDisk(structured);
           // Sent in a few pieces, so that messages straddle reads.
           const step = Math.ceil(bytes.byteLength / (pieces + 1)) || 1;
           for (let at = 0; at < bytes.byteLength; at += step) {
@@ -255,15 +261,7 @@ describe("NBD server fed random bytes", { timeout: TIMEOUT }, () => {
   it("answers every well-formed request as the protocol says, matched by cookie", async () => {
     await fc.assert(
       fc.asyncProperty(wellFormedRequests, fc.boolean(), async (requests, structured) => {
-        const c = await RawClient.connect(running.port);
-        sockets.push(c.socket);
-        await c.handshake();
-        if (structured) {
-          c.sendOption(OPT.STRUCTURED_REPLY);
-          expect((await c.readOptionReply()).type).toBe(1);
-        }
-        c.sendOption(OPT.GO, RawClient.infoData("disk"));
-        expect((await c.readOptionReplies()).at(-1)?.type).toBe(1);
+        const c = await openDisk(structured);
         for (const r of requests) c.sendRequest(r, r.type === CMD_WRITE ? r.payload : undefined);
         const byCookie = new Map(requests.map((r) => [r.cookie, r]));
         for (let n = 0; n < requests.length; n++) {
