@@ -1,21 +1,27 @@
+import { type BootFiles, bootFileEntries, decodeBootFiles, encodeBootFiles } from "./boot-files.js";
+import {
+  type Chunking,
+  checkLengths,
+  decodeChunkIds,
+  decodeChunking,
+  decodeLengths,
+  encodeChunking,
+  encodeLengths,
+  jsonRecord,
+  nonNegativeInteger,
+} from "./chunk-list.js";
 import { type Codec, isCodec } from "./codec.js";
 import { FormatError } from "./errors.js";
 import { sha256Hex } from "./hex.js";
 import { isObjectId, type ObjectId } from "./ids.js";
 import { parseJsonBytes } from "./json.js";
-import { MAX_CHUNK_BYTES, MAX_MANIFEST_BYTES, MAX_MANIFEST_CHUNKS } from "./limits.js";
+import { MAX_MANIFEST_BYTES, MAX_MANIFEST_CHUNKS } from "./limits.js";
 import { isIsoUtcInstant } from "./time.js";
+
+export type { Chunking } from "./chunk-list.js";
 
 /** The manifest schema version this code reads and writes. */
 export const MANIFEST_VERSION = 1;
-
-/**
- * How an image was cut into chunks: fixed sizes; FastCDC (`cdc`); or casync's own buzhash chunker
- * (`casync`), whose cuts casync reproduces when it re-chunks a seed.
- */
-export type Chunking =
-  | { kind: "fixed"; size: number }
-  | { kind: "cdc" | "casync"; min: number; avg: number; max: number };
 
 /**
  * A manifest: the chunks of one image, in image order. Offsets follow from the lengths.
@@ -40,6 +46,8 @@ export interface Manifest {
   lengths: number[];
   /** Chunk indexes in the order a recorded boot read them. */
   prefetch?: number[];
+  /** The kernel, initramfs and command line that boot this image, cut with its chunking. */
+  boot?: BootFiles;
 }
 
 const FORMAT_TAG = "edgeboot-manifest";
@@ -54,6 +62,7 @@ const KEYS = [
   "lengths",
   "chunks",
   "prefetch",
+  "boot",
 ];
 
 /** Canonical bytes of `manifest`: the same manifest always gives the same bytes, hence the same id. */
@@ -90,7 +99,7 @@ export function decodeManifest(bytes: Uint8Array): Manifest {
 
 /** Checks a parsed manifest document and returns it in its in-memory form. */
 export function validateManifest(value: unknown): Manifest {
-  const doc = record(value, "manifest");
+  const doc = jsonRecord(value, "manifest");
   for (const key of Object.keys(doc)) {
     if (!KEYS.includes(key)) throw new FormatError(`manifest has an unknown field "${key}"`, key);
   }
@@ -103,11 +112,11 @@ export function validateManifest(value: unknown): Manifest {
       "version",
     );
   }
-  const size = count(doc.size, "size");
+  const size = nonNegativeInteger(doc.size, "size");
   if (!isObjectId(doc.sha256)) {
     throw new FormatError("manifest sha256 must be 64 lowercase hex digits", "sha256");
   }
-  const chunking = validateChunking(doc.chunking);
+  const chunking = decodeChunking(doc.chunking);
   if (!isCodec(doc.codec))
     throw new FormatError('manifest codec must be "zstd" or "gzip"', "codec");
   if (!isIsoUtcInstant(doc.created)) {
@@ -116,8 +125,8 @@ export function validateManifest(value: unknown): Manifest {
       "created",
     );
   }
-  const chunks = validateChunkIds(doc.chunks);
-  const lengths = expandLengths(doc.lengths, chunks.length);
+  const chunks = decodeChunkIds(doc.chunks);
+  const lengths = decodeLengths(doc.lengths, chunks.length);
   checkLengths(lengths, size, chunking);
   const manifest: Manifest = {
     version: MANIFEST_VERSION,
@@ -130,7 +139,27 @@ export function validateManifest(value: unknown): Manifest {
     lengths,
   };
   if (doc.prefetch !== undefined) manifest.prefetch = validatePrefetch(doc.prefetch, chunks.length);
+  if (doc.boot !== undefined) {
+    manifest.boot = decodeBootFiles(doc.boot, chunking);
+    const total = allChunkIds(manifest).length;
+    if (total > MAX_MANIFEST_CHUNKS) {
+      throw new FormatError(
+        `manifest lists ${total} chunks with its boot files; the limit is ${MAX_MANIFEST_CHUNKS}`,
+        "boot",
+      );
+    }
+  }
   return manifest;
+}
+
+/**
+ * Every chunk id the manifest names, the image's and then its boot files', in order and with
+ * repeats: what must be stored before the manifest is, and what garbage collection keeps.
+ */
+export function allChunkIds(manifest: Pick<Manifest, "chunks" | "boot">): ObjectId[] {
+  const files = bootFileEntries(manifest.boot);
+  if (files.length === 0) return manifest.chunks;
+  return [...manifest.chunks, ...files.flatMap(([, file]) => file.chunks)];
 }
 
 /** Byte offset of each chunk, plus the image size as a final entry (length `chunks + 1`). */
@@ -172,132 +201,15 @@ function manifestJson(m: Manifest): string {
     version: m.version,
     size: m.size,
     sha256: m.sha256,
-    chunking:
-      m.chunking.kind === "fixed"
-        ? { kind: "fixed", size: m.chunking.size }
-        : { kind: m.chunking.kind, min: m.chunking.min, avg: m.chunking.avg, max: m.chunking.max },
+    chunking: encodeChunking(m.chunking),
     codec: m.codec,
     created: m.created,
-    lengths: runLengths(m.lengths),
+    lengths: encodeLengths(m.lengths),
     chunks: m.chunks,
   };
   if (m.prefetch !== undefined) doc.prefetch = m.prefetch;
+  if (m.boot !== undefined) doc.boot = encodeBootFiles(m.boot);
   return JSON.stringify(doc);
-}
-
-function runLengths(lengths: readonly number[]): [number, number][] {
-  const runs: [number, number][] = [];
-  for (const length of lengths) {
-    const last = runs[runs.length - 1];
-    if (last && last[0] === length) last[1]++;
-    else runs.push([length, 1]);
-  }
-  return runs;
-}
-
-function expandLengths(value: unknown, chunkCount: number): number[] {
-  if (!Array.isArray(value)) {
-    throw new FormatError("manifest lengths must be an array of [length, count] runs", "lengths");
-  }
-  const lengths: number[] = [];
-  for (const run of value) {
-    if (!Array.isArray(run) || run.length !== 2) {
-      throw new FormatError(
-        "each manifest lengths entry must be a [length, count] pair",
-        "lengths",
-      );
-    }
-    const length = count(run[0], "lengths");
-    const times = count(run[1], "lengths");
-    if (length < 1 || times < 1) {
-      throw new FormatError(
-        "manifest lengths runs need a length and a count of at least 1",
-        "lengths",
-      );
-    }
-    if (lengths.length + times > chunkCount) {
-      throw new FormatError(
-        `manifest lengths describe more chunks than the ${chunkCount} listed`,
-        "lengths",
-      );
-    }
-    for (let i = 0; i < times; i++) lengths.push(length);
-  }
-  if (lengths.length !== chunkCount) {
-    throw new FormatError(
-      `manifest lengths describe ${lengths.length} chunks but ${chunkCount} are listed`,
-      "lengths",
-    );
-  }
-  return lengths;
-}
-
-function checkLengths(lengths: readonly number[], size: number, chunking: Chunking): void {
-  const limit = chunking.kind === "fixed" ? chunking.size : chunking.max;
-  let total = 0;
-  for (const [index, length] of lengths.entries()) {
-    total += length;
-    if (length > limit) {
-      throw new FormatError(
-        `chunk ${index} is ${length} bytes, over the chunking's ${limit}`,
-        "lengths",
-      );
-    }
-    if (chunking.kind === "fixed" && length !== limit && index !== lengths.length - 1) {
-      throw new FormatError(
-        `chunk ${index} is ${length} bytes; with fixed chunking only the last chunk may be shorter than ${limit}`,
-        "lengths",
-      );
-    }
-  }
-  if (total !== size) {
-    throw new FormatError(`chunk lengths add up to ${total}, not the image size ${size}`, "size");
-  }
-}
-
-function validateChunking(value: unknown): Chunking {
-  const doc = record(value, "chunking");
-  if (doc.kind === "fixed" && Object.keys(doc).length === 2) {
-    return { kind: "fixed", size: chunkSize(doc.size, "chunking.size") };
-  }
-  if ((doc.kind === "cdc" || doc.kind === "casync") && Object.keys(doc).length === 4) {
-    const min = chunkSize(doc.min, "chunking.min");
-    const avg = chunkSize(doc.avg, "chunking.avg");
-    const max = chunkSize(doc.max, "chunking.max");
-    if (!(min <= avg && avg <= max)) {
-      throw new FormatError(`${doc.kind} chunking needs min <= avg <= max`, "chunking");
-    }
-    return { kind: doc.kind, min, avg, max };
-  }
-  throw new FormatError(
-    'manifest chunking must be {"kind":"fixed","size":N} or {"kind":"cdc" or "casync","min":N,"avg":N,"max":N}',
-    "chunking",
-  );
-}
-
-function chunkSize(value: unknown, field: string): number {
-  const size = count(value, field);
-  if (size < 1 || size > MAX_CHUNK_BYTES) {
-    throw new FormatError(`${field} must be between 1 and ${MAX_CHUNK_BYTES} bytes`, field);
-  }
-  return size;
-}
-
-function validateChunkIds(value: unknown): ObjectId[] {
-  if (!Array.isArray(value))
-    throw new FormatError("manifest chunks must be an array of ids", "chunks");
-  if (value.length > MAX_MANIFEST_CHUNKS) {
-    throw new FormatError(
-      `manifest lists ${value.length} chunks; the limit is ${MAX_MANIFEST_CHUNKS}`,
-      "chunks",
-    );
-  }
-  for (const [index, id] of value.entries()) {
-    if (!isObjectId(id)) {
-      throw new FormatError(`manifest chunk ${index} is not 64 lowercase hex digits`, "chunks");
-    }
-  }
-  return value as ObjectId[];
 }
 
 function validatePrefetch(value: unknown, chunkCount: number): number[] {
@@ -312,18 +224,4 @@ function validatePrefetch(value: unknown, chunkCount: number): number[] {
     }
   }
   return value as number[];
-}
-
-function record(value: unknown, what: string): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new FormatError(`${what} must be a JSON object`, what);
-  }
-  return value as Record<string, unknown>;
-}
-
-function count(value: unknown, field: string): number {
-  if (!Number.isSafeInteger(value) || (value as number) < 0) {
-    throw new FormatError(`manifest ${field} must be a non-negative integer`, field);
-  }
-  return value as number;
 }
