@@ -31,6 +31,8 @@ export interface RootfsSummary {
   size: number;
   chunks: number;
   signed: boolean;
+  /** Whether its manifest carries boot files (a kernel at least), so iPXE can boot it. */
+  bootable: boolean;
 }
 
 /** A ref as stored and served: the current manifest of a rootfs, and the ones before it. */

@@ -53,6 +53,7 @@ describe("refs", () => {
       size: 5000,
       chunks: 1,
       signed: false,
+      bootable: false,
     });
   });
 

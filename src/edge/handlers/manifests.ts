@@ -1,7 +1,7 @@
 import { FormatError, FormatSyntaxError } from "../../format/errors.js";
 import { sha256Hex } from "../../format/hex.js";
 import { MAX_MANIFEST_BYTES } from "../../format/limits.js";
-import { decodeManifest, type Manifest } from "../../format/manifest.js";
+import { allChunkIds, decodeManifest, type Manifest } from "../../format/manifest.js";
 import { type AppContext, background } from "../context.js";
 import { readBody } from "../http/body.js";
 import { badRequest, conflict, unprocessable } from "../http/problem.js";
@@ -41,7 +41,10 @@ export async function putManifest(c: AppContext): Promise<Response> {
     );
   }
   const manifest = parseManifest(bytes);
-  const missing = await missingKeys(c.var.storage, manifest.chunks.map(chunkKey));
+  const missing = await missingKeys(
+    c.var.storage,
+    [...new Set(allChunkIds(manifest))].map(chunkKey),
+  );
   if (missing.length > 0) {
     throw conflict(
       `${missing.length} of the manifest's chunks are not stored yet: upload them first, then the manifest`,
@@ -50,7 +53,11 @@ export async function putManifest(c: AppContext): Promise<Response> {
   }
   const stored = await c.var.storage.put(manifestKey(id), bytes, {
     contentType: "application/json",
-    customMetadata: { size: String(manifest.size), chunks: String(manifest.chunks.length) },
+    customMetadata: {
+      size: String(manifest.size),
+      chunks: String(manifest.chunks.length),
+      bootable: manifest.boot ? "yes" : "no",
+    },
     onlyIf: { absent: true },
   });
   return c.json(

@@ -57,6 +57,7 @@ export async function listSummaries(storage: ObjectStorage): Promise<RootfsSumma
         size: Number(meta.size ?? 0),
         chunks: Number(meta.chunks ?? 0),
         signed: meta.signed === "yes",
+        bootable: meta.bootable === "yes",
       });
     }
     cursor = page.cursor;
@@ -113,6 +114,7 @@ export async function putRef(c: AppContext): Promise<Response> {
       size: manifest.customMetadata.size ?? "0",
       chunks: manifest.customMetadata.chunks ?? "0",
       signed: ref.signature ? "yes" : "no",
+      bootable: manifest.customMetadata.bootable === "yes" ? "yes" : "no",
     },
     onlyIf: current ? { etagMatches: current.etag } : { absent: true },
   });
