@@ -63,9 +63,10 @@ export function clientCommands(program: Command): void {
         String(r.chunks),
         r.published,
         r.signed ? "signed" : "unsigned",
+        r.bootable ? "yes" : "no",
         r.manifest,
       ]);
-      const header = ["NAME", "SIZE", "CHUNKS", "PUBLISHED", "REF", "MANIFEST"];
+      const header = ["NAME", "SIZE", "CHUNKS", "PUBLISHED", "REF", "BOOTABLE", "MANIFEST"];
       process.stdout.write(table([header, ...rows]));
     } finally {
       await client.close();

@@ -49,16 +49,16 @@ function progressLine<T>(
   };
 }
 
-/** The progress line of a publish: bytes read, chunks new and reused, MB/s, ETA. */
+/** The progress line of a publish: bytes read (image and boot files), chunks new and reused, ETA. */
 export function publishProgressBar(stream = process.stderr): ProgressLine<PublishProgress> {
   return progressLine<PublishProgress>(
     "{read} of {size} | {chunks} chunks, {fresh} new, {reused} reused",
     (p) => ({
       done: p.bytesRead,
-      total: p.imageSize,
+      total: p.imageSize + p.bootSize,
       fields: {
         read: mebibytes(p.bytesRead),
-        size: mebibytes(p.imageSize),
+        size: mebibytes(p.imageSize + p.bootSize),
         chunks: p.chunks,
         fresh: p.newChunks,
         reused: p.reusedChunks,

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import type { Command } from "commander";
+import { bootFileEntries } from "../format/boot-files.js";
 import { type Codec, isCodec } from "../format/codec.js";
 import { formatChunking } from "../format/manifest.js";
 import { parseBootProfile } from "../format/profile.js";
@@ -9,7 +10,7 @@ import { DEFAULT_CHUNKING, parseChunkingSpec } from "../publish/chunker.js";
 import { DirectoryTarget } from "../publish/dir-target.js";
 import { EdgeTarget } from "../publish/edge-target.js";
 import { loadSigningKeys } from "../publish/keys.js";
-import { publish } from "../publish/publish.js";
+import { type BootFileOptions, type PublishSummary, publish } from "../publish/publish.js";
 import { PublishError, type PublishTarget } from "../publish/target.js";
 import { publishProgressBar } from "./progress.js";
 
@@ -27,9 +28,12 @@ interface PublishFlags {
   level?: string;
   jobs?: string;
   profile?: string;
+  kernel?: string;
+  initrd?: string;
+  cmdline?: string;
 }
 
-/** `edgeboot publish IMAGE --name NAME (--edge URL | --out DIR)`. */
+/** `edgeboot publish IMAGE --name NAME (--edge URL | --out DIR) [--kernel FILE [--initrd FILE] [--cmdline ARGS]]`. */
 export function publishCommand(program: Command): void {
   program
     .command("publish")
@@ -52,7 +56,14 @@ export function publishCommand(program: Command): void {
       "--profile <file>",
       "a boot recorded by `edgeboot nbd --record`: its read order becomes the prefetch list",
     )
+    .option("--kernel <file>", "kernel to boot this image with (makes the rootfs bootable)")
+    .option("--initrd <file>", "initramfs to boot with the kernel (e.g. from `edgeboot initramfs`)")
+    .option(
+      "--cmdline <args>",
+      "kernel arguments of your own; the edge adds edgeboot.* (default: none)",
+    )
     .action(async (image: string, flags: PublishFlags) => {
+      const boot = bootOptions(flags);
       const codec = parseCodec(flags.codec);
       const chunking = parseChunkingSpec(flags.chunking);
       const level =
@@ -75,6 +86,7 @@ export function publishCommand(program: Command): void {
           jobs,
           keys,
           prefetchReads,
+          boot,
           onProgress: bar.update,
         });
         bar.stop();
@@ -93,6 +105,7 @@ export function publishCommand(program: Command): void {
                   `  prefetch     ${summary.prefetchChunks} chunks, in the order ${flags.profile} read them`,
                 ]
               : []),
+            `  boot         ${bootLine(summary)}`,
             `  ref          ${summary.signed ? "signed" : "unsigned (use --key to sign)"}`,
             "",
           ].join("\n"),
@@ -102,6 +115,33 @@ export function publishCommand(program: Command): void {
         await target.close();
       }
     });
+}
+
+/** The boot files asked for; --initrd and --cmdline only make sense with --kernel. */
+function bootOptions(flags: PublishFlags): BootFileOptions | undefined {
+  if (flags.kernel === undefined) {
+    const stray =
+      flags.initrd !== undefined
+        ? "--initrd"
+        : flags.cmdline !== undefined
+          ? "--cmdline"
+          : undefined;
+    if (stray)
+      throw new PublishError(`${stray} needs --kernel FILE: a rootfs boots from a kernel first`);
+    return undefined;
+  }
+  return { kernel: flags.kernel, initrd: flags.initrd, cmdline: flags.cmdline };
+}
+
+/** The summary's line on booting: what was published, or how to make the rootfs bootable. */
+function bootLine(summary: PublishSummary): string {
+  const { boot } = summary;
+  if (!boot) return "not bootable (publish with --kernel to boot it from the edge)";
+  const files = bootFileEntries(boot).map(
+    ([kind, file]) =>
+      `${kind} ${mebibytes(file.size)} (${file.chunks.length} chunk${file.chunks.length === 1 ? "" : "s"})`,
+  );
+  return `bootable: ${files.join(", ")}, cmdline ${JSON.stringify(boot.cmdline)}`;
 }
 
 /** The reads recorded for rootfs `name` in a boot profile file. */

@@ -1,4 +1,4 @@
-import { decodeManifest } from "../format/manifest.js";
+import { allChunkIds, decodeManifest } from "../format/manifest.js";
 import type { EdgeTarget } from "./edge-target.js";
 import { IdFilter } from "./id-filter.js";
 
@@ -18,7 +18,7 @@ export interface GcResult {
   refs: number;
   /** Manifests kept: reached from a ref or its history, or younger than the grace period. */
   liveManifests: number;
-  /** Chunk ids those manifests list (with repeats across manifests). */
+  /** Chunk ids those manifests name, boot files' included (with repeats). */
   liveChunks: number;
   /** How many objects nothing reaches, and their bytes. */
   dead: number;
@@ -40,9 +40,9 @@ export interface GcOptions {
 /**
  * Garbage collection of an edge's store, in bounded memory. Marks every manifest a ref reaches
  * (its current one and its retained history) and every manifest younger than the grace period,
- * and every chunk those manifests list (in a fixed-size filter); then sweeps, a listing page at a
- * time, what is older than the grace period and not marked: manifests first, then chunks, so no
- * stored manifest ever lists a deleted chunk. Before each page is deleted, refs and manifests are
+ * and every chunk those manifests name, their boot files' included (in a fixed-size filter);
+ * then sweeps, a listing page at a time, what is older than the grace period and not marked:
+ * manifests first, then chunks, so no stored manifest ever names a deleted chunk. Before each page is deleted, refs and manifests are
  * read again and anything they now reach is marked, so a publish that finished meanwhile loses
  * nothing. Rerunning after an interruption finishes the job.
  */
@@ -108,7 +108,7 @@ async function mark(options: GcOptions, cutoff: number, live: Live): Promise<voi
       continue;
     }
     live.manifests.add(id);
-    for (const chunk of decodeManifest(bytes).chunks) {
+    for (const chunk of allChunkIds(decodeManifest(bytes))) {
       live.chunks.add(chunk);
       live.listed++;
     }

@@ -1,0 +1,152 @@
+import { createHash } from "node:crypto";
+import type { Chunking } from "../format/manifest.js";
+import { chunkStream } from "./chunker.js";
+import { type CompressOptions, createCompressor } from "./compressor.js";
+import type { PublishTarget } from "./target.js";
+
+/** Chunks asked about in one existence query while publishing. */
+const QUERY_BATCH = 64;
+
+/** Compressed chunks being uploaded at once (besides those being compressed). */
+const UPLOADS_IN_FLIGHT = 16;
+
+/** What the chunks cut so far came to; a publish's progress shows these. */
+export interface UploadCounts {
+  chunks: number;
+  newChunks: number;
+  reusedChunks: number;
+  bytesUploaded: number;
+}
+
+/** One stream cut into chunks: their ids and uncompressed lengths, in order. */
+export interface ChunkList {
+  chunks: string[];
+  lengths: number[];
+}
+
+export interface ChunkUploaderOptions extends CompressOptions {
+  target: PublishTarget;
+  chunking: Chunking;
+  /** Chunks compressed at once, on libuv's thread pool. */
+  jobs: number;
+  /** Counted into as chunks are cut and uploaded. */
+  counts: UploadCounts;
+  /** Told whenever `counts` changed. */
+  onChange?: () => void;
+}
+
+interface HashedChunk {
+  id: string;
+  bytes: Buffer;
+}
+
+/**
+ * The one path every published byte takes: a stream (an image, a kernel, an initramfs) is cut with
+ * the image's chunking, each chunk hashed, the target asked which it lacks (in batches, as the
+ * stream is read), and only those compressed (on every core) and uploaded. Chunks seen before in
+ * any stream of this uploader are neither asked about nor uploaded again. Uploads run on after
+ * {@link upload} returns; {@link finish} waits for them and throws the first failure.
+ */
+export class ChunkUploader {
+  private readonly seen = new Set<string>();
+  private readonly compressing: Limiter;
+  private readonly uploading = new Limiter(UPLOADS_IN_FLIGHT);
+  private readonly compress: (chunk: Buffer) => Promise<Buffer>;
+  /** Bytes of the distinct chunks cut. */
+  distinctBytes = 0;
+  /** Uncompressed and compressed bytes of the chunks uploaded. */
+  uploadedRaw = 0;
+  uploadedFrames = 0;
+
+  constructor(private readonly options: ChunkUploaderOptions) {
+    this.compressing = new Limiter(options.jobs);
+    this.compress = createCompressor(options);
+  }
+
+  /** Distinct chunks cut so far. */
+  get distinctChunks(): number {
+    return this.seen.size;
+  }
+
+  /** Cuts `source` into chunks and uploads those the target lacks; returns the chunk list. */
+  async upload(source: AsyncIterable<Uint8Array>): Promise<ChunkList> {
+    const list: ChunkList = { chunks: [], lengths: [] };
+    let batch: HashedChunk[] = [];
+    for await (const bytes of chunkStream(source, this.options.chunking)) {
+      const id = createHash("sha256").update(bytes).digest("hex");
+      list.chunks.push(id);
+      list.lengths.push(bytes.byteLength);
+      this.options.counts.chunks++;
+      batch.push({ id, bytes });
+      if (batch.length >= QUERY_BATCH) {
+        await this.flush(batch);
+        batch = [];
+      }
+    }
+    await this.flush(batch);
+    return list;
+  }
+
+  /** Waits for every upload; throws the first that failed. */
+  async finish(): Promise<void> {
+    await this.compressing.drain();
+    await this.uploading.drain();
+  }
+
+  private async flush(batch: readonly HashedChunk[]): Promise<void> {
+    const { target, counts } = this.options;
+    const fresh = [...new Set(batch.map((c) => c.id))].filter((id) => !this.seen.has(id));
+    const missing = new Set(fresh.length > 0 ? await target.missing(fresh) : []);
+    for (const { id, bytes } of batch) {
+      const first = !this.seen.has(id);
+      if (first) {
+        this.seen.add(id);
+        this.distinctBytes += bytes.byteLength;
+      }
+      if (!first || !missing.has(id)) {
+        counts.reusedChunks++;
+        continue;
+      }
+      counts.newChunks++;
+      await this.compressing.run(async () => {
+        const frame = await this.compress(bytes);
+        await this.uploading.run(async () => {
+          await target.putChunk(id, frame);
+          this.uploadedRaw += bytes.byteLength;
+          this.uploadedFrames += frame.byteLength;
+          counts.bytesUploaded += frame.byteLength;
+          this.options.onChange?.();
+        });
+      });
+    }
+    this.options.onChange?.();
+  }
+}
+
+/** Runs at most `limit` tasks at once; the first failure is thrown by the next run or drain. */
+class Limiter {
+  private readonly running = new Set<Promise<void>>();
+  private failure?: unknown;
+
+  constructor(private readonly limit: number) {}
+
+  async run(task: () => Promise<void>): Promise<void> {
+    while (this.running.size >= this.limit) await Promise.race(this.running);
+    this.check();
+    const promise: Promise<void> = task()
+      .catch((error) => {
+        this.failure ??= error;
+      })
+      .finally(() => this.running.delete(promise));
+    this.running.add(promise);
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.running);
+    this.check();
+  }
+
+  private check(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+}
