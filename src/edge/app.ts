@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { defaultCache, type ResponseCache } from "./cache/index.js";
 import type { AppEnv } from "./context.js";
+import { getManifestBootFile, getRootfsBootFile } from "./handlers/boot-files.js";
 import { findMissingChunks, getChunk, putChunk } from "./handlers/chunks.js";
 import { home } from "./handlers/home.js";
 import {
@@ -10,6 +11,7 @@ import {
   getRootfsCaibx,
   getRootfsImage,
 } from "./handlers/image.js";
+import { getBootMenu, getRootfsIpxe } from "./handlers/ipxe.js";
 import { getManifest, putManifest } from "./handlers/manifests.js";
 import { deleteChunk, deleteManifest, listChunks, listManifests } from "./handlers/objects.js";
 import { deleteRef, getRef, listRootfs, putRef } from "./handlers/refs.js";
@@ -39,16 +41,20 @@ export function createApp({ storage, cache = defaultCache }: AppOptions): Hono<A
   });
 
   app.get("/", home);
+  app.get("/boot.ipxe", getBootMenu);
   app.get("/v1/rootfs", listRootfs);
   app.get("/v1/rootfs/:name", getRef);
   app.get("/v1/rootfs/:name/image", getRootfsImage);
   app.get("/v1/rootfs/:name/index.caibx", getRootfsCaibx);
+  app.get("/v1/rootfs/:name/boot.ipxe", getRootfsIpxe);
+  app.get("/v1/rootfs/:name/boot/:file", getRootfsBootFile);
   app.put("/v1/rootfs/:name", auth, putRef);
   app.delete("/v1/rootfs/:name", auth, deleteRef);
   app.get("/v1/manifests", auth, listManifests);
   app.get("/v1/manifests/:id", getManifest);
   app.get("/v1/manifests/:id/image", getManifestImage);
   app.get("/v1/manifests/:id/index.caibx", getManifestCaibx);
+  app.get("/v1/manifests/:id/boot/:file", getManifestBootFile);
   app.put("/v1/manifests/:id", auth, putManifest);
   app.delete("/v1/manifests/:id", auth, deleteManifest);
   app.get("/v1/chunks", auth, listChunks);

@@ -1,7 +1,8 @@
 import { detectCodec } from "../format/codec.js";
 import { FormatError } from "../format/errors.js";
 import { toHex } from "../format/hex.js";
-import { chunkAt, chunkOffsets, type Manifest } from "../format/manifest.js";
+import type { ObjectId } from "../format/ids.js";
+import { chunkAt, chunkOffsets } from "../format/manifest.js";
 import type { ResponseCache } from "./cache/index.js";
 import { cacheKey } from "./cache/index.js";
 import { cacheObject } from "./handlers/immutable.js";
@@ -12,7 +13,17 @@ import { decodeZstd } from "./zstd.js";
 /** Chunks loaded ahead of the one being sent: bounds memory to a few chunks whatever the range. */
 export const IMAGE_READ_AHEAD = 4;
 
-/** Where the image's chunks come from. */
+/**
+ * Content cut into chunks, in order: an image (a manifest) or one of its boot files. Offsets follow
+ * from the lengths (`chunkOffsets`).
+ */
+export interface ChunkList {
+  chunks: ObjectId[];
+  /** Uncompressed length of each chunk, parallel to `chunks`. */
+  lengths: number[];
+}
+
+/** Where the chunks come from. */
 export interface ChunkServices {
   storage: ObjectStorage;
   cache: ResponseCache;
@@ -22,27 +33,28 @@ export interface ChunkServices {
 }
 
 /**
- * Bytes `start..end` (inclusive) of the image `manifest` describes, assembled from its chunks:
- * the chunks under the range are taken from the cache or storage a few at a time, ahead of the
- * one being sent, each decompressed and proved against its id before any of its bytes go out, and
- * cut to the range. The stream errors (the response is cut short) rather than send a byte that
- * does not match the manifest.
+ * Bytes `start..end` (inclusive) of the content `list` describes (an image, a boot file),
+ * assembled from its chunks: the chunks under the range are taken from the cache or storage a few
+ * at a time, ahead of the one being sent, each decompressed and proved against its id before any
+ * of its bytes go out, and cut to the range. The stream errors (the response is cut short) rather
+ * than send a byte that does not match the list. `what` names the content in logs.
  */
-export function imageRange(
-  manifest: Manifest,
+export function chunkListRange(
+  list: ChunkList,
   start: number,
   end: number,
   services: ChunkServices,
-  offsets: readonly number[] = chunkOffsets(manifest),
+  offsets: readonly number[] = chunkOffsets(list),
+  what = "image",
 ): ReadableStream<Uint8Array> {
   const first = chunkAt(offsets, start);
   const last = chunkAt(offsets, end);
-  if (first < 0 || last < 0) throw new RangeError(`bytes ${start}-${end} are not in the image`);
+  if (first < 0 || last < 0) throw new RangeError(`bytes ${start}-${end} are not in the ${what}`);
   const pending: Promise<Uint8Array>[] = [];
   let next = first;
   const fill = () => {
     while (pending.length < IMAGE_READ_AHEAD && next <= last) {
-      const loading = verifiedChunk(manifest, next++, services);
+      const loading = verifiedChunk(list, next++, services);
       loading.catch(() => {});
       pending.push(loading);
     }
@@ -55,7 +67,7 @@ export function imageRange(
       try {
         bytes = await (pending.shift() as Promise<Uint8Array>);
       } catch (error) {
-        console.error(`image of manifest cut short at chunk ${index}:`, (error as Error).message);
+        console.error(`${what} cut short at chunk ${index}:`, (error as Error).message);
         throw error;
       }
       const at = offsets[index] as number;
@@ -72,14 +84,14 @@ export function imageRange(
   });
 }
 
-/** Chunk `index` of `manifest`, decompressed and checked against its id and length. */
+/** Chunk `index` of `list`, decompressed and checked against its id and length. */
 export async function verifiedChunk(
-  manifest: Manifest,
+  list: ChunkList,
   index: number,
   services: ChunkServices,
 ): Promise<Uint8Array> {
-  const id = manifest.chunks[index] as string;
-  const length = manifest.lengths[index] as number;
+  const id = list.chunks[index] as string;
+  const length = list.lengths[index] as number;
   const { frame, remember } = await chunkFrame(id, services);
   const bytes =
     detectCodec(frame) === "zstd"
@@ -105,7 +117,7 @@ async function chunkFrame(
   const cached = await services.cache.match(cacheKey(services.requestUrl, path));
   if (cached?.body) return { frame: new Uint8Array(await cached.arrayBuffer()) };
   const stored = await services.storage.get(chunkKey(id));
-  if (!stored) throw new FormatError(`chunk ${id} of the image is not stored here`);
+  if (!stored) throw new FormatError(`chunk ${id} is not stored here`);
   const frame = new Uint8Array(await new Response(stored.body).arrayBuffer());
   const object = {
     key: chunkKey(id),

@@ -12,6 +12,16 @@ export interface Env {
    * in proportion to its bytes, and a response cut off by the CPU limit is worse than a clear 416.
    */
   IMAGE_MAX_RESPONSE_BYTES?: string;
+  /**
+   * The origin iPXE scripts and links point at, e.g. `https://boot.example.net`, for an edge behind
+   * a proxy or under another host name: http(s), no path or query. Empty or invalid: the origin the
+   * request came to (an invalid value is logged once).
+   */
+  PUBLIC_URL?: string;
+  /** The rootfs `/boot.ipxe` boots when its timeout runs out; empty or not bootable: the first. */
+  BOOT_MENU_DEFAULT?: string;
+  /** Seconds `/boot.ipxe` waits for a choice (default 10; 0 waits for ever). */
+  BOOT_MENU_TIMEOUT_SECONDS?: string;
 }
 
 export default createApp({ storage: (env) => r2Storage(env.CHUNKS) });

@@ -4,6 +4,10 @@ declare namespace Cloudflare {
   interface Env {
     CHUNKS: R2Bucket;
     PUBLISH_TOKEN?: string;
+    IMAGE_MAX_RESPONSE_BYTES?: string;
+    PUBLIC_URL?: string;
+    BOOT_MENU_DEFAULT?: string;
+    BOOT_MENU_TIMEOUT_SECONDS?: string;
   }
   interface GlobalProps {
     mainModule: typeof import("../../src/edge/index.js");

@@ -1,6 +1,7 @@
 import { html } from "hono/html";
 import type { RootfsSummary } from "../../format/ref.js";
 import type { AppContext } from "../context.js";
+import { publicOrigin } from "./ipxe.js";
 import { listSummaries } from "./refs.js";
 
 /** GET `/`: what this edge serves, as JSON, or as a page for a browser that asks for HTML. */
@@ -12,6 +13,7 @@ export async function home(c: AppContext): Promise<Response> {
     service: "edgeboot",
     api: "v1",
     rootfs,
+    boot: `${publicOrigin(c)}/boot.ipxe`,
     endpoints: {
       rootfs: "/v1/rootfs",
       ref: "/v1/rootfs/{name}",

@@ -6,7 +6,7 @@ import { cacheKey } from "../cache/index.js";
 import { type AppContext, background } from "../context.js";
 import { notFound } from "../http/problem.js";
 import { IMMUTABLE, type Representation, respond } from "../http/respond.js";
-import { imageRange } from "../image.js";
+import { type ChunkList, chunkListRange } from "../image.js";
 import { manifestKey } from "../storage/index.js";
 import { serveChunk } from "./chunks.js";
 import { manifestIdParam, rootfsNameParam } from "./params.js";
@@ -19,8 +19,8 @@ export const DEFAULT_IMAGE_MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
 const MANIFEST_MEMO_SIZE = 16;
 const manifestMemo = new Map<string, { manifest: Manifest; offsets: number[] }>();
 
-/** An image or index picked by manifest id (immutable) or by rootfs name (follows the ref). */
-interface Target {
+/** An image, index or boot file picked by manifest id (immutable) or by rootfs name (follows the ref). */
+export interface Target {
   manifestId: string;
   cacheControl: string;
   lastModified?: Date;
@@ -60,11 +60,13 @@ export function getCastrChunk(c: AppContext): Promise<Response> {
   return serveChunk(c, id);
 }
 
-function byManifest(c: AppContext): Target {
+/** The manifest named by `:id`: immutable, cached for a year. */
+export function byManifest(c: AppContext): Target {
   return { manifestId: manifestIdParam(c), cacheControl: IMMUTABLE };
 }
 
-async function byName(c: AppContext): Promise<Target> {
+/** The current manifest of rootfs `:name` (404 if none): short cache, modified when published. */
+export async function byName(c: AppContext): Promise<Target> {
   const name = rootfsNameParam(c);
   const ref = await resolveRef(c.var.storage, name);
   if (!ref) throw notFound(`no rootfs named "${name}" is published here`);
@@ -77,6 +79,37 @@ async function byName(c: AppContext): Promise<Target> {
 
 async function serveImage(c: AppContext, target: Target): Promise<Response> {
   const { manifest, offsets } = await loadManifest(c, target.manifestId);
+  return serveChunkList(c, {
+    list: manifest,
+    offsets,
+    size: manifest.size,
+    etag: `"${target.manifestId}"`,
+    lastModified: target.lastModified ?? new Date(manifest.created),
+    cacheControl: target.cacheControl,
+    what: `image of manifest ${target.manifestId}`,
+  });
+}
+
+/** Content assembled from verified chunks at the edge, and how to answer for it. */
+export interface AssembledContent {
+  list: ChunkList;
+  /** `chunkOffsets(list)`. */
+  offsets: readonly number[];
+  size: number;
+  /** A quoted strong entity-tag. */
+  etag: string;
+  lastModified: Date;
+  cacheControl: string;
+  /** Names the content in logs, e.g. `kernel of manifest <id>`. */
+  what: string;
+}
+
+/**
+ * Answers GET or HEAD for content assembled from chunks (an image, a boot file) with every rule
+ * of `respond()`: the bytes of a range are made on demand by `chunkListRange`, every chunk
+ * verified before it is sent, and one response carries at most IMAGE_MAX_RESPONSE_BYTES.
+ */
+export function serveChunkList(c: AppContext, content: AssembledContent): Response {
   const services = {
     storage: c.var.storage,
     cache: c.var.cache,
@@ -84,13 +117,14 @@ async function serveImage(c: AppContext, target: Target): Promise<Response> {
     waitUntil: background(c),
   };
   const rep: Representation = {
-    size: manifest.size,
-    etag: `"${target.manifestId}"`,
-    lastModified: target.lastModified ?? new Date(manifest.created),
+    size: content.size,
+    etag: content.etag,
+    lastModified: content.lastModified,
     contentType: "application/octet-stream",
-    cacheControl: target.cacheControl,
+    cacheControl: content.cacheControl,
     body: null,
-    open: (start, end) => imageRange(manifest, start, end, services, offsets),
+    open: (start, end) =>
+      chunkListRange(content.list, start, end, services, content.offsets, content.what),
     maxBodyBytes: imageResponseLimit(c.env.IMAGE_MAX_RESPONSE_BYTES),
   };
   return respond(c.req.raw, rep);
@@ -120,7 +154,7 @@ async function serveCaibx(c: AppContext, target: Target): Promise<Response> {
  * Manifest `id`, parsed: from this isolate's memo, else the cache, else storage, and checked
  * against its id (the image must match what the id names).
  */
-async function loadManifest(
+export async function loadManifest(
   c: AppContext,
   id: string,
 ): Promise<{ manifest: Manifest; offsets: number[] }> {
