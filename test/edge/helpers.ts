@@ -2,6 +2,7 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { gzipSync } from "fflate";
 import edge from "../../src/edge/index.js";
+import type { BootFile, BootFiles } from "../../src/format/boot-files.js";
 import { sha256Hex } from "../../src/format/hex.js";
 import { encodeManifest, MANIFEST_VERSION, type Manifest } from "../../src/format/manifest.js";
 import { TEST_PUBLISH_TOKEN } from "./token.js";
@@ -121,4 +122,51 @@ export function moveRef(name: string, update: unknown, headers: Record<string, s
     headers: authorized({ "Content-Type": "application/json", ...headers }),
     body: JSON.stringify(update),
   });
+}
+
+/** Concatenates chunks' raw bytes. */
+export function joined(chunks: TestChunk[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.raw.byteLength, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk.raw, at);
+    at += chunk.raw.byteLength;
+  }
+  return out;
+}
+
+/** A boot file made of `chunks`, and its bytes. */
+export async function makeBootFile(
+  chunks: TestChunk[],
+): Promise<{ file: BootFile; bytes: Uint8Array }> {
+  const bytes = joined(chunks);
+  return {
+    bytes,
+    file: {
+      size: bytes.byteLength,
+      sha256: await sha256Hex(bytes),
+      chunks: chunks.map((c) => c.id),
+      lengths: chunks.map((c) => c.raw.byteLength),
+    },
+  };
+}
+
+/**
+ * Stores an image of `image` chunks carrying boot files (`kernel`, optional `initrd`, `cmdline`)
+ * under the test chunking `cdc:1024/4096/8192`: every chunk, then the manifest.
+ */
+export async function storeBootableImage(
+  image: TestChunk[],
+  boot: { cmdline: string; kernel: TestChunk[]; initrd?: TestChunk[] },
+) {
+  for (const chunk of [...boot.kernel, ...(boot.initrd ?? [])]) await uploadChunk(chunk);
+  const kernel = await makeBootFile(boot.kernel);
+  const initrd = boot.initrd ? await makeBootFile(boot.initrd) : undefined;
+  const files: BootFiles = { cmdline: boot.cmdline, kernel: kernel.file };
+  if (initrd) files.initrd = initrd.file;
+  const made = await storeImage(image, {
+    chunking: { kind: "cdc", min: 1024, avg: 4096, max: 8192 },
+    boot: files,
+  });
+  return { ...made, kernel: kernel.bytes, initrd: initrd?.bytes };
 }
