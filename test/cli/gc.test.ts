@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { allChunkIds, decodeManifest } from "../../src/format/manifest.js";
 import { imageBytes, runCli, useEdgeAndDir } from "./edge.js";
 
 const fixture = useEdgeAndDir();
@@ -9,11 +10,21 @@ const CHUNK = 65536;
 const digest = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 const auth = () => ({ Authorization: `Bearer ${fixture.edge.token}` });
 
-async function publish(name: string, bytes: Buffer) {
+async function publish(name: string, bytes: Buffer, ...extra: string[]) {
   const path = join(fixture.dir, `${name}-${digest(bytes).slice(0, 8)}.img`);
   await writeFile(path, bytes);
   const run = await runCli(
-    ["publish", path, "--name", name, "--edge", fixture.edge.url, "--chunking", "fixed:64K"],
+    [
+      "publish",
+      path,
+      "--name",
+      name,
+      "--edge",
+      fixture.edge.url,
+      "--chunking",
+      "fixed:64K",
+      ...extra,
+    ],
     {
       EDGEBOOT_TOKEN: fixture.edge.token,
     },
@@ -101,6 +112,45 @@ describe("edgeboot gc", () => {
     const again = await gc("--grace", "0");
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/^deleted 0 objects/m);
+  });
+
+  it("keeps every boot file chunk a live manifest names, and sweeps boot-only chunks once no live manifest names them", async () => {
+    const image = imageBytes(2 * CHUNK, 51);
+    await publish("shared", image);
+    await writeFile(join(fixture.dir, "gc-vmlinuz"), imageBytes(2 * CHUNK + 9, 52));
+    const booted = await publish(
+      "booted",
+      image,
+      "--kernel",
+      join(fixture.dir, "gc-vmlinuz"),
+      "--cmdline",
+      "quiet",
+    );
+    const manifest = decodeManifest(
+      new Uint8Array(
+        await (await fetch(`${fixture.edge.url}/v1/manifests/${booted}`)).arrayBuffer(),
+      ),
+    );
+    const bootChunks = manifest.boot?.kernel.chunks ?? [];
+    expect(bootChunks).toHaveLength(3);
+
+    const kept = await gc("--grace", "0");
+    expect(kept.code, kept.stderr).toBe(0);
+    const afterKept = await stored("chunks");
+    for (const id of allChunkIds(manifest)) expect(afterKept.has(id)).toBe(true);
+    for (const id of bootChunks) expect(kept.stdout).not.toContain(id);
+
+    expect(
+      (await fetch(`${fixture.edge.url}/v1/rootfs/booted`, { method: "DELETE", headers: auth() }))
+        .status,
+    ).toBe(204);
+    const swept = await gc("--grace", "0");
+    expect(swept.code, swept.stderr).toBe(0);
+    expect(swept.stdout).toMatch(/^deleted 4 objects/m);
+    const afterSwept = await stored("chunks");
+    for (const id of bootChunks) expect(afterSwept.has(id)).toBe(false);
+    for (const id of manifest.chunks) expect(afterSwept.has(id)).toBe(true);
+    expect((await stored("manifests")).has(booted)).toBe(false);
   });
 
   it("needs the token, for gc and for the listings and deletes it uses", async () => {

@@ -1,0 +1,245 @@
+import { createHash } from "node:crypto";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { decodeManifest, type Manifest } from "../../src/format/manifest.js";
+import type { RootfsSummary } from "../../src/format/ref.js";
+import { imageBytes, runCli, useEdgeAndDir } from "./edge.js";
+
+const fixture = useEdgeAndDir();
+const CHUNK = 65536;
+const digest = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+function publish(image: string, name: string, ...extra: string[]) {
+  return runCli(
+    [
+      "publish",
+      image,
+      "--name",
+      name,
+      "--edge",
+      fixture.edge.url,
+      "--chunking",
+      "fixed:64K",
+      ...extra,
+    ],
+    { EDGEBOOT_TOKEN: fixture.edge.token },
+  );
+}
+
+async function file(name: string, bytes: Uint8Array): Promise<string> {
+  const path = join(fixture.dir, name);
+  await writeFile(path, bytes);
+  return path;
+}
+
+function newChunks(stdout: string): number {
+  const match = /new\s+(\d+) chunks/.exec(stdout);
+  if (!match) throw new Error(`no summary in: ${stdout}`);
+  return Number(match[1]);
+}
+
+/** The ids of `bytes` cut into 64 KiB chunks, and their lengths. */
+function chunksOf(bytes: Uint8Array): { chunks: string[]; lengths: number[] } {
+  const chunks: string[] = [];
+  const lengths: number[] = [];
+  for (let at = 0; at < bytes.length; at += CHUNK) {
+    const piece = bytes.subarray(at, at + CHUNK);
+    chunks.push(digest(piece));
+    lengths.push(piece.length);
+  }
+  return { chunks, lengths };
+}
+
+async function currentManifest(name: string): Promise<{ id: string; manifest: Manifest }> {
+  const ref = (await (await fetch(`${fixture.edge.url}/v1/rootfs/${name}`)).json()) as {
+    manifest: string;
+  };
+  const answer = await fetch(`${fixture.edge.url}/v1/manifests/${ref.manifest}`);
+  return { id: ref.manifest, manifest: decodeManifest(new Uint8Array(await answer.arrayBuffer())) };
+}
+
+async function refText(name: string): Promise<string> {
+  return (await fetch(`${fixture.edge.url}/v1/rootfs/${name}`)).text();
+}
+
+async function rootfsList(): Promise<RootfsSummary[]> {
+  const doc = (await (await fetch(`${fixture.edge.url}/v1/rootfs`)).json()) as {
+    rootfs: RootfsSummary[];
+  };
+  return doc.rootfs;
+}
+
+async function storedChunks(): Promise<number> {
+  const bucket = await fixture.edge.mf.getR2Bucket("CHUNKS");
+  let count = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await bucket.list({ prefix: "chunks/", cursor });
+    count += page.objects.length;
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+  return count;
+}
+
+describe("edgeboot publish --kernel --initrd --cmdline", () => {
+  const image = imageBytes(3 * CHUNK + 500, 31);
+  const kernel = imageBytes(2 * CHUNK + 777, 32);
+  // The initramfs repeats the image's first chunk: it is deduplicated against the image.
+  const initrd = Buffer.concat([image.subarray(0, CHUNK), imageBytes(CHUNK / 2, 33)]);
+  const cmdline = "console=ttyS0 net.ifnames=0 quiet";
+
+  it("names the boot files in the manifest, uploads each chunk once, and the edge lists the rootfs as bootable", async () => {
+    const run = await publish(
+      await file("boot.img", image),
+      "bootable",
+      "--kernel",
+      await file("vmlinuz", kernel),
+      "--initrd",
+      await file("initrd.img", initrd),
+      "--cmdline",
+      cmdline,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(newChunks(run.stdout)).toBe(4 + 3 + 1);
+    expect(run.stdout).toMatch(/^ {2}chunks\s+9 .*, 8 distinct$/m);
+    expect(run.stdout).toMatch(
+      /^ {2}boot\s+bootable: kernel .*\(3 chunks\), initrd .*\(2 chunks\), cmdline "console=ttyS0 net.ifnames=0 quiet"$/m,
+    );
+
+    const { manifest } = await currentManifest("bootable");
+    expect(manifest.chunks).toEqual(chunksOf(image).chunks);
+    expect(manifest.boot).toEqual({
+      cmdline,
+      kernel: { size: kernel.length, sha256: digest(kernel), ...chunksOf(kernel) },
+      initrd: { size: initrd.length, sha256: digest(initrd), ...chunksOf(initrd) },
+    });
+    expect(manifest.boot?.initrd?.chunks[0]).toBe(manifest.chunks[0]);
+
+    const plain = await publish(await file("plain.img", imageBytes(CHUNK, 34)), "plain");
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toMatch(/^ {2}boot\s+not bootable/m);
+    const listed = await rootfsList();
+    expect(listed.find((r) => r.name === "bootable")?.bootable).toBe(true);
+    expect(listed.find((r) => r.name === "plain")?.bootable).toBe(false);
+  });
+
+  it("uploads nothing when the same image and boot files are published again", async () => {
+    const before = await storedChunks();
+    const run = await publish(
+      join(fixture.dir, "boot.img"),
+      "bootable",
+      "--kernel",
+      join(fixture.dir, "vmlinuz"),
+      "--initrd",
+      join(fixture.dir, "initrd.img"),
+      "--cmdline",
+      cmdline,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    expect(newChunks(run.stdout)).toBe(0);
+    expect(run.stdout).toMatch(/reused\s+9 chunks/);
+    expect(await storedChunks()).toBe(before);
+  });
+
+  it("shows which rootfs are bootable in edgeboot ls", async () => {
+    const run = await runCli([
+      "ls",
+      fixture.edge.url,
+      "--cache-dir",
+      join(fixture.dir, "ls-cache"),
+    ]);
+    expect(run.code, run.stderr).toBe(0);
+    const lines = run.stdout.trimEnd().split("\n");
+    const column = (lines[0] ?? "").indexOf("BOOTABLE");
+    expect(column).toBeGreaterThan(0);
+    const cell = (name: string) =>
+      lines
+        .find((line) => line.startsWith(`${name} `))
+        ?.slice(column)
+        .split(" ")[0];
+    expect(cell("bootable")).toBe("yes");
+    expect(cell("plain")).toBe("no");
+  });
+});
+
+interface Paths {
+  image: string;
+  kernel: string;
+  empty: string;
+  dir: string;
+}
+
+describe("edgeboot publish refuses bad boot files and changes nothing at the edge", () => {
+  const kernel = imageBytes(CHUNK, 42);
+  const paths = {} as Paths;
+
+  // A rootfs "refused" already published, and an image whose chunks the edge does not hold.
+  beforeAll(async () => {
+    const first = await publish(await file("refused-v1.img", imageBytes(CHUNK, 40)), "refused");
+    expect(first.code, first.stderr).toBe(0);
+    paths.dir = join(fixture.dir, "a-directory");
+    await mkdir(paths.dir, { recursive: true });
+    paths.image = await file("refused-v2.img", imageBytes(2 * CHUNK, 41));
+    paths.kernel = await file("refused-vmlinuz", kernel);
+    paths.empty = await file("empty-vmlinuz", new Uint8Array(0));
+  });
+
+  const cases: [string, (paths: Paths) => string[], RegExp][] = [
+    ["--initrd without --kernel", (p) => ["--initrd", p.kernel], /--initrd needs --kernel/],
+    ["--cmdline without --kernel", () => ["--cmdline", "quiet"], /--cmdline needs --kernel/],
+    ["a missing kernel", (p) => ["--kernel", `${p.kernel}.gone`], /no kernel at .*--kernel path/],
+    [
+      "a missing initrd",
+      (p) => ["--kernel", p.kernel, "--initrd", `${p.kernel}.gone`],
+      /no initrd at/,
+    ],
+    ["an empty kernel", (p) => ["--kernel", p.empty], /the kernel .* is empty/],
+    ["a directory as kernel", (p) => ["--kernel", p.dir], /is a directory: give the kernel file/],
+    ["a device as kernel", () => ["--kernel", "/dev/null"], /\/dev\/null is not a regular file/],
+    [
+      "a directory as initrd",
+      (p) => ["--kernel", p.kernel, "--initrd", p.dir],
+      /is a directory: give the initrd file/,
+    ],
+    [
+      "a cmdline with $",
+      (p) => ["--kernel", p.kernel, "--cmdline", "root=$x"],
+      /bad --cmdline: .* \$/,
+    ],
+    [
+      "a cmdline with edgeboot.*",
+      (p) => ["--kernel", p.kernel, "--cmdline", "quiet edgeboot.edge=http://x"],
+      /bad --cmdline: .*edgeboot\./,
+    ],
+    [
+      "a cmdline with a newline",
+      (p) => ["--kernel", p.kernel, "--cmdline", "quiet\ninit=/bin/sh"],
+      /bad --cmdline: .*printable ASCII/,
+    ],
+    [
+      "a cmdline over 1024 bytes",
+      (p) => ["--kernel", p.kernel, "--cmdline", "a".repeat(1025)],
+      /bad --cmdline: .*over 1024 bytes/,
+    ],
+  ];
+
+  it.each(cases)("%s", async (_, args, message) => {
+    const before = await refText("refused");
+    const chunks = await storedChunks();
+    const run = await publish(paths.image, "refused", ...args(paths));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^edgeboot: [^\n]+\n$/);
+    expect(run.stderr).toMatch(message);
+    expect(await refText("refused")).toBe(before);
+    expect(await storedChunks()).toBe(chunks);
+  });
+
+  it.skipIf(process.getuid?.() === 0)("an unreadable kernel", async () => {
+    const locked = await file("locked-vmlinuz", kernel);
+    await chmod(locked, 0o000);
+    const run = await publish(paths.image, "refused", "--kernel", locked);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^edgeboot: cannot read the kernel .*\(EACCES\)/);
+  });
+});
