@@ -142,6 +142,20 @@ describe("edgeboot publish --kernel --initrd --cmdline", () => {
     expect(await storedChunks()).toBe(before);
   });
 
+  it("is served back by the edge byte for byte, by rootfs name and by manifest id", async () => {
+    const { id } = await currentManifest("bootable");
+    for (const [kind, bytes] of [
+      ["kernel", kernel],
+      ["initrd", initrd],
+    ] as const) {
+      for (const path of [`v1/rootfs/bootable/boot/${kind}`, `v1/manifests/${id}/boot/${kind}`]) {
+        const answer = await fetch(`${fixture.edge.url}/${path}`);
+        expect(answer.status, path).toBe(200);
+        expect(digest(new Uint8Array(await answer.arrayBuffer())), path).toBe(digest(bytes));
+      }
+    }
+  });
+
   it("shows which rootfs are bootable in edgeboot ls", async () => {
     const run = await runCli([
       "ls",
