@@ -233,7 +233,14 @@ export function menuTimeoutSeconds(configured: string | undefined): number {
 
 /** A menu line for `entry`, e.g. `debian, 512.0 MiB, published 2026-11-26 10:00 UTC`. */
 export function menuItemText(entry: MenuEntry): string {
-  return `${entry.name}, ${mebibytes(entry.size)}, published ${menuTime(entry.published)}`;
+  return `${entry.name}, ${menuSize(entry.size)}, published ${menuTime(entry.published)}`;
+}
+
+/** An image size as people read it: `512.0 MiB`, `1.5 GiB`, or `12.0 KiB` under one MiB. */
+export function menuSize(bytes: number): string {
+  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)} GiB`;
+  if (bytes >= 1024 ** 2) return mebibytes(bytes);
+  return `${(bytes / 1024).toFixed(1)} KiB`;
 }
 
 /** `2026-11-26T10:00:00.000Z` as `2026-11-26 10:00 UTC` (words iPXE shows as they are). */
