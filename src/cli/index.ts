@@ -1,10 +1,12 @@
 import { Command, CommanderError } from "commander";
 import { ClientError } from "../client/edge-client.js";
 import { FormatError } from "../format/errors.js";
+import { InitramfsError } from "../publish/initramfs/errors.js";
 import { generateKeyPair, KeyFileError } from "../publish/keys.js";
 import { PublishError } from "../publish/target.js";
 import { clientCommands } from "./client.js";
 import { gcCommand } from "./gc.js";
+import { initramfsCommand } from "./initramfs.js";
 import { nbdCommand } from "./nbd.js";
 import { publishCommand } from "./publish.js";
 
@@ -30,6 +32,7 @@ export function buildProgram(): Command {
   clientCommands(program);
   nbdCommand(program);
   gcCommand(program);
+  initramfsCommand(program);
   return program;
 }
 
@@ -47,7 +50,8 @@ export async function main(argv: string[]): Promise<void> {
       error instanceof PublishError ||
       error instanceof ClientError ||
       error instanceof FormatError ||
-      error instanceof KeyFileError
+      error instanceof KeyFileError ||
+      error instanceof InitramfsError
     ) {
       process.stderr.write(`edgeboot: ${error.message}\n`);
       process.exitCode = 1;

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { BootRecorder } from "../client/boot-record.js";
 import { ClientError } from "../client/edge-client.js";
 import { EdgeExportSource } from "../client/edge-exports.js";
+import type { PinnedRef, ResolvedRootfs } from "../client/index.js";
 import { createNbdServer } from "../client/nbd/server.js";
 import { type ClientFlags, clientFrom, withClientOptions } from "./client.js";
 
@@ -9,6 +10,7 @@ interface NbdFlags extends ClientFlags {
   listen: string;
   unix?: string;
   record?: string;
+  pin: PinnedRef[];
 }
 
 /** `edgeboot nbd EDGE`: a read-only NBD server whose export names are the rootfs names. */
@@ -27,16 +29,31 @@ export function nbdCommand(program: Command): void {
       .option(
         "--record <file>",
         "write the order in which each image's chunks are first read (for publish --profile)",
+      )
+      .option(
+        "--pin <NAME=MANIFEST,PUBLISHED[,SIG]>",
+        "serve NAME from this signed ref (manifest id, publish time, base64 signature by the --trust key), checked before serving, whatever the edge's ref says (repeatable)",
+        (value: string, all: PinnedRef[]) => [...all, parsePin(value)],
+        [] as PinnedRef[],
       ),
   ).action(async (edge: string, flags: NbdFlags) => {
     const client = await clientFrom(edge, flags);
     const log = (line: string) => process.stderr.write(`edgeboot nbd: ${line}\n`);
+    const pinned = new Map<string, ResolvedRootfs>();
+    try {
+      for (const pin of flags.pin) pinned.set(pin.name, await client.resolvePinned(pin));
+    } catch (error) {
+      await client.close();
+      throw error;
+    }
     const recorder = flags.record
       ? new BootRecorder(flags.record, (error) =>
           log(`cannot write ${flags.record}: ${error.message}`),
         )
       : undefined;
-    const server = createNbdServer(new EdgeExportSource(client, { log, recorder }), { log });
+    const server = createNbdServer(new EdgeExportSource(client, { log, recorder, pinned }), {
+      log,
+    });
     let where: string;
     if (flags.unix) {
       await server.listenUnix(flags.unix);
@@ -51,6 +68,12 @@ export function nbdCommand(program: Command): void {
       `serving the root filesystems of ${client.edge.edges.map(String).join(", ")} read-only at ${where}\n` +
         `  list them:  nbdinfo --list ${where.replace("/NAME", "")}\n` +
         `  copy one:   nbdcopy ${where} out.img\n` +
+        [...pinned.values()]
+          .map(
+            (r) =>
+              `  pinned:     ${r.ref.name} to manifest ${r.manifestId} (published ${r.ref.published})\n`,
+          )
+          .join("") +
         "Ctrl-C stops.\n",
     );
     await new Promise<void>((resolve) => {
@@ -62,6 +85,19 @@ export function nbdCommand(program: Command): void {
     await recorder?.close();
     await client.close();
   });
+}
+
+/** Parses a `--pin` value: `NAME=MANIFEST,PUBLISHED` with an optional `,SIGNATURE`. */
+export function parsePin(text: string): PinnedRef {
+  const match = /^([^=,\s]+)=([^,\s]+),([^,\s]+)(?:,([^,\s]+))?$/.exec(text);
+  if (!match?.[1] || !match[2] || !match[3]) {
+    throw new ClientError(
+      `--pin must be NAME=MANIFEST,PUBLISHED[,SIGNATURE], e.g. debian=<64 hex>,2026-11-26T11:00:00.000Z,<base64>, not "${text}"`,
+    );
+  }
+  const pin: PinnedRef = { name: match[1], manifest: match[2], published: match[3] };
+  if (match[4]) pin.sig = match[4];
+  return pin;
 }
 
 /** Parses `HOST:PORT`, `[V6]:PORT`, `:PORT` or `PORT`. */

@@ -1,6 +1,6 @@
 import { mebibytes } from "../format/units.js";
 import type { BootRecorder } from "./boot-record.js";
-import { type BootClient, UnknownRootfsError } from "./index.js";
+import { type BootClient, type ResolvedRootfs, UnknownRootfsError } from "./index.js";
 import type { NbdExport, NbdExportSource } from "./nbd/exports.js";
 
 /**
@@ -8,13 +8,19 @@ import type { NbdExport, NbdExportSource } from "./nbd/exports.js";
  * asks for is resolved when it connects (so a reboot after a publish gets the new version), read
  * through the boot client's verified, cached chunks. The first connection to an image whose
  * manifest has a prefetch list starts loading that list with the client's full concurrency.
+ * A pinned name always serves its pinned manifest, whatever the edge's ref says later.
  */
 export class EdgeExportSource implements NbdExportSource {
   private readonly prefetching = new Set<string>();
 
   constructor(
     private readonly client: BootClient,
-    private readonly options: { log?: (line: string) => void; recorder?: BootRecorder } = {},
+    private readonly options: {
+      log?: (line: string) => void;
+      recorder?: BootRecorder;
+      /** Rootfs names served from a pinned, already resolved ref (BootClient.resolvePinned). */
+      pinned?: ReadonlyMap<string, ResolvedRootfs>;
+    } = {},
   ) {}
 
   async list(): Promise<{ name: string; description?: string }[]> {
@@ -26,9 +32,9 @@ export class EdgeExportSource implements NbdExportSource {
   }
 
   async open(name: string): Promise<NbdExport | undefined> {
-    let resolved: Awaited<ReturnType<BootClient["resolve"]>>;
+    let resolved = this.options.pinned?.get(name);
     try {
-      resolved = await this.client.resolve(name);
+      resolved ??= await this.client.resolve(name);
     } catch (error) {
       if (error instanceof UnknownRootfsError) return undefined;
       throw error;

@@ -1,15 +1,17 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { fromBase64 } from "../format/base64.js";
 import { FormatError } from "../format/errors.js";
-import { rootfsNameProblem } from "../format/ids.js";
+import { isObjectId, rootfsNameProblem } from "../format/ids.js";
 import { MAX_MANIFEST_BYTES } from "../format/limits.js";
 import { decodeManifest, type Manifest } from "../format/manifest.js";
-import { decodeRef, type Ref, type RootfsSummary } from "../format/ref.js";
+import { decodeRef, type Ref, type RootfsSummary, verifyRefSignature } from "../format/ref.js";
+import { isIsoUtcInstant } from "../format/time.js";
 import { DEFAULT_CACHE_LIMIT, DiskCache, defaultCacheDir } from "./cache/index.js";
 import { ChunkLoader } from "./chunks.js";
 import { ClientError, EdgeClient, NotFoundError } from "./edge-client.js";
 import { ImageReader, type ImageReaderOptions } from "./image.js";
-import { RefTrust } from "./trust.js";
+import { RefTrust, TrustError } from "./trust.js";
 
 export { ClientError, NotFoundError } from "./edge-client.js";
 
@@ -37,6 +39,19 @@ export interface BootClientOptions {
   log?: (line: string) => void;
   /** Told of every chunk downloaded. */
   onFetch?: (id: string) => void;
+}
+
+/**
+ * A ref given by the caller instead of read from the edge: the one a boot script was written
+ * for, so that a machine boots exactly the manifest its kernel came with.
+ */
+export interface PinnedRef {
+  name: string;
+  manifest: string;
+  /** ISO 8601 UTC publish time of that ref. */
+  published: string;
+  /** Its Ed25519 signature (base64), by the client's trusted key. */
+  sig?: string;
 }
 
 /** A rootfs resolved to its verified manifest. */
@@ -124,6 +139,60 @@ export class BootClient {
     return { ref, manifestId: ref.manifest, manifest, url: fetched.url };
   }
 
+  /**
+   * Resolves a pinned ref as if the edge had served it: signed by the trusted key (when one is
+   * pinned) and not older than a ref already seen, then its manifest, proved against its id.
+   */
+  async resolvePinned(pin: PinnedRef): Promise<ResolvedRootfs> {
+    const source = `the pin of "${pin.name}"`;
+    const problem = rootfsNameProblem(pin.name);
+    if (problem) throw new ClientError(`${source}: bad rootfs name: ${problem}`);
+    if (!isObjectId(pin.manifest)) {
+      throw new ClientError(`${source}: the manifest must be 64 lowercase hex digits`);
+    }
+    if (!isIsoUtcInstant(pin.published)) {
+      throw new ClientError(
+        `${source}: the publish time must be ISO 8601 UTC like 2026-11-26T11:00:00.000Z`,
+      );
+    }
+    const key = this.options.trustKey;
+    const ref: Ref = {
+      name: pin.name,
+      manifest: pin.manifest,
+      published: pin.published,
+      previous: [],
+    };
+    if (key) {
+      if (!pin.sig) {
+        throw new TrustError(
+          `${source} carries no signature, and --trust requires one by the pinned key (edgeboot.sig= on a kernel command line)`,
+        );
+      }
+      if (!isBase64OfLength(pin.sig, 64)) {
+        throw new TrustError(`${source}: the signature must be base64 of 64 bytes`);
+      }
+      ref.signature = { key, sig: pin.sig };
+      if (!(await verifyRefSignature(pin.name, ref, key))) {
+        throw new TrustError(
+          `${source} (manifest ${pin.manifest}, published ${pin.published}) is not validly signed by the pinned key: a wrong signature, or one by another key`,
+        );
+      }
+    }
+    await this.trust.check(ref, "--pin");
+    let manifest: Manifest;
+    try {
+      manifest = await this.manifest(pin.manifest);
+    } catch (error) {
+      if (error instanceof NotFoundError) {
+        throw new ClientError(
+          `manifest ${pin.manifest}, pinned for "${pin.name}", is on none of ${this.edge.edges.map(String).join(", ")}: was it garbage-collected, or is this the wrong edge?`,
+        );
+      }
+      throw error;
+    }
+    return { ref, manifestId: pin.manifest, manifest, url: source };
+  }
+
   /** The manifest `id`, from the cache or an edge, proved against its id. */
   async manifest(id: string): Promise<Manifest> {
     const cached = await this.cache.readManifest(id);
@@ -168,6 +237,14 @@ export class BootClient {
     await this.edge.close();
     await this.chunks.settle();
     await this.cache.settle();
+  }
+}
+
+function isBase64OfLength(text: string, length: number): boolean {
+  try {
+    return fromBase64(text).length === length;
+  } catch {
+    return false;
   }
 }
 
