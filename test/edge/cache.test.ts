@@ -2,29 +2,8 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/edge/app.js";
-import type { ObjectStorage } from "../../src/edge/storage/index.js";
 import { r2Storage } from "../../src/edge/storage/r2.js";
-import { bytesOf, makeChunk, ORIGIN, uploadChunk } from "./helpers.js";
-
-/** R2 storage that counts every call, so a test can tell whether a request touched R2. */
-function countingStorage(bucket: R2Bucket) {
-  const inner = r2Storage(bucket);
-  const calls: string[] = [];
-  const counted =
-    <A extends unknown[], R>(name: string, method: (...args: A) => R) =>
-    (...args: A): R => {
-      calls.push(`${name} ${args[0]}`);
-      return method(...args);
-    };
-  const storage: ObjectStorage = {
-    head: counted("head", inner.head),
-    get: counted("get", inner.get),
-    put: counted("put", inner.put),
-    delete: counted("delete", inner.delete),
-    list: counted("list", inner.list),
-  };
-  return { storage, calls };
-}
+import { bytesOf, countingStorage, makeChunk, ORIGIN, uploadChunk } from "./helpers.js";
 
 async function fetchThrough(app: ReturnType<typeof createApp>, path: string, init?: RequestInit) {
   const ctx = createExecutionContext();

@@ -2,6 +2,8 @@ import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { gzipSync } from "fflate";
 import edge from "../../src/edge/index.js";
+import type { ObjectStorage } from "../../src/edge/storage/index.js";
+import { r2Storage } from "../../src/edge/storage/r2.js";
 import type { BootFile, BootFiles } from "../../src/format/boot-files.js";
 import { sha256Hex } from "../../src/format/hex.js";
 import { encodeManifest, MANIFEST_VERSION, type Manifest } from "../../src/format/manifest.js";
@@ -169,4 +171,24 @@ export async function storeBootableImage(
     boot: files,
   });
   return { ...made, kernel: kernel.bytes, initrd: initrd?.bytes };
+}
+
+/** R2 storage that counts every call, so a test can tell whether a request touched R2. */
+export function countingStorage(bucket: R2Bucket) {
+  const inner = r2Storage(bucket);
+  const calls: string[] = [];
+  const counted =
+    <A extends unknown[], R>(name: string, method: (...args: A) => R) =>
+    (...args: A): R => {
+      calls.push(`${name} ${args[0]}`);
+      return method(...args);
+    };
+  const storage: ObjectStorage = {
+    head: counted("head", inner.head),
+    get: counted("get", inner.get),
+    put: counted("put", inner.put),
+    delete: counted("delete", inner.delete),
+    list: counted("list", inner.list),
+  };
+  return { storage, calls };
 }

@@ -1,6 +1,7 @@
-import { createExecutionContext, reset } from "cloudflare:test";
+import { createExecutionContext, reset, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { createApp } from "../../src/edge/app.js";
 import edge from "../../src/edge/index.js";
 import {
   DEFAULT_MENU_TIMEOUT_SECONDS,
@@ -17,6 +18,7 @@ import { toBase64 } from "../../src/format/base64.js";
 import { signRefUpdate, verifyRefSignature } from "../../src/format/ref.js";
 import {
   call,
+  countingStorage,
   makeChunk,
   moveRef,
   ORIGIN,
@@ -402,5 +404,34 @@ describe("GET /boot.ipxe", () => {
     expect(home.boot).toBe("https://edge.test/boot.ipxe");
     const proxied = await callWith({ PUBLIC_URL: "http://10.0.2.100" }, "/");
     expect(((await proxied.json()) as { boot: string }).boot).toBe("http://10.0.2.100/boot.ipxe");
+  });
+});
+
+describe("what each boot request reads", () => {
+  async function through(app: ReturnType<typeof createApp>, path: string, init?: RequestInit) {
+    const ctx = createExecutionContext();
+    const response = await app.fetch(new Request(`${ORIGIN}${path}`, init), env, ctx);
+    await response.arrayBuffer();
+    await waitOnExecutionContext(ctx);
+    return response;
+  }
+
+  it("menu: one listing; script: one ref and one manifest; boot file range: the chunks under it", async () => {
+    const { id } = await publishBootable("counted", { seed: 1000 });
+    await publishBootable("counted2", { seed: 1010 });
+    const { storage, calls } = countingStorage(env.CHUNKS);
+    const app = createApp({ storage: () => storage });
+    expect((await through(app, "/boot.ipxe")).status).toBe(200);
+    expect(calls).toEqual(["list refs/"]);
+    calls.length = 0;
+    expect((await through(app, "/v1/rootfs/counted/boot.ipxe")).status).toBe(200);
+    expect(calls).toEqual(["get refs/counted", `get manifests/${id}`]);
+    calls.length = 0;
+    const range = await through(app, `/v1/manifests/${id}/boot/kernel`, {
+      headers: { Range: "bytes=0-9" },
+    });
+    expect(range.status).toBe(206);
+    expect(calls.filter((call) => !call.startsWith("get chunks/"))).toEqual([]);
+    expect(calls).toHaveLength(1);
   });
 });
