@@ -7,13 +7,25 @@ import { requireTools } from "./tools.mjs";
  * @typedef {object} BootOptions
  * @property {string} kernel     path of the vmlinuz
  * @property {string} initrd     path of the initramfs
- * @property {{ host: string, port: number, exportName: string }} nbd the root disk's NBD export
+ * @property {{ host: string, port: number, exportName: string }} [nbd] the root disk's NBD export,
+ *   attached by qemu as /dev/vda (root=/dev/vda on the command line)
+ * @property {GuestForward[]} [network] a virtio NIC on a restricted user network (DHCP, no way
+ *   out) where each forward's guest address reaches a loopback port of the host, through socat
+ * @property {string[]} [disks] raw images attached as further virtio disks, read-write
  * @property {string} marker     the console line (substring) that means the guest booted
- * @property {string[]} [failures] console substrings that mean it will not (checked first)
+ * @property {(string | RegExp)[]} [failures] console lines that mean it will not (checked first)
  * @property {number} [timeoutMs] bound from qemu's start to the marker (default 60 s)
  * @property {number} [memoryMiB] guest memory (default 256)
+ * @property {number} [cpus]     virtual CPUs (default 1)
  * @property {string} [append]   extra kernel command line
  * @property {(line: string, ms: number) => void} [onLine] each console line as it comes
+ */
+
+/**
+ * A guest address whose TCP connections go to a port on the host's loopback.
+ * @typedef {object} GuestForward
+ * @property {string} guest    guest-side IP address and port, e.g. `10.0.2.100:80`
+ * @property {number} hostPort the port on 127.0.0.1 it reaches
  */
 
 /**
@@ -50,29 +62,41 @@ const ALWAYS_FATAL = [/Kernel panic/, /^qemu-system-x86_64: (?!warning)/];
 const EXIT_GRACE_MS = 5000;
 
 /**
- * qemu's arguments: TCG (the nested KVM here hangs a stock guest), no NIC (its boot ROM costs
- * 0.5 s), serial console on stdout, no reboot (a poweroff or panic ends qemu), the NBD export as a
- * read-only raw virtio disk.
+ * qemu's arguments: TCG (the nested KVM here hangs a stock guest), serial console on stdout, no
+ * reboot (a poweroff or panic ends qemu), the NBD export as a read-only raw virtio disk. No NIC
+ * unless `network` asks for one, and then without its boot ROM (0.5 s) on a `restrict=on` user
+ * network whose forwards run `socat` to the host's loopback: never the chardev form of guestfwd,
+ * which shares one connection among all of the guest's.
  * @param {BootOptions} options
  * @returns {string[]}
  */
 export function qemuArgs(options) {
-  const { host, port, exportName } = options.nbd;
-  const append = [
-    "console=ttyS0",
-    "root=/dev/vda",
-    "rootfstype=ext4",
-    "ro",
-    "panic=-1",
-    options.append ?? "",
-  ];
+  const append = ["console=ttyS0", "panic=-1", options.append ?? ""];
+  const devices = [];
+  if (options.nbd) {
+    const { host, port, exportName } = options.nbd;
+    append.unshift("root=/dev/vda", "rootfstype=ext4", "ro");
+    devices.push(
+      "-drive",
+      `file=nbd://${host}:${port}/${exportName},format=raw,if=virtio,readonly=on`,
+    );
+  }
+  for (const disk of options.disks ?? [])
+    devices.push("-drive", `file=${disk},format=raw,if=virtio`);
+  if (options.network) {
+    const forwards = options.network.map(
+      (f) => `,guestfwd=tcp:${f.guest}-cmd:socat - TCP:127.0.0.1:${f.hostPort}`,
+    );
+    devices.push("-netdev", `user,id=n0,restrict=on${forwards.join("")}`);
+    devices.push("-device", "virtio-net-pci,netdev=n0,romfile=");
+  } else devices.push("-nic", "none");
   return [
-    ...["-accel", "tcg", "-nodefaults", "-no-user-config", "-display", "none", "-nic", "none"],
-    ...["-m", String(options.memoryMiB ?? 256), "-no-reboot", "-serial", "stdio"],
+    ...["-accel", "tcg", "-nodefaults", "-no-user-config", "-display", "none"],
+    ...["-m", String(options.memoryMiB ?? 256), "-smp", String(options.cpus ?? 1)],
+    ...["-no-reboot", "-serial", "stdio"],
     ...["-monitor", "none", "-kernel", options.kernel, "-initrd", options.initrd],
     ...["-append", append.filter(Boolean).join(" ")],
-    "-drive",
-    `file=nbd://${host}:${port}/${exportName},format=raw,if=virtio,readonly=on`,
+    ...devices,
   ];
 }
 
@@ -85,6 +109,7 @@ export function qemuArgs(options) {
  */
 export function bootGuest(options) {
   const qemu = requireTools(["qemu-system-x86_64"])["qemu-system-x86_64"];
+  if (options.network) requireTools(["socat"]);
   const args = qemuArgs(options);
   const timeoutMs = options.timeoutMs ?? 60_000;
   const failures = [...(options.failures ?? []), ...ALWAYS_FATAL];

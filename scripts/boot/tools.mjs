@@ -14,6 +14,10 @@ export const TOOL_PACKAGES = {
   "apt-get": "apt",
   "apt-cache": "apt",
   "dpkg-deb": "dpkg",
+  socat: "socat",
+  "nbd-client": "nbd-client",
+  cpio: "cpio",
+  zstd: "zstd",
 };
 
 /**

@@ -136,7 +136,7 @@ while [ ! -e /sys/class/net/eth0 ]; do
 done
 ip link set eth0 up
 run=${FETCHER_ROOT}
-mount -t tmpfs -o mode=0755 edgeboot $run || fail "mounting a tmpfs on $run" "is CONFIG_TMPFS in this kernel?"
+mkdir -p $run && mount -t tmpfs -o mode=0755 edgeboot $run || fail "mounting a tmpfs on $run" "is CONFIG_TMPFS in this kernel?"
 set +f
 mv /${FETCHER_ARCHIVE_DIR}/* $run/ && cp /bin/busybox $run/bin/busybox && mkdir -p $run/log $run/cache $run/tmp ||
   fail "copying the fetcher to $run" "does the machine have memory for it (about 150 MB)?"
