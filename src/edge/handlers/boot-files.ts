@@ -43,12 +43,12 @@ async function serveBootFile(c: AppContext, target: Target): Promise<Response> {
  * keeps its validator across rootfs versions (a cache revalidates it with a 304 after a publish
  * that changed only the image) while different bytes always get a different one.
  */
-export function bootFileEtag(file: Pick<BootFile, "sha256">): string {
+function bootFileEtag(file: Pick<BootFile, "sha256">): string {
   return `"${file.sha256}"`;
 }
 
 /** Boot file `kind` of `manifest`, or a 404 saying which ones it has and how to add them. */
-export function pickBootFile(manifest: Manifest, kind: string, manifestId: string): BootFile {
+function pickBootFile(manifest: Manifest, kind: string, manifestId: string): BootFile {
   const present = bootFileEntries(manifest.boot).map(([name]) => name);
   const file = isBootFileKind(kind) ? manifest.boot?.[kind as BootFileKind] : undefined;
   if (file) return file;
