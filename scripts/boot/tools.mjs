@@ -18,6 +18,10 @@ export const TOOL_PACKAGES = {
   "nbd-client": "nbd-client",
   cpio: "cpio",
   zstd: "zstd",
+  "dpkg-query": "dpkg",
+  mmdebstrap: "mmdebstrap",
+  depmod: "kmod",
+  tar: "tar",
 };
 
 /**

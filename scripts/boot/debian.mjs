@@ -1,0 +1,415 @@
+// A real Debian bookworm root to boot: mmdebstrap (minbase + systemd), the guest kernel's modules,
+// and a unit that prints a marker on the console once multi-user.target is reached and powers off.
+// It becomes a reproducible ext4 image (fixed UUID, hash seed and times), cached under
+// bootCacheDir() by a hash of every input, since mmdebstrap takes a minute or two.
+//
+//   node scripts/boot/debian.mjs [--name debian-a] [--out FILE.img] [--rebuild]
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync } from "node:fs";
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { bootCacheDir, requireTools, run } from "./tools.mjs";
+
+/** What every Debian root here is made from. */
+export const DEBIAN_SUITE = "bookworm";
+export const DEBIAN_MIRROR = "http://deb.debian.org/debian";
+/**
+ * On top of minbase: systemd as init (systemd-sysv), udev to load the modules of the devices it
+ * finds, kmod for modprobe, iproute2 to see and set the network. No ifupdown or DHCP client: the
+ * initramfs that attaches the root over the network has configured eth0 already, and a second
+ * DHCP client in the root would reconfigure the interface the root device depends on.
+ */
+export const DEBIAN_PACKAGES = ["systemd-sysv", "udev", "kmod", "iproute2"];
+
+/** Left out of the root by dpkg: documentation and translations (copyright files stay). */
+const DPKG_EXCLUDES = [
+  "path-exclude=/usr/share/man/*",
+  "path-exclude=/usr/share/info/*",
+  "path-exclude=/usr/share/locale/*",
+  "path-include=/usr/share/locale/locale.alias",
+  "path-exclude=/usr/share/doc/*",
+  "path-include=/usr/share/doc/*/copyright",
+];
+
+/** Every timestamp in the root and its image (2023-11-14), so builds repeat byte for byte. */
+export const SOURCE_DATE_EPOCH = 1_700_000_000;
+
+/**
+ * Bumped by hand whenever what the build does changes in a way the hashed inputs do not show
+ * (the image key also hashes this file's own source).
+ */
+const GENERATION = 1;
+
+/**
+ * One Debian root to build.
+ * @typedef {object} DebianVariant
+ * @property {string} name        rootfs name: the hostname, the filesystem label, the cache name
+ * @property {string[]} [extraPackages] installed on top of DEBIAN_PACKAGES
+ */
+
+/** The two Debian roots offered side by side; the second is one small package bigger. */
+export const DEBIAN_VARIANTS = /** @type {Record<string, DebianVariant>} */ ({
+  "debian-a": { name: "debian-a" },
+  "debian-b": { name: "debian-b", extraPackages: ["iputils-ping"] },
+});
+
+/**
+ * The console line a Debian root prints once multi-user.target is reached (followed by
+ * ` uptime=SECONDS failed-units=N`).
+ * @param {string} name
+ */
+export function debianMarker(name) {
+  return `EDGEBOOT-DEBIAN-OK ${name}`;
+}
+
+/**
+ * A built (or cached) Debian root image.
+ * @typedef {object} DebianImage
+ * @property {string} path     the image in the cache (or `out` when given)
+ * @property {number} bytes    its size
+ * @property {string} sha256   its digest
+ * @property {string} key      the cache key (hash of every input)
+ * @property {boolean} cached  true when nothing was built
+ * @property {number} buildMs  time spent building (0 when cached)
+ * @property {string[]} packages `name version` of every package installed in it
+ */
+
+/**
+ * Builds the ext4 image of a Debian root with the kernel's modules in it, or gives the cached one
+ * when every input is the same. mmdebstrap's output (a tarball) is cached apart from the image, so
+ * changing the marker, the kernel or this script rebuilds the image in seconds.
+ * @param {DebianVariant & {
+ *   kernel: import("./kernel.mjs").Kernel,
+ *   marker?: string,
+ *   out?: string,
+ *   cacheDir?: string,
+ *   rebuild?: boolean,
+ *   log?: (line: string) => void,
+ * }} options `marker` defaults to debianMarker(name); `rebuild` ignores the cache
+ * @returns {Promise<DebianImage>}
+ */
+export async function buildDebianImage(options) {
+  const { name, kernel } = options;
+  const marker = options.marker ?? debianMarker(name);
+  const log = options.log ?? (() => {});
+  const cacheDir = join(options.cacheDir ?? bootCacheDir(), "debian");
+  const tools = requireTools(["mmdebstrap", "mke2fs", "debugfs", "depmod", "tar", "dpkg-query"]);
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) {
+    throw new Error(`rootfs name ${JSON.stringify(name)}: use a hostname (a-z, 0-9, -)`);
+  }
+  const packages = [...DEBIAN_PACKAGES, ...(options.extraPackages ?? [])].sort();
+  const baseKey = hashOf({
+    GENERATION,
+    suite: DEBIAN_SUITE,
+    mirror: DEBIAN_MIRROR,
+    packages,
+    dpkg: DPKG_EXCLUDES,
+    epoch: SOURCE_DATE_EPOCH,
+    mmdebstrap: (await run(tools.mmdebstrap, ["--version"])).stdout.trim(),
+  });
+  const files = rootFiles(name, marker);
+  const imageKey = hashOf({
+    baseKey,
+    kernel: kernel.version,
+    files,
+    mke2fs: (await run(tools.mke2fs, ["-V"])).stderr.trim(),
+    script: createHash("sha256")
+      .update(await readFile(fileURLToPath(import.meta.url)))
+      .digest("hex"),
+  });
+  const image = join(cacheDir, `${name}-${imageKey}.img`);
+  const meta = join(cacheDir, `${name}-${imageKey}.json`);
+  await mkdir(cacheDir, { recursive: true });
+
+  let result;
+  if (!options.rebuild && existsSync(image) && existsSync(meta)) {
+    log(`debian ${name}: cached image ${image}`);
+    const saved = JSON.parse(await readFile(meta, "utf8"));
+    result = { ...saved, path: image, cached: true, buildMs: 0 };
+  } else {
+    const started = performance.now();
+    const base = join(cacheDir, `${name}.base-${baseKey}.tar`);
+    if (options.rebuild || !existsSync(base)) {
+      await mmdebstrap(tools.mmdebstrap, packages, base, log);
+    } else log(`debian ${name}: cached mmdebstrap tarball ${base}`);
+    const made = await makeImage({ name, base, kernel, files, image, tools, log });
+    const buildMs = Math.round(performance.now() - started);
+    result = { path: image, ...made, key: imageKey, cached: false, buildMs };
+    await writeAtomically(meta, `${JSON.stringify({ ...result, path: undefined }, null, 2)}\n`);
+    await prune(cacheDir, name, [image, meta, base]);
+    log(`debian ${name}: ${image} (${mib(made.bytes)} MiB) in ${(buildMs / 1000).toFixed(1)} s`);
+  }
+  if (options.out) {
+    await copyFile(image, options.out);
+    result.path = options.out;
+  }
+  return result;
+}
+
+/**
+ * The files this script adds to the mmdebstrap root, path → [mode, text]: hostname, the marker
+ * unit and its script, and the masks.
+ *
+ * Machine-id policy: /etc/machine-id stays empty, as mmdebstrap leaves it, so every machine that
+ * boots this shared image gets a fresh random id each boot (systemd makes one and mounts it over
+ * the file); one id baked in would make every machine the same one. An empty id makes every boot a
+ * first boot, and systemd-firstboot would then prompt on the console for a locale and a root
+ * password: it is masked. The root fsck is masked too: the root device is read-only.
+ * @param {string} name
+ * @param {string} marker
+ * @returns {Record<string, [number, string]>}
+ */
+function rootFiles(name, marker) {
+  const unit = "edgeboot-marker.service";
+  return {
+    "etc/hostname": [0o644, `${name}\n`],
+    "etc/hosts": [0o644, `127.0.0.1\tlocalhost\n127.0.1.1\t${name}\n::1\tlocalhost\n`],
+    [`etc/systemd/system/${unit}`]: [
+      0o644,
+      `[Unit]
+Description=edgeboot: print the boot marker on the console, then power off
+# Ordered after the target that wants it: it runs once multi-user.target is reached.
+After=multi-user.target
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/edgeboot-marker
+
+[Install]
+WantedBy=multi-user.target
+`,
+    ],
+    [`etc/systemd/system/multi-user.target.wants/${unit}`]: [0o777, `/etc/systemd/system/${unit}`],
+    "etc/systemd/system/systemd-firstboot.service": [0o777, "/dev/null"],
+    "etc/systemd/system/systemd-fsck-root.service": [0o777, "/dev/null"],
+    "usr/local/sbin/edgeboot-marker": [
+      0o755,
+      `#!/bin/sh
+# Says on the console that multi-user.target was reached (seconds since the kernel started, from
+# /proc/uptime: systemd-analyze cannot answer while the boot is still running), then powers off.
+read -r uptime _ < /proc/uptime
+failed=$(systemctl list-units --state=failed --plain --no-legend | awk '{print $1}' | xargs)
+[ -n "$failed" ] && echo "edgeboot: failed units: $failed" > /dev/console
+echo "${marker} uptime=$uptime failed-units=$(echo $failed | wc -w)" > /dev/console
+systemctl poweroff --no-block
+`,
+    ],
+  };
+}
+
+/**
+ * Runs mmdebstrap (minbase, the given packages) into a tarball, atomically.
+ * @param {string} tool
+ * @param {string[]} packages
+ * @param {string} out
+ * @param {(line: string) => void} log
+ */
+async function mmdebstrap(tool, packages, out, log) {
+  const partial = `${out}.partial-${process.pid}`;
+  log(`debian: mmdebstrap ${DEBIAN_SUITE} minbase + ${packages.join(",")} (about a minute)`);
+  const started = performance.now();
+  try {
+    await run(
+      tool,
+      [
+        "--variant=minbase",
+        `--include=${packages.join(",")}`,
+        ...DPKG_EXCLUDES.map((option) => `--dpkgopt=${option}`),
+        "--format=tar",
+        DEBIAN_SUITE,
+        partial,
+        DEBIAN_MIRROR,
+      ],
+      { env: { ...process.env, SOURCE_DATE_EPOCH: String(SOURCE_DATE_EPOCH) } },
+    );
+    await rename(partial, out);
+  } finally {
+    await rm(partial, { force: true });
+  }
+  const { size } = await stat(out);
+  log(`debian: mmdebstrap done in ${seconds(started)} s (${mib(size)} MiB tarball)`);
+}
+
+/**
+ * Unpacks the tarball, adds the kernel's modules (with depmod's index) and `files`, pins every
+ * time, and writes the ext4 image atomically.
+ * @param {{
+ *   name: string, base: string, kernel: import("./kernel.mjs").Kernel,
+ *   files: Record<string, [number, string]>, image: string,
+ *   tools: Record<"mke2fs" | "debugfs" | "depmod" | "tar" | "mmdebstrap", string>,
+ *   log: (line: string) => void,
+ * }} options
+ * @returns {Promise<{ bytes: number, sha256: string, packages: string[] }>}
+ */
+async function makeImage({ name, base, kernel, files, image, tools, log }) {
+  const started = performance.now();
+  const work = `${image}.work-${process.pid}`;
+  const tree = join(work, "root");
+  const partial = join(work, "image");
+  const env = {
+    ...process.env,
+    E2FSPROGS_FAKE_TIME: String(SOURCE_DATE_EPOCH),
+    SOURCE_DATE_EPOCH: String(SOURCE_DATE_EPOCH),
+  };
+  // As root the tree's owners are real; otherwise mmdebstrap's user namespace (the subuid range)
+  // makes them so for the commands that create, read or remove files owned by others.
+  const privileged = process.getuid?.() === 0 ? [] : [tools.mmdebstrap, "--unshare-helper"];
+  /**
+   * @param {string} file
+   * @param {string[]} args
+   */
+  const asRoot = (file, args) => {
+    const [helper, ...helperArgs] = privileged;
+    return helper ? run(helper, [...helperArgs, file, ...args], { env }) : run(file, args, { env });
+  };
+  await asRoot("rm", ["-rf", work]);
+  await mkdir(tree, { recursive: true });
+  try {
+    await asRoot(tools.tar, ["-xpf", base, "--numeric-owner", "-C", tree]);
+    const modules = join(tree, "usr", "lib", "modules", kernel.version);
+    await mkdir(join(modules, ".."), { recursive: true });
+    await asRoot("cp", ["-a", kernel.modulesDir, modules]);
+    await run(tools.depmod, ["-b", tree, kernel.version], { env });
+    for (const [path, [mode, text]] of Object.entries(files)) {
+      const at = join(tree, path);
+      await mkdir(join(at, ".."), { recursive: true });
+      await rm(at, { force: true });
+      if (mode === 0o777) await run("ln", ["-s", text, at]);
+      else await writeFile(at, text, { mode });
+    }
+    const packages = (
+      await run("dpkg-query", [
+        "--admindir",
+        join(tree, "var/lib/dpkg"),
+        "-W",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format
+        "-f=${Package} ${Version}\\n",
+      ])
+    ).stdout
+      .trim()
+      .split("\n");
+    // New files' mtimes are now: clamp them (access and change times are pinned in the image).
+    const epoch = `@${SOURCE_DATE_EPOCH}`;
+    await asRoot("find", [tree, "-newermt", epoch, "-exec", "touch", "-h", "-d", epoch, "{}", "+"]);
+    const usedMiB = Number(
+      (await run("du", ["-s", "--block-size=1M", tree])).stdout.split("\t")[0],
+    );
+    const sizeMiB = Math.ceil((usedMiB * 1.25 + 64) / 64) * 64;
+    const uuid = uuidFrom(name);
+    log(`debian ${name}: mke2fs -d (${usedMiB} MiB of files, ${sizeMiB} MiB image)`);
+    await asRoot(tools.mke2fs, [
+      ...["-q", "-F", "-t", "ext4", "-b", "4096", "-m", "0", "-O", "^has_journal"],
+      ...["-L", name.slice(0, 16), "-U", uuid],
+      ...["-E", `hash_seed=${uuid},lazy_itable_init=0,lazy_journal_init=0`],
+      ...["-d", tree, partial, `${sizeMiB}M`],
+    ]);
+    // mke2fs -d copies each file's ctime, which no call can set, and its atime, which every
+    // directory listing (find, du, mke2fs itself) moves: pin both with debugfs.
+    const { stdout } = await run("find", [tree, "-mindepth", "1", "-printf", "%P\\0"]);
+    const paths = ["", ...stdout.split("\0").filter(Boolean)];
+    const bad = paths.find((path) => /["\n]/.test(path));
+    if (bad) throw new Error(`debugfs cannot name ${JSON.stringify(bad)} in ${tree}`);
+    const script = paths
+      .flatMap((path) => [`sif "/${path}" ctime ${epoch}`, `sif "/${path}" atime ${epoch}`])
+      .join("\n");
+    await writeFile(join(work, "ctime.debugfs"), `${script}\n`);
+    const pinned = await run(tools.debugfs, ["-w", "-f", join(work, "ctime.debugfs"), partial], {
+      env,
+    });
+    const refused = pinned.stderr.split("\n").find((line) => line && !line.startsWith("debugfs "));
+    if (refused) throw new Error(`debugfs could not pin a ctime in ${partial}: ${refused}`);
+    await rename(partial, image);
+    const digest = await fileDigest(image);
+    log(`debian ${name}: image made in ${seconds(started)} s`);
+    return { bytes: digest.size, sha256: digest.sha256, packages };
+  } finally {
+    await asRoot("rm", ["-rf", work]);
+  }
+}
+
+/**
+ * Removes this rootfs's other cache entries (older keys), keeping `keep`.
+ * @param {string} cacheDir
+ * @param {string} name
+ * @param {string[]} keep
+ */
+async function prune(cacheDir, name, keep) {
+  for (const entry of await readdir(cacheDir)) {
+    const path = join(cacheDir, entry);
+    const ours = entry.startsWith(`${name}-`) || entry.startsWith(`${name}.base-`);
+    if (ours && !keep.includes(path) && !entry.includes(".work-") && !entry.includes(".partial-")) {
+      await rm(path, { force: true });
+    }
+  }
+}
+
+/**
+ * @param {string} path
+ * @param {string} text
+ */
+async function writeAtomically(path, text) {
+  const partial = `${path}.partial-${process.pid}`;
+  await writeFile(partial, text);
+  await rename(partial, path);
+}
+
+/**
+ * A short hex digest of a JSON value.
+ * @param {unknown} value
+ */
+function hashOf(value) {
+  return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16);
+}
+
+/**
+ * A UUID (version 4 in form) derived from the rootfs name, so each build of it has the same one.
+ * @param {string} name
+ */
+function uuidFrom(name) {
+  const hex = createHash("sha256").update(`edgeboot-debian-${name}`).digest("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
+ * @param {string} path
+ * @returns {Promise<{ size: number, sha256: string }>}
+ */
+async function fileDigest(path) {
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const chunk of createReadStream(path)) {
+    hash.update(chunk);
+    size += chunk.byteLength;
+  }
+  return { size, sha256: hash.digest("hex") };
+}
+
+/** @param {number} bytes */
+const mib = (bytes) => (bytes / 2 ** 20).toFixed(0);
+/** @param {number} since */
+const seconds = (since) => ((performance.now() - since) / 1000).toFixed(1);
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({
+    options: {
+      name: { type: "string", default: "debian-a" },
+      out: { type: "string" },
+      rebuild: { type: "boolean" },
+    },
+  });
+  const { obtainKernel } = await import("./kernel.mjs");
+  /** @param {string} line */
+  const log = (line) => process.stderr.write(`${line}\n`);
+  const variant = DEBIAN_VARIANTS[values.name] ?? { name: values.name };
+  const kernel = await obtainKernel({ log });
+  const built = await buildDebianImage({
+    ...variant,
+    kernel,
+    out: values.out,
+    rebuild: values.rebuild,
+    log,
+  });
+  process.stdout.write(`${built.path} ${built.bytes} bytes sha256 ${built.sha256}\n`);
+}
