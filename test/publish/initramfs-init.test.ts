@@ -1,0 +1,61 @@
+// The shell scripts of the initramfs, checked by the busybox shell that runs them in the guest.
+import { execFile } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requireTools } from "../../scripts/boot/tools.mjs";
+import {
+  diskInitScript,
+  FETCHER_ARGV0,
+  fetcherInitScript,
+  INITRAMFS_FAILURE,
+  udhcpcScript,
+} from "../../src/publish/initramfs/init-script.js";
+import { tempDir } from "../cli/edge.js";
+
+const run = promisify(execFile);
+let dir: string;
+let remove: () => Promise<void>;
+
+beforeAll(async () => {
+  requireTools(["busybox"]);
+  ({ dir, remove } = await tempDir());
+});
+afterAll(() => remove?.());
+
+describe("the initramfs's scripts", () => {
+  it.each([
+    ["the fetching /init", fetcherInitScript()],
+    ["the minimal /init", diskInitScript()],
+    ["the udhcpc script", udhcpcScript()],
+  ])("%s parses under busybox sh -n", async (label, script) => {
+    const path = join(dir, `${label.replace(/\W+/g, "-")}.sh`);
+    await writeFile(path, script);
+    await run("busybox", ["sh", "-n", path]);
+    expect(script.startsWith("#!/bin/sh\n")).toBe(true);
+  });
+
+  it("starts the fetcher under an @ name and attaches it with nbd-client 3.24's syntax", () => {
+    const init = fetcherInitScript();
+    expect(FETCHER_ARGV0.startsWith("@")).toBe(true);
+    expect(init).toContain(`exec -a ${FETCHER_ARGV0} /bin/node /opt/edgeboot/dist/cli/edgeboot.js`);
+    expect(init).toContain(
+      '/bin/nbd-client 127.0.0.1 10809 /dev/nbd0 -name "$rootfs" -systemd-mark -readonly',
+    );
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion
+    expect(init).toContain('--pin "$rootfs=$manifest,$published${sig:+,$sig}"');
+  });
+
+  it("words every failure so that INITRAMFS_FAILURE matches it, and no progress line", () => {
+    const init = fetcherInitScript();
+    const failures = [...init.matchAll(/fail "([^"]+)" "/g)].map((m) => m[1] as string);
+    expect(failures.length).toBeGreaterThan(10);
+    for (const what of failures) {
+      expect(`edgeboot initramfs: ${what} failed: check`).toMatch(INITRAMFS_FAILURE);
+    }
+    const progress = [...init.matchAll(/say "([^"]+)"/g)].map((m) => m[1] as string);
+    for (const line of progress)
+      expect(`edgeboot initramfs: ${line}`).not.toMatch(INITRAMFS_FAILURE);
+  });
+});
