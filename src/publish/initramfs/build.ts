@@ -7,6 +7,7 @@ import {
   DISK_MODULES,
   FETCHER_MODULES,
   initramfsContents,
+  readTrustKey,
 } from "./contents.js";
 import { encodeCpioNewc } from "./cpio.js";
 import { InitramfsError } from "./errors.js";
@@ -67,6 +68,7 @@ export async function buildInitramfs(options: BuildInitramfsOptions): Promise<Bu
   }
   const step = options.onStep ?? (() => {});
   const modulesDir = findModulesDir(options);
+  const trustKey = options.trustKeyFile ? await readTrustKey(options.trustKeyFile) : undefined;
   step(`reading kernel modules in ${modulesDir}`);
   const roots = [...(options.minimal ? DISK_MODULES : FETCHER_MODULES), ...(options.modules ?? [])];
   const modules = await moduleClosure(modulesDir, roots);
@@ -74,7 +76,7 @@ export async function buildInitramfs(options: BuildInitramfsOptions): Promise<Bu
   const contents = await initramfsContents({
     modules,
     minimal: options.minimal,
-    trustKeyFile: options.trustKeyFile,
+    trustKey,
   });
   const archive = encodeCpioNewc(contents.entries);
   step(`compressing ${(archive.byteLength / 1048576).toFixed(1)} MiB with zstd -${level}`);

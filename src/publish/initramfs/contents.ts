@@ -25,8 +25,8 @@ export interface ContentsOptions {
   modules: ModuleSet;
   /** Only busybox, the modules and an /init that mounts `root=`: no fetcher. */
   minimal?: boolean;
-  /** The publisher's public key file (PEM, as edgeboot keygen writes it), baked in. */
-  trustKeyFile?: string;
+  /** The publisher's public key (see {@link readTrustKey}), baked in. */
+  trustKey?: TrustKey;
 }
 
 /** What an initramfs holds, for the summary the command prints. */
@@ -46,6 +46,21 @@ export interface ContentsSummary {
 export interface InitramfsContents {
   entries: CpioEntry[];
   summary: ContentsSummary;
+}
+
+/** A publisher's public key file and the raw key it holds. */
+export interface TrustKey {
+  path: string;
+  /** Raw Ed25519 public key, base64. */
+  key: string;
+}
+
+/** Reads and checks a public key file (edgeboot keygen's .pub) for `--trust`. */
+export async function readTrustKey(path: string): Promise<TrustKey> {
+  const key = await loadPublicKey(path).catch((error: Error) => {
+    throw new InitramfsError(`--trust ${path}: ${error.message}`);
+  });
+  return { path, key };
 }
 
 /** Collects the members of an initramfs from this host (busybox, Node, nbd-client, the CLI). */
@@ -83,14 +98,14 @@ export async function initramfsContents(options: ContentsOptions): Promise<Initr
   }
   tree.file("init", fetcherInitScript(), 0o755);
   tree.file("etc/edgeboot/udhcpc.sh", udhcpcScript(), 0o755);
-  summary.fetcher = await addFetcher(tree, options.trustKeyFile);
+  summary.fetcher = await addFetcher(tree, options.trustKey);
   return { entries: tree.entries, summary };
 }
 
 /** Adds the fetcher's root under {@link FETCHER_ARCHIVE_DIR}: Node, nbd-client, libraries, the CLI. */
 async function addFetcher(
   tree: ArchiveTree,
-  trustKeyFile: string | undefined,
+  trustKey: TrustKey | undefined,
 ): Promise<NonNullable<ContentsSummary["fetcher"]>> {
   const root = FETCHER_ARCHIVE_DIR;
   for (const dir of ["bin", "etc/edgeboot", "proc", "sys", "dev", "cache", "log", "tmp"]) {
@@ -120,19 +135,13 @@ async function addFetcher(
   }
   tree.file(`${root}${libs.loader}`, await readFile(await realpath(libs.loader)), 0o755);
 
-  let trustKey: string | undefined;
-  if (trustKeyFile) {
-    trustKey = await loadPublicKey(trustKeyFile).catch((error: Error) => {
-      throw new InitramfsError(`--trust ${trustKeyFile}: ${error.message}`);
-    });
-    tree.file(`${root}/${FETCHER_TRUST_KEY}`, await readFile(trustKeyFile));
-  }
+  if (trustKey) tree.file(`${root}/${FETCHER_TRUST_KEY}`, await readFile(trustKey.path));
   return {
     node: { path: node, version: process.version },
     nbdClient,
     npmPackages: cli.packages.map((pkg) => pkg.replace(/^node_modules\//, "")),
     libraries: [...libs.libraries.keys()],
-    trustKey,
+    trustKey: trustKey?.key,
   };
 }
 
