@@ -1,12 +1,24 @@
 // Boots a guest under qemu (software emulation) with an NBD export as its read-only virtio disk, and
 // decides by what the guest prints on its serial console: qemu exits 0 even after a kernel panic.
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { requireTools } from "./tools.mjs";
 
 /**
+ * Debian's iPXE boot ROM for qemu's virtio-net NIC (package ipxe-qemu), BIOS and EFI in one: qemu's
+ * default `romfile` for virtio-net-pci. Left as the default: the same file named explicitly is
+ * not run by SeaBIOS (qemu adapts only its default ROM's PCI ids; seen with qemu 7.2).
+ */
+export const IPXE_VIRTIO_ROM = "/usr/lib/ipxe/qemu/efi-virtio.rom";
+
+/**
  * @typedef {object} BootOptions
- * @property {string} kernel     path of the vmlinuz
- * @property {string} initrd     path of the initramfs
+ * @property {string} [kernel]   path of the vmlinuz (required unless `bootfile`)
+ * @property {string} [initrd]   path of the initramfs (required unless `bootfile`)
+ * @property {string} [bootfile] network boot instead of `-kernel`: the NIC's iPXE ROM (Debian's
+ *   ipxe-qemu) does DHCP and fetches this URL (an iPXE script, e.g. `http://10.0.2.100/boot.ipxe`,
+ *   reached through a `network` forward); needs `network`, excludes `kernel` and `nbd`
+ * @property {ConsoleKeys[]} [keys] keystrokes typed on the serial console once text appears
  * @property {{ host: string, port: number, exportName: string }} [nbd] the root disk's NBD export,
  *   attached by qemu as /dev/vda (root=/dev/vda on the command line)
  * @property {GuestForward[]} [network] a virtio NIC on a restricted user network (DHCP, no way
@@ -19,6 +31,18 @@ import { requireTools } from "./tools.mjs";
  * @property {number} [cpus]     virtual CPUs (default 1)
  * @property {string} [append]   extra kernel command line
  * @property {(line: string, ms: number) => void} [onLine] each console line as it comes
+ * @property {number} [exitGraceMs] how long qemu may run on after the marker (default 5 s)
+ */
+
+/**
+ * Keys written to qemu's stdin (the serial console) once `after` is on the console, matched
+ * against the text with ANSI escape sequences and backspaced characters removed (iPXE's menu
+ * draws every character with them). On SeaBIOS's serial console (`-machine graphics=off`) iPXE's
+ * `choose` takes arrow keys as ANSI sequences (down `\x1b[B`, up `\x1b[A`), Enter as `\r`, and an
+ * item's `--key` shortcut; any key stops its timeout.
+ * @typedef {object} ConsoleKeys
+ * @property {string} after the console text to wait for, e.g. the last item of a menu
+ * @property {string} send  what to type, e.g. `"\x1b[B\r"` for the next item
  */
 
 /**
@@ -67,10 +91,17 @@ const EXIT_GRACE_MS = 5000;
  * unless `network` asks for one, and then without its boot ROM (0.5 s) on a `restrict=on` user
  * network whose forwards run `socat` to the host's loopback: never the chardev form of guestfwd,
  * which shares one connection among all of the guest's.
+ * Network boot (`bootfile`): no -kernel, no disk; `-boot n` from Debian's iPXE ROM on the NIC,
+ * with SeaBIOS's console on the serial port (`-machine graphics=off`), which iPXE's BIOS console
+ * then uses too: Debian's ROM writes only to the BIOS console, and without a display SeaBIOS
+ * runs the NIC's ROM only in this mode (seen with qemu 7.2).
  * @param {BootOptions} options
  * @returns {string[]}
  */
 export function qemuArgs(options) {
+  if (options.bootfile) return networkBootArgs(options, options.bootfile);
+  if (!options.kernel || !options.initrd)
+    throw new Error("bootGuest: kernel and initrd, or bootfile");
   const append = ["console=ttyS0", "panic=-1", options.append ?? ""];
   const devices = [];
   if (options.nbd) {
@@ -83,20 +114,57 @@ export function qemuArgs(options) {
   }
   for (const disk of options.disks ?? [])
     devices.push("-drive", `file=${disk},format=raw,if=virtio`);
-  if (options.network) {
-    const forwards = options.network.map(
-      (f) => `,guestfwd=tcp:${f.guest}-cmd:socat - TCP:127.0.0.1:${f.hostPort}`,
-    );
-    devices.push("-netdev", `user,id=n0,restrict=on${forwards.join("")}`);
-    devices.push("-device", "virtio-net-pci,netdev=n0,romfile=");
-  } else devices.push("-nic", "none");
+  if (options.network) devices.push(...nicArgs(options.network, ""));
+  else devices.push("-nic", "none");
+  return [
+    ...commonArgs(options),
+    ...["-kernel", options.kernel, "-initrd", options.initrd],
+    ...["-append", append.filter(Boolean).join(" ")],
+    ...devices,
+  ];
+}
+
+/**
+ * @param {BootOptions} options
+ * @param {string} bootfile
+ * @returns {string[]}
+ */
+function networkBootArgs(options, bootfile) {
+  if (options.kernel || options.nbd || options.disks?.length) {
+    throw new Error("bootGuest: a network boot (bootfile) takes no kernel, nbd or disks");
+  }
+  if (!options.network?.length) throw new Error("bootGuest: bootfile needs a network forward");
+  const nic = nicArgs(options.network, undefined, `,bootfile=${bootfile}`);
+  return [...commonArgs(options), "-machine", "graphics=off", "-boot", "n", ...nic];
+}
+
+/**
+ * @param {BootOptions} options
+ * @returns {string[]}
+ */
+function commonArgs(options) {
   return [
     ...["-accel", "tcg", "-nodefaults", "-no-user-config", "-display", "none"],
     ...["-m", String(options.memoryMiB ?? 256), "-smp", String(options.cpus ?? 1)],
-    ...["-no-reboot", "-serial", "stdio"],
-    ...["-monitor", "none", "-kernel", options.kernel, "-initrd", options.initrd],
-    ...["-append", append.filter(Boolean).join(" ")],
-    ...devices,
+    ...["-no-reboot", "-serial", "stdio", "-monitor", "none"],
+  ];
+}
+
+/**
+ * A virtio NIC on a restricted user network with `forwards`; `romfile` "" means no boot ROM,
+ * undefined qemu's default (IPXE_VIRTIO_ROM).
+ * @param {GuestForward[]} forwards
+ * @param {string | undefined} romfile
+ * @param {string} [extra] more `-netdev user` options
+ * @returns {string[]}
+ */
+function nicArgs(forwards, romfile, extra = "") {
+  const rules = forwards.map(
+    (f) => `,guestfwd=tcp:${f.guest}-cmd:socat - TCP:127.0.0.1:${f.hostPort}`,
+  );
+  return [
+    ...["-netdev", `user,id=n0,restrict=on${extra}${rules.join("")}`],
+    ...["-device", `virtio-net-pci,netdev=n0${romfile === undefined ? "" : `,romfile=${romfile}`}`],
   ];
 }
 
@@ -110,6 +178,11 @@ export function qemuArgs(options) {
 export function bootGuest(options) {
   const qemu = requireTools(["qemu-system-x86_64"])["qemu-system-x86_64"];
   if (options.network) requireTools(["socat"]);
+  if (options.bootfile && !existsSync(IPXE_VIRTIO_ROM)) {
+    throw new Error(
+      `no iPXE ROM at ${IPXE_VIRTIO_ROM}: apt-get install -y --no-install-recommends ipxe-qemu`,
+    );
+  }
   const args = qemuArgs(options);
   const timeoutMs = options.timeoutMs ?? 60_000;
   const failures = [...(options.failures ?? []), ...ALWAYS_FATAL];
@@ -117,7 +190,8 @@ export function bootGuest(options) {
   const fatal = (text) =>
     failures.find((f) => (typeof f === "string" ? text.includes(f) : f.test(text)));
   const started = performance.now();
-  const child = spawn(qemu, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const keys = [...(options.keys ?? [])];
+  const child = spawn(qemu, args, { stdio: [keys.length ? "pipe" : "ignore", "pipe", "pipe"] });
   const killOnExit = () => child.kill("SIGKILL");
   process.once("exit", killOnExit);
   /** @type {{ ms: number, text: string }[]} */
@@ -160,11 +234,12 @@ export function bootGuest(options) {
       if (fatal(text)) return finish(`failed: "${text}"`);
       if (text.includes(options.marker)) {
         markerMs = ms;
-        grace = setTimeout(() => finish(), EXIT_GRACE_MS);
+        grace = setTimeout(() => finish(), options.exitGraceMs ?? EXIT_GRACE_MS);
       }
     };
-    splitLines(child.stdout, onLine);
-    splitLines(child.stderr, onLine);
+    if (keys.length) typeKeys(child, keys);
+    splitLines(/** @type {import("node:stream").Readable} */ (child.stdout), onLine);
+    splitLines(/** @type {import("node:stream").Readable} */ (child.stderr), onLine);
     child.on("error", (error) => finish(`qemu did not start: ${error.message}`));
     // "close" comes after the last output has been read.
     child.on("close", (code, signal) =>
@@ -183,6 +258,39 @@ export function bootGuest(options) {
  */
 export function lineTime(result, text) {
   return result.lines.find((line) => line.text.includes(text))?.ms;
+}
+
+/**
+ * Writes each of `keys` to the child's stdin once its `after` text is on the console (stdout).
+ * @param {import("node:child_process").ChildProcess} child
+ * @param {ConsoleKeys[]} keys in order
+ */
+function typeKeys(child, keys) {
+  let text = "";
+  child.stdin?.on("error", () => {}); // qemu gone: its exit decides the boot
+  child.stdout?.on("data", (/** @type {Buffer | string} */ data) => {
+    text = consoleText(text + String(data)).slice(-65536);
+    while (keys[0] && text.includes(keys[0].after)) {
+      child.stdin?.write(/** @type {ConsoleKeys} */ (keys.shift()).send);
+      text = "";
+    }
+  });
+}
+
+/**
+ * Console output as text: ANSI escape sequences removed, and each character a backspace erases.
+ * @param {string} raw
+ * @returns {string}
+ */
+export function consoleText(raw) {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts what is removed
+  let text = raw.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "");
+  for (let before = ""; before !== text; ) {
+    before = text;
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: a backspace and what it erases
+    text = text.replace(/[^\b]\x08/g, "");
+  }
+  return text;
 }
 
 /**
