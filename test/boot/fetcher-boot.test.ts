@@ -201,6 +201,7 @@ describe("a guest fetches its root from the edge itself (edgeboot initramfs, qem
       failures: [bootMarker("beta")],
     });
     const line = result.lines.find((l) => INITRAMFS_FAILURE.test(l.text))?.text;
+    console.info(`ref signed by another key: ${line}`);
     expect(line).toMatch(
       /^edgeboot initramfs: starting the fetcher \(edgeboot nbd http:\/\/10\.0\.2\.100\) failed: edgeboot: the pin of "beta" .* is not validly signed by the pinned key/,
     );
@@ -223,6 +224,7 @@ describe("a guest fetches its root from the edge itself (edgeboot initramfs, qem
         failures: [bootMarker("alpha"), /switching root/],
       });
       const line = result.lines.find((l) => INITRAMFS_FAILURE.test(l.text))?.text;
+      console.info(`chunks with wrong bytes: ${line}`);
       expect(line).toMatch(
         /^edgeboot initramfs: mounting rootfs alpha \(ext4, read-only\) from \/dev\/nbd0 failed: .*wrong bytes/,
       );

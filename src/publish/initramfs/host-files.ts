@@ -174,6 +174,12 @@ export async function cliPackage(from = fileURLToPath(import.meta.url)): Promise
     .map((line) => line.trim())
     .filter((line) => line && line !== root)
     .map((line) => relative(root, line));
+  const outside = packages.find((pkg) => pkg.startsWith(".."));
+  if (outside) {
+    throw new InitramfsError(
+      `npm keeps the package ${outside} outside ${root} (a workspace?): install edgeboot on its own (npm ci in its directory)`,
+    );
+  }
   return { root, bundle, packages };
 }
 
