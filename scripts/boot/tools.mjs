@@ -27,12 +27,14 @@ export const TOOL_PACKAGES = {
 /**
  * The Debian packages to install for booting a guest here (the line for `.ci/run`): qemu for the
  * guest, a static busybox for its userland, e2fsprogs for the ext4 images; nbd-client, socat, cpio,
- * zstd and xz-utils for the initramfs that fetches its own root and its tests. The kernel comes from
+ * zstd and xz-utils for the initramfs that fetches its own root and its tests; mmdebstrap and kmod
+ * for the Debian root (debian.mjs), ipxe-qemu for booting by iPXE. The kernel comes from
  * `apt-get download`, so it needs no package of its own.
  */
 export const BOOT_PACKAGES = [
   ...["qemu-system-x86", "busybox-static", "e2fsprogs"],
   ...["nbd-client", "socat", "cpio", "zstd", "xz-utils"],
+  ...["mmdebstrap", "kmod", "ipxe-qemu"],
 ];
 
 /**
