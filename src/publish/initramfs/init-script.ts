@@ -169,7 +169,7 @@ else
 fi
 fetcher_said() {
   line=$(grep -v '^edgeboot: not verifying' $run/log/nbd.log 2>/dev/null | tail -n 1)
-  echo "\${line:-the fetcher logged nothing}"
+  if [ -n "$line" ]; then echo "the fetcher says: $line"; else echo "$1"; fi
 }
 HOME=/ chroot $run /bin/busybox sh -c 'exec -a ${FETCHER_ARGV0} /bin/node ${app} "$@"' ${FETCHER_ARGV0} "$@" \\
   </dev/null >$run/log/nbd.out 2>$run/log/nbd.log &
@@ -177,22 +177,22 @@ fetcher=$!
 tries=0
 until grep -q '^serving ' $run/log/nbd.out 2>/dev/null; do
   if [ ! -r /proc/$fetcher/status ] || grep -q '^State:.*zombie' /proc/$fetcher/status; then
-    fail "starting the fetcher (edgeboot nbd $edge)" "$(fetcher_said)"
+    fail "starting the fetcher (edgeboot nbd $edge)" "$(fetcher_said "it exited without a word")"
   fi
   tries=$((tries + 1))
-  [ "$tries" -gt 1200 ] && fail "waiting 120 s for the fetcher to listen" "$(fetcher_said)"
+  [ "$tries" -gt 1200 ] && fail "waiting 120 s for the fetcher to listen" "$(fetcher_said "is the edge $edge reachable from here?")"
   usleep 100000
 done
 say "fetcher listening on ${host}:${port} (rootfs $rootfs\${manifest:+, manifest $manifest})"
 
 chroot $run /bin/nbd-client ${host} ${port} /dev/nbd0 -name "$rootfs" -systemd-mark -readonly -block-size 4096 \\
   >$run/log/nbd-client.log 2>&1 ||
-  fail "attaching /dev/nbd0 to the fetcher's export $rootfs" "$(tail -n 1 $run/log/nbd-client.log); the fetcher: $(fetcher_said)"
+  fail "attaching /dev/nbd0 to the fetcher's export $rootfs" "$(tail -n 1 $run/log/nbd-client.log); $(fetcher_said "the fetcher logged nothing")"
 say "/dev/nbd0 attached ($(cat /sys/block/nbd0/size) sectors)"
 
 mkdir -p /layers/lower /layers/rw /newroot
 mount -t "$fstype" -o ro /dev/nbd0 /layers/lower ||
-  fail "mounting rootfs $rootfs ($fstype, read-only) from /dev/nbd0" "is it a $fstype image? the fetcher: $(fetcher_said)"
+  fail "mounting rootfs $rootfs ($fstype, read-only) from /dev/nbd0" "$(fetcher_said "is rootfs $rootfs a $fstype image? (edgeboot.fstype= names another type)")"
 { mount -t tmpfs -o mode=0755 rw /layers/rw && mkdir -p /layers/rw/upper /layers/rw/work &&
   mount -t overlay -o lowerdir=/layers/lower,upperdir=/layers/rw/upper,workdir=/layers/rw/work overlay /newroot; } ||
   fail "mounting the overlay (tmpfs over the read-only root)" "see the kernel's message above"
