@@ -10,6 +10,7 @@ import {
   FETCHER_ARCHIVE_DIR,
   FETCHER_TRUST_KEY,
   fetcherInitScript,
+  UNPACKED_MARKER,
   udhcpcScript,
 } from "./init-script.js";
 import type { ModuleSet } from "./kernel-modules.js";
@@ -94,11 +95,12 @@ export async function initramfsContents(options: ContentsOptions): Promise<Initr
   };
   if (options.minimal) {
     tree.file("init", diskInitScript(), 0o755);
-    return { entries: tree.entries, summary };
+  } else {
+    tree.file("init", fetcherInitScript(), 0o755);
+    tree.file("etc/edgeboot/udhcpc.sh", udhcpcScript(), 0o755);
+    summary.fetcher = await addFetcher(tree, options.trustKey);
   }
-  tree.file("init", fetcherInitScript(), 0o755);
-  tree.file("etc/edgeboot/udhcpc.sh", udhcpcScript(), 0o755);
-  summary.fetcher = await addFetcher(tree, options.trustKey);
+  tree.file(UNPACKED_MARKER, "the kernel unpacked every member before this one\n");
   return { entries: tree.entries, summary };
 }
 

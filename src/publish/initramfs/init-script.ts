@@ -22,6 +22,9 @@ export const FETCHER_ARGV0 = "@edgeboot-nbd";
 /** The label of a file system /init keeps the chunk cache on, when the machine has one. */
 export const CACHE_LABEL = "edgeboot-cache";
 
+/** The archive's last member: /init finds it only if the kernel unpacked the whole archive. */
+export const UNPACKED_MARKER = "etc/edgeboot/unpacked";
+
 /**
  * Matches the one line /init prints when it gives up: `edgeboot initramfs: <what> failed: <check>`
  * (group 1 what failed, group 2 what to check). Progress lines never contain " failed: ".
@@ -53,6 +56,8 @@ mkdir -p /proc /sys /dev
 for arg in $(cat /proc/cmdline); do
   case "$arg" in edgeboot.onfail=*) onfail="\${arg#edgeboot.onfail=}" ;; esac
 done
+[ -e /${UNPACKED_MARKER} ] ||
+  fail "unpacking the initramfs" "the kernel ran out of memory or the file is truncated (see 'Initramfs unpacking failed' above): give the machine more memory (384 MiB boots the fetching initramfs)"
 kernel=$(cat /etc/edgeboot/kernel)
 modules=$(cat /etc/edgeboot/modules)
 if [ -n "$modules" ] && [ "$(uname -r)" != "$kernel" ]; then
