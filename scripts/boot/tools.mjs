@@ -18,6 +18,7 @@ export const TOOL_PACKAGES = {
   "nbd-client": "nbd-client",
   cpio: "cpio",
   zstd: "zstd",
+  xz: "xz-utils",
   "dpkg-query": "dpkg",
   mmdebstrap: "mmdebstrap",
   depmod: "kmod",
