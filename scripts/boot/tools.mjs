@@ -1,42 +1,96 @@
-// Host tools the boot demo and its test need, found on PATH (and in the sbin directories, which a
+// Host tools the tests and the boot demo need, found on PATH (and in the sbin directories, which a
 // user's PATH on Debian lacks), with the Debian package that provides each when it is missing.
 import { execFile } from "node:child_process";
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 
-/** Each tool the boot path uses, and the Debian package that ships it. */
-export const TOOL_PACKAGES = {
-  "qemu-system-x86_64": "qemu-system-x86",
-  busybox: "busybox-static",
-  mke2fs: "e2fsprogs",
-  debugfs: "e2fsprogs",
-  "apt-get": "apt",
-  "apt-cache": "apt",
-  "dpkg-deb": "dpkg",
-  socat: "socat",
-  "nbd-client": "nbd-client",
-  cpio: "cpio",
-  zstd: "zstd",
-  xz: "xz-utils",
-  "dpkg-query": "dpkg",
-  mmdebstrap: "mmdebstrap",
-  depmod: "kmod",
-  tar: "tar",
-};
+/**
+ * Everything on the host that `npm test` (and the boot demo) drives, the Debian package that ships
+ * it, and what for: the ONE list from which the tests' global setup checks the machine
+ * (`missingHostTools`) and `.ci/run` installs (`node scripts/test-tools.mjs missing-packages`).
+ * A `tool` is found on PATH or in the sbin directories; a `file` (a qemu driver, a boot ROM) by its
+ * path.
+ * @type {{ tool?: string, file?: string, package: string, for: string, boot?: boolean }[]}
+ */
+export const HOST_TOOLS = [
+  { tool: "casync", package: "casync", for: "casync extract against the edge's casync store" },
+  { tool: "qemu-img", package: "qemu-utils", for: "qemu-img reads /image over HTTP and NBD" },
+  { tool: "qemu-io", package: "qemu-utils", for: "qemu-io reads ranges over HTTP and NBD" },
+  {
+    file: "/usr/lib/x86_64-linux-gnu/qemu/block-curl.so",
+    package: "qemu-block-extra",
+    for: "qemu's curl block driver (http:// images)",
+  },
+  { tool: "nbdinfo", package: "libnbd-bin", for: "nbdinfo lists edgeboot nbd's exports" },
+  { tool: "nbdcopy", package: "libnbd-bin", for: "nbdcopy reads images from edgeboot nbd" },
+  { tool: "nbdkit", package: "nbdkit", for: "nbdkit's curl plugin reads /image" },
+  { tool: "httpfs2", package: "httpfs2", for: "httpfs2 mounts /image with FUSE" },
+  { tool: "fusermount", package: "fuse3", for: "unmounting httpfs2" },
+  { tool: "chromium", package: "chromium", for: "the dashboard's test in a real browser" },
+  ...[
+    { tool: "qemu-system-x86_64", package: "qemu-system-x86", for: "booting guests" },
+    { tool: "busybox", package: "busybox-static", for: "the guests' userland and initramfs" },
+    { tool: "mke2fs", package: "e2fsprogs", for: "the guests' ext4 root images" },
+    { tool: "debugfs", package: "e2fsprogs", for: "reproducible ext4 images" },
+    { tool: "apt-get", package: "apt", for: "downloading Debian's cloud kernel" },
+    { tool: "apt-cache", package: "apt", for: "finding Debian's cloud kernel" },
+    { tool: "dpkg-deb", package: "dpkg", for: "unpacking the kernel package" },
+    { tool: "dpkg-query", package: "dpkg", for: "the Debian root's package list" },
+    { tool: "socat", package: "socat", for: "the guests' only way to the edge (guestfwd)" },
+    { tool: "nbd-client", package: "nbd-client", for: "the fetching initramfs" },
+    { tool: "cpio", package: "cpio", for: "reading initramfs archives back" },
+    { tool: "zstd", package: "zstd", for: "compressing and reading initramfs archives" },
+    { tool: "xz", package: "xz-utils", for: ".ko.xz kernel modules" },
+    { tool: "mmdebstrap", package: "mmdebstrap", for: "the Debian root that boots systemd" },
+    { tool: "depmod", package: "kmod", for: "the Debian root's modules.dep" },
+    { tool: "tar", package: "tar", for: "the Debian root's tarball" },
+    {
+      file: "/usr/lib/ipxe/qemu/efi-virtio.rom",
+      package: "ipxe-qemu",
+      for: "network boot by iPXE (the NIC's boot ROM)",
+    },
+  ].map((entry) => ({ ...entry, boot: true })),
+];
+
+/** Each tool on HOST_TOOLS, and the Debian package that ships it. */
+export const TOOL_PACKAGES = Object.fromEntries(
+  HOST_TOOLS.flatMap((entry) => (entry.tool ? [[entry.tool, entry.package]] : [])),
+);
+
+/** The Debian packages `npm test` needs, in HOST_TOOLS order, each once. */
+export const TEST_PACKAGES = [...new Set(HOST_TOOLS.map((entry) => entry.package))];
 
 /**
- * The Debian packages to install for booting a guest here (the line for `.ci/run`): qemu for the
- * guest, a static busybox for its userland, e2fsprogs for the ext4 images; nbd-client, socat, cpio,
- * zstd and xz-utils for the initramfs that fetches its own root and its tests; mmdebstrap and kmod
- * for the Debian root (debian.mjs), ipxe-qemu for booting by iPXE. The kernel comes from
- * `apt-get download`, so it needs no package of its own.
+ * The Debian packages for booting a guest here: qemu, busybox, e2fsprogs, the fetching
+ * initramfs's tools, mmdebstrap and kmod for the Debian root, ipxe-qemu for booting by iPXE. The
+ * kernel comes from `apt-get download`, so it needs no package of its own.
  */
 export const BOOT_PACKAGES = [
-  ...["qemu-system-x86", "busybox-static", "e2fsprogs"],
-  ...["nbd-client", "socat", "cpio", "zstd", "xz-utils"],
-  ...["mmdebstrap", "kmod", "ipxe-qemu"],
+  ...new Set(HOST_TOOLS.filter((entry) => entry.boot).map((entry) => entry.package)),
 ];
+
+/** The apt-get line that installs `packages`. */
+export function aptInstallLine(/** @type {string[]} */ packages) {
+  const sudo = process.getuid?.() === 0 ? "" : "sudo ";
+  return `${sudo}apt-get install -y --no-install-recommends ${packages.join(" ")}`;
+}
+
+/**
+ * What of HOST_TOOLS this machine lacks, each with one line naming its Debian package, what it is
+ * for and the command that installs it.
+ * @returns {{ entry: (typeof HOST_TOOLS)[number], line: string }[]}
+ */
+export function missingHostTools() {
+  return HOST_TOOLS.filter((entry) =>
+    entry.tool ? !findTool(entry.tool) : !existsSync(/** @type {string} */ (entry.file)),
+  ).map((entry) => ({
+    entry,
+    line:
+      `missing ${entry.tool ?? entry.file} (Debian package ${entry.package}, for ${entry.for}): ` +
+      aptInstallLine([entry.package]),
+  }));
+}
 
 /**
  * Finds `name` on PATH, then in /usr/sbin and /sbin.
