@@ -65,6 +65,34 @@ export function debianMarker(name) {
 }
 
 /**
+ * Printed just before the marker when the root is on /dev/nbd0 (the fetching initramfs), followed
+ * by the 11+ fields of `/sys/block/nbd0/stat` at that moment: what the guest read from its root
+ * device (see nbdStat).
+ */
+export const NBD_STAT_LINE = "edgeboot: /sys/block/nbd0/stat";
+
+/**
+ * The reads of the console line that starts with NBD_STAT_LINE: read requests, and bytes (the
+ * kernel counts 512-byte sectors whatever the device's block size), or undefined.
+ * @param {string} line
+ * @returns {{ reads: number, bytes: number } | undefined}
+ */
+export function nbdStat(line) {
+  const at = line.indexOf(NBD_STAT_LINE);
+  if (at < 0) return undefined;
+  const fields = line
+    .slice(at + NBD_STAT_LINE.length)
+    .trim()
+    .split(/\s+/)
+    .map(Number);
+  if (fields.length < 11 || fields.some((f) => !Number.isInteger(f))) return undefined;
+  return {
+    reads: /** @type {number} */ (fields[0]),
+    bytes: 512 * /** @type {number} */ (fields[2]),
+  };
+}
+
+/**
  * A built (or cached) Debian root image.
  * @typedef {object} DebianImage
  * @property {string} path     the image in the cache (or `out` when given)
@@ -190,6 +218,8 @@ WantedBy=multi-user.target
 # Says on the console that multi-user.target was reached (seconds since the kernel started, from
 # /proc/uptime: systemd-analyze cannot answer while the boot is still running), then powers off.
 read -r uptime _ < /proc/uptime
+# What the guest read from its root device, when that is the fetcher's /dev/nbd0.
+[ -r /sys/block/nbd0/stat ] && echo "${NBD_STAT_LINE} $(cat /sys/block/nbd0/stat)" > /dev/console
 failed=$(systemctl list-units --state=failed --plain --no-legend | awk '{print $1}' | xargs)
 [ -n "$failed" ] && echo "edgeboot: failed units: $failed" > /dev/console
 echo "${marker} uptime=$uptime failed-units=$(echo $failed | wc -w)" > /dev/console

@@ -58,4 +58,32 @@ describe("the initramfs's scripts", () => {
     for (const line of progress)
       expect(`edgeboot initramfs: ${line}`).not.toMatch(INITRAMFS_FAILURE);
   });
+
+  it("passes edgeboot.record=FILE to the fetcher as --record in the cache directory, file names only", async () => {
+    const init = fetcherInitScript();
+    const block = /\nif \[ -n "\$record" \]; then\n[\s\S]*?\nfi\n/.exec(init)?.[0];
+    expect(block).toBeDefined();
+    // The block as /init runs it, with fail and say standing in for the real ones.
+    const path = join(dir, "record-block.sh");
+    const stubs = 'fail() { echo "FAIL $1: $2"; exit 1; }\nsay() { echo "SAY $*"; }\n';
+    const setup = "cachedir=/cache/edgeboot\nset -- nbd http://edge\n";
+    await writeFile(path, `${stubs}${setup}${block}echo "ARGS $*"\n`);
+    const runWith = async (record: string) => {
+      const script = `record='${record}'\n. ${path}\n`;
+      try {
+        return (await run("busybox", ["sh", "-c", script])).stdout;
+      } catch (error) {
+        return (error as { stdout: string }).stdout;
+      }
+    };
+    expect(await runWith("boot.json")).toContain(
+      "ARGS nbd http://edge --record /cache/edgeboot/boot.json",
+    );
+    expect(await runWith("")).toContain("ARGS nbd http://edge\n");
+    for (const bad of ["../etc/x", "a/b", ".hidden", "x y"]) {
+      const said = await runWith(bad);
+      expect(said).toMatch(/^FAIL reading edgeboot\.record=/);
+      expect(said).not.toContain("ARGS");
+    }
+  });
 });

@@ -106,12 +106,15 @@ exec switch_root /newroot "$init"
  * system labelled {@link CACHE_LABEL} if there is one (else tmpfs), runs `edgeboot nbd` pinned to
  * that ref in a chroot on {@link FETCHER_ROOT}, attaches its export with the kernel's NBD client,
  * mounts it read-only under an overlay whose upper layer is tmpfs, and switches root. Optional:
- * `edgeboot.onfail=shell`, `edgeboot.fstype=` (default ext4), `edgeboot.cachelimit=`, `init=`.
+ * `edgeboot.onfail=shell`, `edgeboot.fstype=` (default ext4), `edgeboot.cachelimit=`, `init=`, and
+ * `edgeboot.record=FILE`: the fetcher records the boot's reads (`edgeboot nbd --record`, the input
+ * of `edgeboot publish --profile`) to FILE in the chunk cache's directory, so a cache disk brings
+ * the profile back to whoever reads the disk.
  */
 export function fetcherInitScript(): string {
   const app = `/${FETCHER_APP_DIR}/dist/cli/edgeboot.js`;
   const { host, port } = FETCHER_LISTEN;
-  return `${PRELUDE}edge= rootfs= manifest= published= sig= cachelimit=
+  return `${PRELUDE}edge= rootfs= manifest= published= sig= cachelimit= record=
 fstype=ext4
 init=/sbin/init
 for arg in $(cat /proc/cmdline); do
@@ -123,6 +126,7 @@ for arg in $(cat /proc/cmdline); do
     edgeboot.sig=*) sig="\${arg#edgeboot.sig=}" ;;
     edgeboot.fstype=*) fstype="\${arg#edgeboot.fstype=}" ;;
     edgeboot.cachelimit=*) cachelimit="\${arg#edgeboot.cachelimit=}" ;;
+    edgeboot.record=*) record="\${arg#edgeboot.record=}" ;;
     init=*) init="\${arg#init=}" ;;
   esac
 done
@@ -171,6 +175,13 @@ if [ -n "$manifest" ]; then
   set -- "$@" --pin "$rootfs=$manifest,$published\${sig:+,$sig}"
 else
   say "no edgeboot.manifest= on the command line: serving whatever the ref of $rootfs names"
+fi
+if [ -n "$record" ]; then
+  case "$record" in
+    .* | *[!A-Za-z0-9._-]*) fail "reading edgeboot.record=$record" "give a file name (letters, digits, . _ -): it is written in the chunk cache's directory" ;;
+  esac
+  set -- "$@" --record "$cachedir/$record"
+  say "recording the boot's reads to $record in the chunk cache"
 fi
 fetcher_said() {
   line=$(grep -v '^edgeboot: not verifying' $run/log/nbd.log 2>/dev/null | tail -n 1)
