@@ -29,9 +29,11 @@ export async function buildAll(workerDir) {
  * Starts the Worker bundle at `scriptPath` with a fresh R2 bucket.
  * @param {string} scriptPath
  * @param {string} [token]
+ * @param {Record<string, string>} [vars] Worker vars, as wrangler.toml's [vars] would set them
+ *   (PUBLIC_URL, BOOT_MENU_DEFAULT, BOOT_MENU_TIMEOUT_SECONDS)
  * @returns {Promise<LocalEdge>}
  */
-export async function startLocalEdge(scriptPath, token = "edgeboot-boot-demo-token") {
+export async function startLocalEdge(scriptPath, token = "edgeboot-boot-demo-token", vars = {}) {
   const mf = new Miniflare({
     modules: true,
     scriptPath,
@@ -40,7 +42,7 @@ export async function startLocalEdge(scriptPath, token = "edgeboot-boot-demo-tok
     modulesRules: WORKER_MODULE_RULES,
     compatibilityDate: "2026-04-26",
     r2Buckets: ["CHUNKS"],
-    bindings: { PUBLISH_TOKEN: token },
+    bindings: { ...vars, PUBLISH_TOKEN: token },
     host: "127.0.0.1",
     port: 0,
   });

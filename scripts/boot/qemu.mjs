@@ -17,7 +17,8 @@ export const IPXE_VIRTIO_ROM = "/usr/lib/ipxe/qemu/efi-virtio.rom";
  * @property {string} [initrd]   path of the initramfs (required unless `bootfile`)
  * @property {string} [bootfile] network boot instead of `-kernel`: the NIC's iPXE ROM (Debian's
  *   ipxe-qemu) does DHCP and fetches this URL (an iPXE script, e.g. `http://10.0.2.100/boot.ipxe`,
- *   reached through a `network` forward); needs `network`, excludes `kernel` and `nbd`
+ *   reached through a `network` forward); needs `network`, excludes `kernel` and `nbd` (`disks`
+ *   are attached as data disks)
  * @property {ConsoleKeys[]} [keys] keystrokes typed on the serial console once text appears
  * @property {{ host: string, port: number, exportName: string }} [nbd] the root disk's NBD export,
  *   attached by qemu as /dev/vda (root=/dev/vda on the command line)
@@ -91,7 +92,7 @@ const EXIT_GRACE_MS = 5000;
  * unless `network` asks for one, and then without its boot ROM (0.5 s) on a `restrict=on` user
  * network whose forwards run `socat` to the host's loopback: never the chardev form of guestfwd,
  * which shares one connection among all of the guest's.
- * Network boot (`bootfile`): no -kernel, no disk; `-boot n` from Debian's iPXE ROM on the NIC,
+ * Network boot (`bootfile`): no -kernel, no root disk (data `disks` only); `-boot n` from Debian's iPXE ROM on the NIC,
  * with SeaBIOS's console on the serial port (`-machine graphics=off`), which iPXE's BIOS console
  * then uses too: Debian's ROM writes only to the BIOS console, and without a display SeaBIOS
  * runs the NIC's ROM only in this mode (seen with qemu 7.2).
@@ -130,12 +131,17 @@ export function qemuArgs(options) {
  * @returns {string[]}
  */
 function networkBootArgs(options, bootfile) {
-  if (options.kernel || options.nbd || options.disks?.length) {
-    throw new Error("bootGuest: a network boot (bootfile) takes no kernel, nbd or disks");
+  if (options.kernel || options.nbd) {
+    throw new Error("bootGuest: a network boot (bootfile) takes no kernel or nbd");
   }
   if (!options.network?.length) throw new Error("bootGuest: bootfile needs a network forward");
   const nic = nicArgs(options.network, undefined, `,bootfile=${bootfile}`);
-  return [...commonArgs(options), "-machine", "graphics=off", "-boot", "n", ...nic];
+  // Further disks (such as a chunk cache labelled edgeboot-cache) are data, never booted: -boot n.
+  const disks = (options.disks ?? []).flatMap((disk) => [
+    "-drive",
+    `file=${disk},format=raw,if=virtio`,
+  ]);
+  return [...commonArgs(options), "-machine", "graphics=off", "-boot", "n", ...nic, ...disks];
 }
 
 /**
