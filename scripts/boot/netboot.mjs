@@ -58,12 +58,17 @@ export const NETBOOT_TIMEOUT_MS = 300_000;
  * @property {Record<string, import("./debian.mjs").DebianImage>} images by rootfs name
  * @property {{ path: string, bytes: number }} initramfs the fetching initramfs
  * @property {string} publicKey the publisher's public key file the initramfs pins
+ * @property {string} privateKey the publisher's private key file (`publish --key`)
+ * @property {string} cmdline the kernel command line published with each root
  * @property {string[]} names the menu's entries, in order
  * @property {string} menuDefault the entry the menu boots when its timeout runs out
  * @property {number} menuTimeoutSeconds
  * @property {Record<string, { manifest: string, published: string }>} refs each root's signed ref
  * @property {Record<string, number>} setupMs milliseconds per step: kernel, images, initramfs,
  *   edge, publish
+ * @property {(name: string, args?: string[]) => Promise<void>} republish publishes root `name`
+ *   again, signed, with the same boot files and `args` added (e.g. `["--profile", FILE]`), and
+ *   updates `refs`
  * @property {() => Promise<void>} close stops the relay and the edge
  */
 
@@ -129,15 +134,17 @@ export async function prepareNetboot(options) {
   };
   lap("edge");
   try {
+    const cmdline = options.cmdline ?? NETBOOT_CMDLINE;
     /** @type {Record<string, { manifest: string, published: string }>} */
     const refs = {};
-    for (const name of names) {
+    /** @type {(name: string, args?: string[]) => Promise<void>} */
+    const republish = async (name, args = []) => {
+      const image = images[name];
+      if (!image) throw new Error(`no root ${name} here: ${names.join(", ")}`);
       await edgeboot(
         [
-          ...["publish", /** @type {string} */ (images[name]?.path), "--name", name],
-          ...["--edge", edge.url, "--key", key],
-          ...["--kernel", kernel.vmlinuz, "--initrd", initrd],
-          ...["--cmdline", options.cmdline ?? NETBOOT_CMDLINE],
+          ...["publish", image.path, "--name", name, "--edge", edge.url, "--key", key],
+          ...["--kernel", kernel.vmlinuz, "--initrd", initrd, "--cmdline", cmdline, ...args],
         ],
         { EDGEBOOT_TOKEN: edge.token },
       );
@@ -146,11 +153,12 @@ export async function prepareNetboot(options) {
         throw new Error(`the edge lost ${name} after publishing: ${response.status}`);
       refs[name] = await response.json();
       log(`published ${name} (manifest ${refs[name]?.manifest}) with its kernel and initramfs`);
-    }
+    };
+    for (const name of names) await republish(name);
     lap("publish");
     return {
-      ...{ edge, relay, kernel, images, initramfs, publicKey, names, menuDefault },
-      ...{ menuTimeoutSeconds, refs, setupMs, close },
+      ...{ edge, relay, kernel, images, initramfs, publicKey, privateKey: key, cmdline, names },
+      ...{ menuDefault, menuTimeoutSeconds, refs, setupMs, republish, close },
     };
   } catch (error) {
     await close();
