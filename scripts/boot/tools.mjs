@@ -28,6 +28,7 @@ export const HOST_TOOLS = [
   { tool: "httpfs2", package: "httpfs2", for: "httpfs2 mounts /image with FUSE" },
   { tool: "fusermount", package: "fuse3", for: "unmounting httpfs2" },
   { tool: "chromium", package: "chromium", for: "the dashboard's test in a real browser" },
+  { tool: "openssl", package: "openssl", for: "the dashboard's key fingerprint command" },
   ...[
     { tool: "qemu-system-x86_64", package: "qemu-system-x86", for: "booting guests" },
     { tool: "busybox", package: "busybox-static", for: "the guests' userland and initramfs" },

@@ -18,6 +18,7 @@ export function dashboardPage(data: DashboardData): Html {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,">
 <title>edgeboot: ${rootfs.length} root filesystem${rootfs.length === 1 ? "" : "s"}</title>
 <style>${STYLE}</style>
 </head>
@@ -65,7 +66,7 @@ ${r.prefetch ? html`<li class="badge plain">prefetch list: ${r.prefetch} chunks<
 <dt>Current version</dt><dd><code>${r.manifest}</code></dd>
 <dt>Published</dt><dd><time datetime="${r.published}">${r.published}</time></dd>
 <dt>Size</dt><dd>${size(r.size)} in ${r.chunks} chunks</dd>
-${r.key ? html`<dt>Signed by</dt><dd>key fingerprint (SHA-256 of the raw Ed25519 key) <code class="fp">${r.key.fingerprint}</code>; compare with your key: <code>${fingerprintCommand()}</code></dd>` : ""}
+${r.key ? html`<dt>Signed by</dt><dd>key fingerprint (SHA-256 of the raw Ed25519 key) <code class="fp">${r.key.fingerprint}</code>; compare with your key: <code class="fp-cmd">${fingerprintCommand()}</code></dd>` : ""}
 ${r.boot ? html`<dt>Boot files</dt><dd>kernel ${size(r.boot.kernel)}${r.boot.initrd !== undefined ? html`, initramfs ${size(r.boot.initrd)}` : ""}; command line <code>${r.boot.cmdline || "(none)"}</code></dd>` : ""}
 ${r.detail === "complete" ? "" : html`<dt>Not shown</dt><dd>${r.detail}</dd>`}
 </dl>
@@ -122,7 +123,7 @@ const STYLE = `
 body{font:16px/1.5 system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:0 1rem 2rem;color:#1b1b1b;background:#fff}
 a{color:#0645ad}
 code,pre{font-family:ui-monospace,monospace;font-size:.9em}
-pre{background:#f3f4f6;border:1px solid #d0d4da;padding:.5rem .7rem;overflow-x:auto;margin:.2rem 0 .8rem;white-space:pre}
+pre{background:#f3f4f6;border:1px solid #d0d4da;padding:.5rem .7rem;margin:.2rem 0 .8rem;white-space:pre-wrap;overflow-wrap:anywhere}
 pre:focus,.scroll:focus{outline:2px solid #0645ad}
 .rootfs{border-top:2px solid #d0d4da;margin-top:1.5rem}
 .marks,.toc{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.4rem}
