@@ -12,12 +12,18 @@ import {
   getRootfsImage,
 } from "./handlers/image.js";
 import { getBootMenu, getRootfsIpxe } from "./handlers/ipxe.js";
-import { getManifest, putManifest } from "./handlers/manifests.js";
+import {
+  checkManifest,
+  getManifest,
+  getPendingManifest,
+  putManifest,
+} from "./handlers/manifests.js";
 import { deleteChunk, deleteManifest, listChunks, listManifests } from "./handlers/objects.js";
 import { deleteRef, getRef, listRootfs, putRef } from "./handlers/refs.js";
 import { HttpProblem, problemResponse } from "./http/problem.js";
 import type { Env } from "./index.js";
 import { requireToken } from "./middleware/auth/index.js";
+import { meter, OperationBudgetExceeded, operationBudget } from "./storage/budget.js";
 import type { ObjectStorage } from "./storage/index.js";
 
 /** What the app is built from; tests pass their own to count or break storage calls. */
@@ -28,15 +34,19 @@ export interface AppOptions {
 
 /**
  * The edge's HTTP API, version 1: every route in one place. Reads are public; writes pass
- * `requireToken` first. Every error is answered as problem+json; nothing is left to throw.
+ * `requireToken` first. Every error is answered as problem+json; nothing is left to throw. Each
+ * request gets the storage and cache metered against REQUEST_OPERATION_BUDGET (`meter`), the one
+ * place the per-request limit of storage and Cache API operations is enforced.
  */
 export function createApp({ storage, cache = defaultCache }: AppOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const auth = requireToken<Env>((env) => env.PUBLISH_TOKEN);
 
   app.use(async (c, next) => {
-    c.set("storage", storage(c.env));
-    c.set("cache", cache());
+    const metered = meter(storage(c.env), cache(), operationBudget(c.env.REQUEST_OPERATION_BUDGET));
+    c.set("storage", metered.storage);
+    c.set("cache", metered.cache);
+    c.set("budget", metered.budget);
     await next();
   });
 
@@ -56,6 +66,8 @@ export function createApp({ storage, cache = defaultCache }: AppOptions): Hono<A
   app.get("/v1/manifests/:id/index.caibx", getManifestCaibx);
   app.get("/v1/manifests/:id/boot/:file", getManifestBootFile);
   app.put("/v1/manifests/:id", auth, putManifest);
+  app.post("/v1/manifests/:id/check", auth, checkManifest);
+  app.get("/v1/manifests/:id/pending", auth, getPendingManifest);
   app.delete("/v1/manifests/:id", auth, deleteManifest);
   app.get("/v1/chunks", auth, listChunks);
   app.post("/v1/chunks/missing", auth, findMissingChunks);
@@ -77,8 +89,23 @@ function noSuchRoute(method: string, path: string): HttpProblem {
   );
 }
 
+/**
+ * 500, not 503: every route is built to stay within the budget, so reaching it is a bug or a
+ * budget set below a route's fixed needs, and a retry would meet it again.
+ */
+function overBudget(error: OperationBudgetExceeded): HttpProblem {
+  console.error("operation budget exceeded:", error.message);
+  return new HttpProblem(
+    500,
+    "Internal Server Error",
+    `this request needed more than the ${error.limit} storage and cache operations a request may make here (REQUEST_OPERATION_BUDGET); retrying will not help: report it, with the request`,
+    { operationBudget: error.limit },
+  );
+}
+
 function asProblem(error: unknown): HttpProblem {
   if (error instanceof HttpProblem) return error;
+  if (error instanceof OperationBudgetExceeded) return overBudget(error);
   console.error("unhandled error", error instanceof Error ? error.stack : error);
   return new HttpProblem(500, "Internal Server Error", "the edge failed to answer; retry later");
 }

@@ -22,6 +22,11 @@ export interface Env {
   BOOT_MENU_DEFAULT?: string;
   /** Seconds `/boot.ipxe` waits for a choice (default 10; 0 waits for ever). */
   BOOT_MENU_TIMEOUT_SECONDS?: string;
+  /**
+   * Storage and Cache API operations one request may make (default 50, the Workers Free plan's
+   * subrequests per request); the caps of `GET /` `limits` follow from it. See README, deploy.
+   */
+  REQUEST_OPERATION_BUDGET?: string;
 }
 
 export default createApp({ storage: (env) => r2Storage(env.CHUNKS) });

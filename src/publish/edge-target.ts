@@ -3,8 +3,21 @@ import { decodeRef, encodeRefUpdate, type RefUpdate } from "../format/ref.js";
 import { backoffDelay, isTransientStatus, sleep } from "../format/retry.js";
 import { type CurrentRef, PublishError, type PublishTarget, RefConflictError } from "./target.js";
 
-/** Ids per `POST /v1/chunks/missing`: well under the edge's limit and its subrequest budget. */
-export const MISSING_BATCH = 10_000;
+/**
+ * Ids per `POST /v1/chunks/missing` when the edge does not say (`GET /` `limits`, from edges
+ * older than the per-request budget): what the smallest budget, the Free plan's, allows.
+ */
+export const DEFAULT_MISSING_BATCH = 50;
+
+/** What the edge lets one request ask (`GET /` `limits`); only what the publisher uses. */
+export interface EdgeLimits {
+  missingIdsPerRequest: number;
+}
+
+/** A manifest check's answer (202): how far it got. */
+interface CheckAnswer {
+  checked?: number;
+}
 
 export interface EdgeTargetOptions {
   token: string;
@@ -35,6 +48,7 @@ export class EdgeTarget implements PublishTarget {
   readonly where: string;
   private readonly base: URL;
   private readonly agent: Agent;
+  private limitsRead?: Promise<EdgeLimits>;
 
   constructor(
     edgeUrl: string,
@@ -50,10 +64,19 @@ export class EdgeTarget implements PublishTarget {
     });
   }
 
+  /** The edge's caps, read once from `GET /`. */
+  limits(): Promise<EdgeLimits> {
+    this.limitsRead ??= this.send("GET", "", undefined, { Accept: "application/json" }).then(
+      (answer) => edgeLimits(answer.body),
+    );
+    return this.limitsRead;
+  }
+
   async missing(ids: readonly string[]): Promise<string[]> {
     const missing: string[] = [];
-    for (let at = 0; at < ids.length; at += MISSING_BATCH) {
-      const body = JSON.stringify({ ids: ids.slice(at, at + MISSING_BATCH) });
+    const batch = (await this.limits()).missingIdsPerRequest;
+    for (let at = 0; at < ids.length; at += batch) {
+      const body = JSON.stringify({ ids: ids.slice(at, at + batch) });
       const answer = await this.send("POST", "v1/chunks/missing", body, {
         "Content-Type": "application/json",
       });
@@ -68,8 +91,19 @@ export class EdgeTarget implements PublishTarget {
     });
   }
 
+  /**
+   * Stores manifest `id` and drives the edge's check of its chunks, a batch a request, until the
+   * edge holds it complete. Interrupted, calling it again resumes where the edge's check stopped.
+   */
   async putManifest(id: string, bytes: Uint8Array): Promise<void> {
-    await this.send("PUT", `v1/manifests/${id}`, bytes, { "Content-Type": "application/json" });
+    let answer = await this.send("PUT", `v1/manifests/${id}`, bytes, {
+      "Content-Type": "application/json",
+    });
+    while (answer.status === 202) {
+      const { checked } = JSON.parse(answer.body.toString("utf8")) as CheckAnswer;
+      const from = checked === undefined ? "" : `?from=${checked}`;
+      answer = await this.send("POST", `v1/manifests/${id}/check${from}`, undefined, {});
+    }
   }
 
   async getRef(name: string): Promise<CurrentRef | undefined> {
@@ -162,6 +196,19 @@ export class EdgeTarget implements PublishTarget {
       throw refused(method, url, answer);
     }
   }
+}
+
+/** The caps in a `GET /` answer; the defaults where the edge names none. */
+export function edgeLimits(body: Buffer): EdgeLimits {
+  let cap: unknown;
+  try {
+    cap = (JSON.parse(body.toString("utf8")) as { limits?: { missingIdsPerRequest?: unknown } })
+      .limits?.missingIdsPerRequest;
+  } catch {}
+  return {
+    missingIdsPerRequest:
+      typeof cap === "number" && Number.isSafeInteger(cap) && cap > 0 ? cap : DEFAULT_MISSING_BATCH,
+  };
 }
 
 function parseEdgeUrl(edgeUrl: string): URL {

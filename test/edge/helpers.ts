@@ -106,11 +106,17 @@ export function uploadManifest(id: string, bytes: BodyInit): Promise<Response> {
   return call(`/v1/manifests/${id}`, { method: "PUT", headers: authorized(), body: bytes });
 }
 
-/** Uploads chunks and their manifest; returns the manifest id. */
+/** Uploads chunks and their manifest, checking it to completion; returns the manifest id. */
 export async function storeImage(chunks: TestChunk[], extra: Partial<Manifest> = {}) {
   for (const chunk of chunks) await uploadChunk(chunk);
   const made = await makeManifest(chunks, extra);
-  const response = await uploadManifest(made.id, made.bytes);
+  let response = await uploadManifest(made.id, made.bytes);
+  while (response.status === 202) {
+    response = await call(`/v1/manifests/${made.id}/check`, {
+      method: "POST",
+      headers: authorized(),
+    });
+  }
   if (response.status !== 201 && response.status !== 200) {
     throw new Error(`manifest upload failed: ${response.status} ${await response.text()}`);
   }

@@ -101,7 +101,7 @@ describe("EdgeTarget retries", () => {
   });
 
   it("gives up on a persistent 5xx after its attempts", async () => {
-    const proxy = await faultyProxy(edge.url, () => 503);
+    const proxy = await faultyProxy(edge.url, (req) => (req.url === "/" ? undefined : 503));
     const target = new EdgeTarget(proxy.url, { token: edge.token, backoffMs: 5, attempts: 3 });
     await expect(target.missing(["0".repeat(64)])).rejects.toThrow(/failed with 503/);
     expect(proxy.seen.get("POST /v1/chunks/missing")).toBe(3);

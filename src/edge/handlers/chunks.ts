@@ -1,9 +1,10 @@
 import { objectIdProblem } from "../../format/ids.js";
 import { parseJsonBytes } from "../../format/json.js";
 import { MAX_FRAME_BYTES, MAX_MISSING_QUERY_IDS } from "../../format/limits.js";
+import { edgeCaps } from "../caps.js";
 import { type AppContext, background } from "../context.js";
 import { readBody } from "../http/body.js";
-import { badRequest } from "../http/problem.js";
+import { badRequest, HttpProblem } from "../http/problem.js";
 import { chunkKey } from "../storage/index.js";
 import { missingKeys } from "../storage/missing.js";
 import { verifyChunkFrame } from "../verify.js";
@@ -51,14 +52,30 @@ export async function putChunk(c: AppContext): Promise<Response> {
   return c.json({ id, size: frame.byteLength, stored: stored !== null }, stored ? 201 : 200);
 }
 
-/** POST `/v1/chunks/missing`: given `{"ids": [...]}`, answers `{"missing": [...]}`, in the order asked. */
+/**
+ * POST `/v1/chunks/missing`: given `{"ids": [...]}`, answers `{"missing": [...]}`, in the order
+ * asked. One storage HEAD per distinct id, so a request asks about at most
+ * `missingIdsPerRequest` ids (`GET /` `limits`); more is 413 naming that cap.
+ */
 export async function findMissingChunks(c: AppContext): Promise<Response> {
-  const ids = parseIdList(await readBody(c.req.raw, MAX_MISSING_BODY_BYTES, "the id list"));
+  const body = await readBody(c.req.raw, MAX_MISSING_BODY_BYTES, "the id list");
+  const ids = parseIdList(body, edgeCaps(c.var.budget.limit).missingIdsPerRequest);
   const missing = await missingKeys(c.var.storage, ids.map(chunkKey));
   return c.json({ missing: missing.map((key) => key.slice("chunks/".length)) });
 }
 
-function parseIdList(body: Uint8Array): string[] {
+/** 413 when a missing-check asks about more ids than `cap`, saying to split it. */
+export function missingBatchProblem(ids: number, cap: number): HttpProblem | undefined {
+  if (ids <= cap) return undefined;
+  return new HttpProblem(
+    413,
+    "Content Too Large",
+    `ask about at most ${cap} ids per request, not ${ids}: this edge makes one storage operation per id and a request may make ${cap} (GET / lists it as limits.missingIdsPerRequest); split the list`,
+    { limit: cap },
+  );
+}
+
+function parseIdList(body: Uint8Array, cap: number): string[] {
   let doc: unknown;
   try {
     doc = parseJsonBytes(body, "the body");
@@ -67,11 +84,8 @@ function parseIdList(body: Uint8Array): string[] {
   }
   const ids = (doc as { ids?: unknown } | null)?.ids;
   if (!Array.isArray(ids)) throw badRequest('the body must be {"ids": ["<chunk id>", ...]}');
-  if (ids.length > MAX_MISSING_QUERY_IDS) {
-    throw badRequest(
-      `ask about at most ${MAX_MISSING_QUERY_IDS} ids per request, not ${ids.length}`,
-    );
-  }
+  const tooMany = missingBatchProblem(ids.length, cap);
+  if (tooMany) throw tooMany;
   for (const [index, id] of ids.entries()) {
     const problem =
       typeof id === "string"

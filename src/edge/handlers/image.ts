@@ -3,9 +3,10 @@ import { FormatError } from "../../format/errors.js";
 import { sha256Hex } from "../../format/hex.js";
 import { chunkOffsets, decodeManifest, type Manifest } from "../../format/manifest.js";
 import { cacheKey } from "../cache/index.js";
+import { chunkSpanProblem, edgeCaps } from "../caps.js";
 import { type AppContext, background } from "../context.js";
 import { notFound } from "../http/problem.js";
-import { IMMUTABLE, type Representation, respond } from "../http/respond.js";
+import { IMMUTABLE, type Representation, respond, type SpanLimit } from "../http/respond.js";
 import { type ChunkList, chunkListRange } from "../image.js";
 import { manifestKey } from "../storage/index.js";
 import { serveChunk } from "./chunks.js";
@@ -107,7 +108,8 @@ export interface AssembledContent {
 /**
  * Answers GET or HEAD for content assembled from chunks (an image, a boot file) with every rule
  * of `respond()`: the bytes of a range are made on demand by `chunkListRange`, every chunk
- * verified before it is sent, and one response carries at most IMAGE_MAX_RESPONSE_BYTES.
+ * verified before it is sent, and one response carries at most IMAGE_MAX_RESPONSE_BYTES and
+ * spans at most `chunksPerResponse` chunks (what the request's operation budget allows).
  */
 export function serveChunkList(c: AppContext, content: AssembledContent): Response {
   const services = {
@@ -126,8 +128,22 @@ export function serveChunkList(c: AppContext, content: AssembledContent): Respon
     open: (start, end) =>
       chunkListRange(content.list, start, end, services, content.offsets, content.what),
     maxBodyBytes: imageResponseLimit(c.env.IMAGE_MAX_RESPONSE_BYTES),
+    spanLimit: chunkLimit(content.offsets, edgeCaps(c.var.budget.limit).chunksPerResponse),
   };
   return respond(c.req.raw, rep);
+}
+
+/** `Representation.spanLimit` of content cut at `offsets`, `cap` chunks a response. */
+function chunkLimit(offsets: readonly number[], cap: number) {
+  return (start: number, end: number): SpanLimit | undefined => {
+    const problem = chunkSpanProblem(offsets, start, end, cap);
+    if (!problem) return undefined;
+    return {
+      reason: `these bytes span ${problem.chunks} chunks, and one response of this edge reads at most ${cap} (GET / lists it as limits.chunksPerResponse)`,
+      lastAllowed: problem.lastAllowed,
+      extra: { chunksPerResponse: cap },
+    };
+  };
 }
 
 function imageResponseLimit(configured: string | undefined): number {

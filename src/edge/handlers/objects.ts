@@ -1,7 +1,13 @@
 import { cacheKey } from "../cache/index.js";
 import type { AppContext } from "../context.js";
 import { badRequest, notFound } from "../http/problem.js";
-import { chunkKey, manifestKey } from "../storage/index.js";
+import {
+  checkProgressKey,
+  chunkKey,
+  manifestKey,
+  PENDING_MANIFEST_PREFIX,
+  pendingManifestKey,
+} from "../storage/index.js";
 import { chunkIdParam, manifestIdParam } from "./params.js";
 
 /** Longest cursor accepted back from a client: R2's are far shorter. */
@@ -23,8 +29,15 @@ export function listChunks(c: AppContext): Promise<Response> {
   return listPage(c, "chunks/");
 }
 
-/** GET `/v1/manifests` (token needed): one page of every stored manifest, like {@link listChunks}. */
+/**
+ * GET `/v1/manifests` (token needed): one page of every complete manifest, like
+ * {@link listChunks}; `?state=pending`: of every manifest whose chunk check is not complete.
+ */
 export function listManifests(c: AppContext): Promise<Response> {
+  const state = c.req.query("state") ?? "complete";
+  if (state === "pending") return listPage(c, PENDING_MANIFEST_PREFIX);
+  if (state !== "complete")
+    throw badRequest(`state is "complete" or "pending", not "${state.slice(0, 32)}"`);
   return listPage(c, "manifests/");
 }
 
@@ -37,9 +50,19 @@ export function deleteChunk(c: AppContext): Promise<Response> {
   return deleteObject(c, chunkKey(id), `/v1/chunks/${id}`, `chunk ${id}`);
 }
 
-/** DELETE `/v1/manifests/:id` (token needed): removes a manifest, like {@link deleteChunk}. */
-export function deleteManifest(c: AppContext): Promise<Response> {
+/**
+ * DELETE `/v1/manifests/:id` (token needed): removes a manifest, complete or pending (with its
+ * check's progress), like {@link deleteChunk}.
+ */
+export async function deleteManifest(c: AppContext): Promise<Response> {
   const id = manifestIdParam(c);
+  const storage = c.var.storage;
+  const pending = await storage.head(pendingManifestKey(id));
+  if (pending) {
+    await storage.delete(pendingManifestKey(id));
+    await storage.delete(checkProgressKey(id));
+  }
+  if (pending && !(await storage.head(manifestKey(id)))) return c.body(null, 204);
   return deleteObject(c, manifestKey(id), `/v1/manifests/${id}`, `manifest ${id}`);
 }
 

@@ -16,12 +16,19 @@ import { evaluatePreconditions } from "../http/conditional.js";
 import {
   badRequest,
   conflict,
+  type HttpProblem,
   notFound,
   preconditionFailed,
   unprocessable,
 } from "../http/problem.js";
 import { respond } from "../http/respond.js";
-import { manifestKey, type ObjectStorage, REF_PREFIX, refKey } from "../storage/index.js";
+import {
+  manifestKey,
+  type ObjectStorage,
+  pendingManifestKey,
+  REF_PREFIX,
+  refKey,
+} from "../storage/index.js";
 import { rootfsNameParam } from "./params.js";
 
 /** Cache-Control of refs and the rootfs list: they move, so caches may keep them only briefly. */
@@ -93,11 +100,7 @@ export async function putRef(c: AppContext): Promise<Response> {
   checkClock(update);
   const storage = c.var.storage;
   const manifest = await storage.head(manifestKey(update.manifest));
-  if (!manifest) {
-    throw conflict(
-      `manifest ${update.manifest} is not stored here: upload it before moving the ref`,
-    );
-  }
+  if (!manifest) throw await notComplete(storage, update.manifest);
   const current = await readRef(storage, name);
   checkPreconditions(c.req.raw.headers, current);
   if (current && update.published <= current.ref.published) {
@@ -172,6 +175,20 @@ export async function readRef(
   if (!stored) return undefined;
   const bytes = new Uint8Array(await new Response(stored.body).arrayBuffer());
   return { ref: decodeRef(bytes), etag: stored.etag };
+}
+
+/**
+ * 409 for a ref update naming a manifest that is not complete here: pending (its chunk check
+ * is not finished) or not stored at all. A ref only ever names a complete manifest.
+ */
+async function notComplete(storage: ObjectStorage, id: string): Promise<HttpProblem> {
+  if (await storage.head(pendingManifestKey(id))) {
+    return conflict(
+      `manifest ${id} is stored but the check of its chunks is not complete: POST /v1/manifests/${id}/check until it answers "complete", then move the ref`,
+      { manifest: id, state: "pending" },
+    );
+  }
+  return conflict(`manifest ${id} is not stored here: upload it before moving the ref`);
 }
 
 function checkPreconditions(headers: Headers, current: CurrentRef | undefined): void {

@@ -32,12 +32,27 @@ export interface Representation {
    */
   maxBodyBytes?: number;
   /**
+   * A bound on one response besides its bytes (the chunks an assembled image reads): why bytes
+   * `start..end` may not be one response and the furthest end allowed from `start`, or undefined.
+   * Answered like `maxBodyBytes`: 416 for a range, 400 for the whole body.
+   */
+  spanLimit?: (start: number, end: number) => SpanLimit | undefined;
+  /**
    * `body` is exactly `size` bytes and the runtime knows its length (an R2 or Cache API body), so
    * a whole 200 sends it as it is, with no FixedLengthStream in between.
    */
   lengthKnown?: boolean;
   /** Further response headers, e.g. Cache-Status. */
   headers?: Record<string, string>;
+}
+
+/** What `Representation.spanLimit` says of bytes that may not be one response. */
+export interface SpanLimit {
+  /** Why, for the person who asked, e.g. "the range spans 40 chunks, more than 15". */
+  reason: string;
+  /** The last byte a response starting at the same byte may end at. */
+  lastAllowed: number;
+  extra?: Record<string, unknown>;
 }
 
 /**
@@ -71,7 +86,7 @@ export function respond(request: Request, rep: Representation): Response {
   }
   if (range.kind === "partial") {
     const length = range.end - range.start + 1;
-    checkBodyLimit(request, rep, length, true);
+    checkBodyLimit(request, rep, range.start, range.end, true);
     headers.set("Content-Range", contentRange(range.start, range.end, rep.size));
     headers.set("Content-Length", String(length));
     return new Response(sendable(request, bodyOf(request, rep, range.start, range.end), length), {
@@ -79,7 +94,7 @@ export function respond(request: Request, rep: Representation): Response {
       headers,
     });
   }
-  checkBodyLimit(request, rep, rep.size, false);
+  checkBodyLimit(request, rep, 0, rep.size - 1, false);
   if (rep.lengthKnown && rep.body && request.method !== "HEAD") {
     return new Response(rep.body, { status: 200, headers });
   }
@@ -89,24 +104,53 @@ export function respond(request: Request, rep: Representation): Response {
   });
 }
 
-function checkBodyLimit(request: Request, rep: Representation, length: number, ranged: boolean) {
+function checkBodyLimit(
+  request: Request,
+  rep: Representation,
+  start: number,
+  end: number,
+  ranged: boolean,
+) {
+  if (request.method === "HEAD" || end < start) return;
+  const length = end - start + 1;
   const limit = rep.maxBodyBytes;
-  if (limit === undefined || length <= limit || request.method === "HEAD") return;
+  if (limit !== undefined && length > limit) {
+    const ask = `ask for at most ${limit} bytes at a time, e.g. Range: bytes=0-${limit - 1}`;
+    const what = ranged ? `the range is ${length} bytes` : `this is ${length} bytes`;
+    tooLargeForOneResponse(
+      rep,
+      ranged,
+      `${what}, more than one response of this edge carries: ${ask}`,
+      {
+        limit,
+      },
+    );
+  }
+  const span = rep.spanLimit?.(start, end);
+  if (span) {
+    const ask = `ask for at most bytes=${start}-${span.lastAllowed} from there`;
+    tooLargeForOneResponse(rep, ranged, `${span.reason}: ${ask}`, span.extra ?? {});
+  }
+}
+
+/** 416 for a range, 400 for a whole body, that one response may not carry. */
+function tooLargeForOneResponse(
+  rep: Representation,
+  ranged: boolean,
+  detail: string,
+  extra: Record<string, unknown>,
+): never {
   discard(rep.body);
-  const ask = `ask for at most ${limit} bytes at a time, e.g. Range: bytes=0-${limit - 1}`;
   if (ranged) {
     throw new HttpProblem(
       416,
       "Range Not Satisfiable",
-      `the range is ${length} bytes, more than one response of this edge carries: ${ask}`,
-      { size: rep.size, limit },
+      detail,
+      { size: rep.size, ...extra },
       { "Content-Range": unsatisfiedRange(rep.size), "Accept-Ranges": "bytes" },
     );
   }
-  throw badRequest(`this is ${length} bytes, more than one response of this edge carries: ${ask}`, {
-    size: rep.size,
-    limit,
-  });
+  throw badRequest(detail, { size: rep.size, ...extra });
 }
 
 function bodyOf(

@@ -30,7 +30,8 @@ export interface ListPage {
 }
 
 /**
- * The object store behind the edge. Keys are `chunks/<id>`, `manifests/<id>` and `refs/<name>`;
+ * The object store behind the edge. Keys are `chunks/<id>`, `manifests/<id>`, `refs/<name>` and,
+ * while a manifest's chunks are being checked, `pending/manifests/<id>` and `pending/checks/<id>`;
  * the edge never builds a key from anything but a validated id or name.
  */
 export interface ObjectStorage {
@@ -46,6 +47,12 @@ export interface ObjectStorage {
 export const chunkKey = (id: ObjectId): string => `chunks/${id}`;
 /** The key of a manifest document. */
 export const manifestKey = (id: ObjectId): string => `manifests/${id}`;
+/** The key of a manifest stored but not yet checked complete (`manifest-check.ts`). */
+export const pendingManifestKey = (id: ObjectId): string => `pending/manifests/${id}`;
+/** The key of a pending manifest's check progress (in its metadata: `checked`). */
+export const checkProgressKey = (id: ObjectId): string => `pending/checks/${id}`;
+/** The prefix under which every pending manifest lives. */
+export const PENDING_MANIFEST_PREFIX = "pending/manifests/";
 /** The key of a rootfs ref. */
 export const refKey = (name: string): string => `refs/${name}`;
 /** The prefix under which every ref lives. */
