@@ -20,16 +20,23 @@ const BENCHMARKS = [
     "npm run bench:fetch",
   ],
   ["edge.md", "The edge: edgeboot's Worker against a bare Worker and nginx", "npm run bench:edge"],
-  ["boot.md", "Booting a guest: cold, warm and prefetched, behind 50 ms", "npm run bench:boot"],
+  [
+    "boot.md",
+    "Booting a guest: cold, warm and prefetched, behind 50 ms (busybox roots through edgeboot nbd on the host; a Debian root through the fetcher inside the guest)",
+    "npm run bench:boot",
+  ],
   ["load.md", "Load held: every byte checked under load", "npm run bench:load"],
 ];
 
-function section(text, heading) {
-  const start = text.search(new RegExp(`^## ${heading}`, "m"));
-  if (start < 0) return undefined;
-  const rest = text.slice(start);
-  const end = rest.slice(3).search(/^## /m);
-  return (end < 0 ? rest : rest.slice(0, end + 3)).trim();
+/** Every `## ` section whose heading starts with `heading` (a regular expression), in order. */
+function sections(text, heading) {
+  const found = [];
+  for (const match of text.matchAll(new RegExp(`^## ${heading}`, "gm"))) {
+    const rest = text.slice(match.index);
+    const end = rest.slice(3).search(/^## /m);
+    found.push((end < 0 ? rest : rest.slice(0, end + 3)).trim());
+  }
+  return found;
 }
 
 function headerLines(text) {
@@ -59,9 +66,9 @@ for (const [file, title, command] of BENCHMARKS) {
   const text = readFileSync(path, "utf8");
   const header = headerLines(text);
   if (header) out.push(header, "");
-  const targets = ["Targets?\\b", "What \\S+ would take"]
-    .map((heading) => section(text, heading))
-    .filter(Boolean);
+  const targets = ["Targets?\\b", "What \\S+ would take"].flatMap((heading) =>
+    sections(text.split("<!-- hand-written notes")[0], heading),
+  );
   for (const target of targets) out.push(target.replace(/^## /, "### "), "");
   if (targets.length === 0)
     out.push(text.split("<!--")[0].split("\n").slice(2).join("\n").trim(), "");
