@@ -21,6 +21,8 @@ export class ImageReader {
   readonly size: number;
   private readonly offsets: number[];
   private nextSequential = -1;
+  /** Where the current run of sequential reads began. */
+  private runStart = 0;
   private readAheadTo = 0;
 
   constructor(
@@ -111,12 +113,25 @@ export class ImageReader {
     );
   }
 
+  /**
+   * Reads ahead of a sequential reader in proportion to how far it has come: one chunk ahead per
+   * chunk's worth of bytes read since its run of sequential reads began, up to `readAhead` chunks.
+   * A small file read as two adjacent requests (the guest kernel's own read-ahead does that) fetches
+   * nothing extra; a long stream soon has the whole window in flight. (A fixed window on any two
+   * adjacent reads fetched about as many chunks again as a Debian boot read: bench/results/boot.md.)
+   */
   private noteSequential(offset: number, length: number, last: number): void {
     const sequential = offset === this.nextSequential;
     this.nextSequential = offset + length;
-    const ahead = this.options.readAhead ?? 8;
-    if (!sequential) this.readAheadTo = 0;
-    if (!sequential || ahead <= 0) return;
+    if (!sequential) {
+      this.runStart = offset;
+      this.readAheadTo = 0;
+      return;
+    }
+    const most = this.options.readAhead ?? 8;
+    const run = offset + length - this.runStart;
+    const ahead = Math.min(most, Math.floor(run / (this.manifest.lengths[last] as number)));
+    if (ahead <= 0) return;
     const from = Math.max(last + 1, this.readAheadTo);
     const to = Math.min(last + ahead, this.manifest.chunks.length - 1);
     for (let index = from; index <= to; index++) {

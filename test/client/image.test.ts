@@ -69,7 +69,7 @@ describe("ImageReader against a running edge", () => {
     },
   );
 
-  it("shares one download among concurrent reads of a chunk, and reads ahead of a sequential reader", async () => {
+  it("shares one download among concurrent reads of a chunk, and reads ahead of a sequential reader in proportion to its run", async () => {
     await published("shared", "fixed:64K");
     const proxy = await startProxy(fixture.edge.url);
     const boot = client("cache-shared", [proxy.url]);
@@ -82,14 +82,27 @@ describe("ImageReader against a running edge", () => {
       const chunkGets = proxy.requests.filter((r) => r.path.startsWith("/v1/chunks/"));
       expect(chunkGets).toHaveLength(1);
 
+      const fetched = async () => {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return new Set(
+          proxy.requests.filter((r) => r.path.startsWith("/v1/chunks/")).map((r) => r.path),
+        ).size;
+      };
       const ahead = await boot.open("shared", { readAhead: 4 });
+      // Two adjacent small reads (a small file): no read-ahead, only chunk 1 is added.
       await ahead.read(CHUNK, 4096);
       await ahead.read(CHUNK + 4096, 4096);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      const fetched = new Set(
-        proxy.requests.filter((r) => r.path.startsWith("/v1/chunks/")).map((r) => r.path),
-      );
-      expect(fetched.size).toBe(6);
+      expect(await fetched()).toBe(2);
+      // The run reaches one chunk's worth (CHUNK + 8 KiB read from CHUNK): one chunk ahead (3).
+      await ahead.read(CHUNK + 8192, CHUNK);
+      expect(await fetched()).toBe(4);
+      // Three chunks' worth: three ahead of the last chunk read (4): 5, 6, 7.
+      await ahead.read(2 * CHUNK + 8192, 2 * CHUNK);
+      expect(await fetched()).toBe(8);
+      // A jump starts a new run: nothing ahead of chunk 9 until it is long enough.
+      await ahead.read(9 * CHUNK, 4096);
+      await ahead.read(9 * CHUNK + 4096, 4096);
+      expect(await fetched()).toBe(9);
     } finally {
       await boot.close();
       await proxy.close();
