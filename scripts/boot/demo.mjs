@@ -1,11 +1,17 @@
-// `npm run demo:boot`: boots a real Linux guest under qemu whose root filesystem is served lazily
-// by `edgeboot nbd` from an edge running here, the rootfs chosen at boot by NBD export name.
+// `npm run demo:boot`: boots real Linux guests under qemu whose root filesystems are served lazily
+// from an edge running here.
 //
-//   build two ext4 root filesystems (alpha, beta) → publish them to a local edge (the Worker in
-//   Miniflare) → `edgeboot nbd EDGE` → qemu -drive nbd://…/alpha, then …/beta → each prints its
-//   marker → report boot times and what the NBD server fetched.
+//   1. The fast way, qemu's own NBD client: build two ext4 root filesystems (alpha, beta) → publish
+//      them to a local edge (the Worker in Miniflare) → `edgeboot nbd EDGE` → qemu -drive
+//      nbd://…/alpha, then …/beta → each prints its marker → report boot times and what the NBD
+//      server fetched.
+//   2. From the edge URL alone (demo-netboot.mjs, netboot.mjs): two Debian bookworm roots published
+//      with a kernel and an `edgeboot initramfs` → qemu -boot n with no kernel and no disk → iPXE →
+//      /boot.ipxe → the menu's default, then the other entry typed on the serial console → the
+//      fetcher inside the guest → systemd's multi-user.target → report each step's time.
 //
-// Flags: --console (print every guest console line), --timeout SECONDS (per boot, default 60).
+// Flags: --console (print every guest console line), --timeout SECONDS (per boot; default 60 for
+// the busybox boots, 300 for the Debian ones).
 import { rmSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -13,17 +19,24 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { staticBusybox } from "./busybox.mjs";
 import { cacheUsage, imageCoverage, publishImage, recordedReads, startNbd } from "./cli.mjs";
+import { netbootDemo } from "./demo-netboot.mjs";
 import { buildAll, startLocalEdge } from "./edge.mjs";
 import { buildInitramfs, INITRAMFS_FAILURE } from "./initramfs.mjs";
 import { obtainKernel } from "./kernel.mjs";
+import { NETBOOT_TOOLS } from "./netboot.mjs";
 import { bootGuest, lineTime } from "./qemu.mjs";
 import { bootMarker, buildRootfs, DATA_FAILURE, ROOTFS_VARIANTS } from "./rootfs.mjs";
 import { requireTools } from "./tools.mjs";
 
 const { values: flags } = parseArgs({
-  options: { console: { type: "boolean" }, timeout: { type: "string", default: "60" } },
+  options: { console: { type: "boolean" }, timeout: { type: "string" } },
 });
-const timeoutMs = Number(flags.timeout) * 1000;
+const givenTimeoutMs = flags.timeout === undefined ? undefined : Number(flags.timeout) * 1000;
+if (givenTimeoutMs !== undefined && !(givenTimeoutMs > 0)) {
+  process.stderr.write(`demo:boot: --timeout ${flags.timeout}: give seconds, e.g. --timeout 300\n`);
+  process.exit(2);
+}
+const timeoutMs = givenTimeoutMs ?? 60_000;
 
 /** @type {(() => Promise<unknown>)[]} */
 const cleanups = [];
@@ -56,6 +69,7 @@ const secs = (ms) => (ms === undefined ? "-" : `${(ms / 1000).toFixed(2)}`);
 
 async function main() {
   requireTools(["qemu-system-x86_64", "busybox", "mke2fs", "debugfs", "apt-get", "dpkg-deb"]);
+  requireTools(NETBOOT_TOOLS);
   await staticBusybox();
   const work = await mkdtemp(join(tmpdir(), "edgeboot-boot-"));
   cleanups.push(() => rm(work, { recursive: true, force: true }));
@@ -155,6 +169,15 @@ async function main() {
   if (said) say(`\nedgeboot nbd said:\n${said.replace(/^/gm, "  ")}`);
   say(`\n${rows.at(-1)?.usage.text.trim()}`);
   say(`\nbooted ${rows.map((r) => r.name).join(" and ")} from the edge by NBD export name.`);
+
+  await netbootDemo({
+    work,
+    workerScript: scriptPath,
+    timeoutMs: givenTimeoutMs,
+    console: flags.console,
+    say,
+    onCleanup: (step) => cleanups.push(step),
+  });
 }
 
 try {

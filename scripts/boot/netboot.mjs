@@ -13,6 +13,7 @@
 //   `edgeboot nbd --pin` in the guest, nbd-client, overlay, switch_root → systemd →
 //   multi-user.target → the root's marker unit prints `EDGEBOOT-DEBIAN-OK <name> uptime=…
 //   failed-units=N` and powers off.
+import { existsSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { edgeboot } from "./cli.mjs";
@@ -20,7 +21,7 @@ import { buildDebianImage, DEBIAN_VARIANTS, debianMarker } from "./debian.mjs";
 import { buildAll, startLocalEdge } from "./edge.mjs";
 import { INITRAMFS_FAILURE } from "./initramfs.mjs";
 import { obtainKernel } from "./kernel.mjs";
-import { bootGuest, consoleText } from "./qemu.mjs";
+import { bootGuest, consoleText, IPXE_VIRTIO_ROM } from "./qemu.mjs";
 import { startRelay } from "./relay.mjs";
 import { requireTools, run } from "./tools.mjs";
 
@@ -32,6 +33,11 @@ export const BOOT_URL = `http://${EDGE_IN_GUEST}/boot.ipxe`;
 export const NETBOOT_NAMES = ["debian-a", "debian-b"];
 /** The kernel command line published with each root; the edge appends `edgeboot.*`. */
 export const NETBOOT_CMDLINE = "console=ttyS0 net.ifnames=0 panic=-1";
+/** The host tools the whole chain needs (requireTools names them with their apt-get line). */
+export const NETBOOT_TOOLS = [
+  ...["qemu-system-x86_64", "socat", "busybox", "nbd-client", "cpio", "zstd"],
+  ...["mmdebstrap", "mke2fs", "debugfs", "depmod", "tar", "apt-get", "dpkg-deb"],
+];
 /** A bound from qemu's start to the marker generous for a loaded 2-core machine (TCG). */
 export const NETBOOT_TIMEOUT_MS = 300_000;
 
@@ -79,8 +85,12 @@ export const NETBOOT_TIMEOUT_MS = 300_000;
  * @returns {Promise<Netboot>}
  */
 export async function prepareNetboot(options) {
-  requireTools(["qemu-system-x86_64", "socat", "busybox", "nbd-client", "cpio", "zstd"]);
-  requireTools(["mmdebstrap", "mke2fs", "debugfs", "depmod", "apt-get", "dpkg-deb"]);
+  requireTools(NETBOOT_TOOLS);
+  if (!existsSync(IPXE_VIRTIO_ROM)) {
+    throw new Error(
+      `no iPXE ROM at ${IPXE_VIRTIO_ROM}: apt-get install -y --no-install-recommends ipxe-qemu`,
+    );
+  }
   const log = options.log ?? (() => {});
   const names = [...(options.names ?? NETBOOT_NAMES)].sort();
   const menuDefault = options.menuDefault ?? /** @type {string} */ (names[0]);
