@@ -15,6 +15,9 @@ interface GcFlags {
 /** Objects listed by name, each before it is deleted; the rest are counted. */
 const SHOWN = 20;
 
+/** How each kind of dead object is named in the list, padded alike. */
+const DEAD_LABELS = { chunks: "chunk   ", manifests: "manifest", pending: "pending " } as const;
+
 /** `edgeboot gc --edge URL`: sweep what no ref reaches. */
 export function gcCommand(program: Command): void {
   program
@@ -43,7 +46,7 @@ export function gcCommand(program: Command): void {
             found++;
             if (found <= SHOWN) {
               process.stdout.write(
-                `  ${o.kind === "chunks" ? "chunk   " : "manifest"}   ${o.id} (${o.size} bytes, ${o.uploaded})\n`,
+                `  ${DEAD_LABELS[o.kind]}   ${o.id} (${o.size} bytes, ${o.uploaded})\n`,
               );
             }
             if (tty && found > SHOWN) {

@@ -31,6 +31,9 @@ export interface EdgeTargetOptions {
   timeoutMs?: number;
 }
 
+/** What an object listing lists: chunks, complete manifests, or pending manifests. */
+export type ObjectListing = "chunks" | "manifests" | "pending";
+
 /** One page of an object listing. */
 export interface ObjectPage {
   objects: { id: string; size: number; uploaded: string }[];
@@ -144,11 +147,23 @@ export class EdgeTarget implements PublishTarget {
     return answer.status === 404 ? undefined : answer.body;
   }
 
-  /** One page of the stored chunks or manifests (token needed). */
-  async listObjects(kind: "chunks" | "manifests", cursor?: string): Promise<ObjectPage> {
-    const query = cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
-    const answer = await this.send("GET", `v1/${kind}${query}`, undefined, {});
+  /**
+   * One page of the stored chunks, complete manifests, or manifests whose chunk check is not
+   * complete (`pending`) (token needed).
+   */
+  async listObjects(kind: ObjectListing, cursor?: string): Promise<ObjectPage> {
+    const query = new URLSearchParams();
+    if (kind === "pending") query.set("state", "pending");
+    if (cursor) query.set("cursor", cursor);
+    const path = `v1/${kind === "chunks" ? "chunks" : "manifests"}`;
+    const answer = await this.send("GET", query.size ? `${path}?${query}` : path, undefined, {});
     return JSON.parse(answer.body.toString("utf8")) as ObjectPage;
+  }
+
+  /** The bytes of pending manifest `id` (token needed), or undefined when none is pending. */
+  async getPendingManifest(id: string): Promise<Buffer | undefined> {
+    const answer = await this.send("GET", `v1/manifests/${id}/pending`, undefined, {}, [404]);
+    return answer.status === 404 ? undefined : answer.body;
   }
 
   /** Deletes a chunk or manifest (token needed); one already gone is no error. */

@@ -1,13 +1,13 @@
 import { allChunkIds, decodeManifest } from "../format/manifest.js";
-import type { EdgeTarget } from "./edge-target.js";
+import type { EdgeTarget, ObjectListing } from "./edge-target.js";
 import { IdFilter } from "./id-filter.js";
 
 /** Objects deleted at once. */
 const DELETES_IN_FLIGHT = 8;
 
-/** One stored object that nothing reaches. */
+/** One stored object that nothing reaches (`pending`: a manifest whose chunk check never finished). */
 export interface DeadObject {
-  kind: "chunks" | "manifests";
+  kind: ObjectListing;
   id: string;
   size: number;
   uploaded: string;
@@ -39,10 +39,12 @@ export interface GcOptions {
 
 /**
  * Garbage collection of an edge's store, in bounded memory. Marks every manifest a ref reaches
- * (its current one and its retained history) and every manifest younger than the grace period,
- * and every chunk those manifests name, their boot files' included (in a fixed-size filter);
- * then sweeps, a listing page at a time, what is older than the grace period and not marked:
- * manifests first, then chunks, so no stored manifest ever names a deleted chunk. Before each page is deleted, refs and manifests are
+ * (its current one and its retained history), every manifest younger than the grace period,
+ * pending ones included (a publish whose chunk check is under way), and every chunk those
+ * manifests name, their boot files' included (in a fixed-size filter); then sweeps, a listing
+ * page at a time, what is older than the grace period and not marked: manifests first, then
+ * pending manifests (a publish abandoned for longer than the grace period), then chunks, so no
+ * stored manifest ever names a deleted chunk. Before each page is deleted, refs and manifests are
  * read again and anything they now reach is marked, so a publish that finished meanwhile loses
  * nothing. Rerunning after an interruption finishes the job.
  */
@@ -59,7 +61,7 @@ export async function collectGarbage(options: GcOptions): Promise<GcResult> {
     deleted: 0,
   };
   await mark(options, cutoff, live);
-  for (const kind of ["manifests", "chunks"] as const) {
+  for (const kind of ["manifests", "pending", "chunks"] as const) {
     for await (const page of pages(options.edge, kind)) {
       await mark(options, cutoff, live);
       const dead = page
@@ -97,12 +99,16 @@ async function mark(options: GcOptions, cutoff: number, live: Live): Promise<voi
     reached.add(current.ref.manifest);
     for (const id of current.ref.previous) reached.add(id);
   }
-  for await (const page of pages(options.edge, "manifests")) {
-    for (const object of page) if (Date.parse(object.uploaded) > cutoff) reached.add(object.id);
+  for (const kind of ["manifests", "pending"] as const) {
+    for await (const page of pages(options.edge, kind)) {
+      for (const object of page) if (Date.parse(object.uploaded) > cutoff) reached.add(object.id);
+    }
   }
   for (const id of reached) {
     if (live.manifests.has(id)) continue;
-    const bytes = await options.edge.getManifest(id);
+    // A young manifest may be pending (its check under way) or have completed since it was listed.
+    const bytes =
+      (await options.edge.getManifest(id)) ?? (await options.edge.getPendingManifest(id));
     if (!bytes) {
       options.log?.(`manifest ${id} is reached from a ref but not stored`);
       continue;
@@ -120,14 +126,14 @@ async function sweep(edge: EdgeTarget, dead: DeadObject[]): Promise<number> {
   const worker = async () => {
     while (next < dead.length) {
       const object = dead[next++] as DeadObject;
-      await edge.deleteObject(object.kind, object.id);
+      await edge.deleteObject(object.kind === "chunks" ? "chunks" : "manifests", object.id);
     }
   };
   await Promise.all(Array.from({ length: DELETES_IN_FLIGHT }, worker));
   return dead.length;
 }
 
-async function* pages(edge: EdgeTarget, kind: "chunks" | "manifests") {
+async function* pages(edge: EdgeTarget, kind: ObjectListing) {
   let cursor: string | undefined;
   do {
     const page = await edge.listObjects(kind, cursor);

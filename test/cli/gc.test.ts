@@ -1,8 +1,14 @@
 import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { allChunkIds, decodeManifest } from "../../src/format/manifest.js";
+import {
+  allChunkIds,
+  decodeManifest,
+  encodeManifest,
+  MANIFEST_VERSION,
+} from "../../src/format/manifest.js";
 import { imageBytes, runCli, useEdgeAndDir } from "./edge.js";
 
 const fixture = useEdgeAndDir();
@@ -39,14 +45,15 @@ function gc(...args: string[]) {
   });
 }
 
-async function stored(kind: "chunks" | "manifests"): Promise<Set<string>> {
+async function stored(kind: "chunks" | "manifests" | "pending"): Promise<Set<string>> {
   const ids = new Set<string>();
   let cursor: string | undefined;
   do {
+    const query = new URLSearchParams(kind === "pending" ? { state: "pending" } : {});
+    if (cursor) query.set("cursor", cursor);
+    const path = kind === "chunks" ? "chunks" : "manifests";
     const page = (await (
-      await fetch(`${fixture.edge.url}/v1/${kind}${cursor ? `?cursor=${cursor}` : ""}`, {
-        headers: auth(),
-      })
+      await fetch(`${fixture.edge.url}/v1/${path}?${query}`, { headers: auth() })
     ).json()) as { objects: { id: string }[]; cursor?: string };
     for (const o of page.objects) ids.add(o.id);
     cursor = page.cursor;
@@ -151,6 +158,51 @@ describe("edgeboot gc", () => {
     for (const id of bootChunks) expect(afterSwept.has(id)).toBe(false);
     for (const id of manifest.chunks) expect(afterSwept.has(id)).toBe(true);
     expect((await stored("manifests")).has(booted)).toBe(false);
+  });
+
+  it("keeps the chunks of a manifest whose check is under way, and sweeps one abandoned past the grace period", async () => {
+    const chunks = Array.from({ length: 60 }, (_, i) => imageBytes(1024, 900 + i));
+    const ids = chunks.map((raw) => digest(raw));
+    for (const [i, raw] of chunks.entries()) {
+      const put = await fetch(`${fixture.edge.url}/v1/chunks/${ids[i]}`, {
+        method: "PUT",
+        headers: auth(),
+        body: gzipSync(raw),
+      });
+      expect(put.status).toBe(201);
+    }
+    const bytes = encodeManifest({
+      version: MANIFEST_VERSION,
+      size: 60 * 1024,
+      sha256: digest(Buffer.concat(chunks)),
+      chunking: { kind: "fixed", size: 1024 },
+      codec: "gzip",
+      created: new Date().toISOString(),
+      chunks: ids,
+      lengths: ids.map(() => 1024),
+    });
+    const id = digest(bytes);
+    await new Promise((resolve) => setTimeout(resolve, 2200));
+    const put = await fetch(`${fixture.edge.url}/v1/manifests/${id}`, {
+      method: "PUT",
+      headers: auth(),
+      body: bytes,
+    });
+    expect(put.status).toBe(202);
+    expect((await stored("pending")).has(id)).toBe(true);
+
+    const young = await gc("--grace", "2s");
+    expect(young.code, young.stderr).toBe(0);
+    const kept = await stored("chunks");
+    for (const chunk of ids) expect(kept.has(chunk)).toBe(true);
+
+    await new Promise((resolve) => setTimeout(resolve, 2200));
+    const old = await gc("--grace", "2s");
+    expect(old.code, old.stderr).toBe(0);
+    expect(old.stdout).toContain(`pending    ${id}`);
+    expect((await stored("pending")).has(id)).toBe(false);
+    const swept = await stored("chunks");
+    for (const chunk of ids) expect(swept.has(chunk)).toBe(false);
   });
 
   it("needs the token, for gc and for the listings and deletes it uses", async () => {
