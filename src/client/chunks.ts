@@ -22,6 +22,15 @@ export interface ChunkStats {
   badDownloads: number;
 }
 
+/** Where a loaded chunk came from: memory, the disk cache, or an edge (downloaded for this load). */
+export type ChunkSource = "memory" | "disk" | "edge";
+
+/** A chunk's bytes and where they came from. */
+export interface LoadedChunk {
+  bytes: Uint8Array;
+  source: ChunkSource;
+}
+
 export interface ChunkLoaderOptions {
   cache: DiskCache;
   edge: EdgeClient;
@@ -49,19 +58,27 @@ export class ChunkLoader {
   };
   private readonly memory = new Map<string, Uint8Array>();
   private memoryUsed = 0;
-  private readonly loading = new Map<string, Promise<Uint8Array>>();
+  private readonly loading = new Map<string, Promise<LoadedChunk>>();
   private readonly writing = new Map<string, Promise<void>>();
 
   constructor(private readonly options: ChunkLoaderOptions) {}
 
   /** The `length` bytes of chunk `id`, kept in memory for the next reads. */
-  load(id: string, length: number): Promise<Uint8Array> {
+  async load(id: string, length: number): Promise<Uint8Array> {
+    return (await this.get(id, length, true)).bytes;
+  }
+
+  /**
+   * As {@link load}, and where the bytes came from: `edge` when this load downloaded them or
+   * joined a download in flight.
+   */
+  loadFrom(id: string, length: number): Promise<LoadedChunk> {
     return this.get(id, length, true);
   }
 
   /** The bytes of chunk `id`, not kept in memory (for one pass over a whole image). */
-  loadOnce(id: string, length: number): Promise<Uint8Array> {
-    return this.get(id, length, false);
+  async loadOnce(id: string, length: number): Promise<Uint8Array> {
+    return (await this.get(id, length, false)).bytes;
   }
 
   /**
@@ -78,13 +95,13 @@ export class ChunkLoader {
     return this.options.memoryBytes ?? DEFAULT_MEMORY_BYTES;
   }
 
-  private get(id: string, length: number, keep: boolean): Promise<Uint8Array> {
+  private get(id: string, length: number, keep: boolean): Promise<LoadedChunk> {
     const held = this.memory.get(id);
     if (held) {
       this.memory.delete(id);
       this.memory.set(id, held);
       this.stats.memory++;
-      return Promise.resolve(held);
+      return Promise.resolve({ bytes: held, source: "memory" });
     }
     let loading = this.loading.get(id);
     if (!loading) {
@@ -101,10 +118,13 @@ export class ChunkLoader {
     return loading;
   }
 
-  private async loadUncached(id: string, length: number, keep: boolean): Promise<Uint8Array> {
-    const bytes = (await this.fromDisk(id, length)) ?? (await this.download(id, length));
-    if (keep) this.remember(id, bytes);
-    return bytes;
+  private async loadUncached(id: string, length: number, keep: boolean): Promise<LoadedChunk> {
+    const cached = await this.fromDisk(id, length);
+    const loaded: LoadedChunk = cached
+      ? { bytes: cached, source: "disk" }
+      : { bytes: await this.download(id, length), source: "edge" };
+    if (keep) this.remember(id, loaded.bytes);
+    return loaded;
   }
 
   private async fromDisk(id: string, length: number): Promise<Uint8Array | undefined> {

@@ -1,8 +1,8 @@
 import { chunkAt, chunkOffsets, type Manifest } from "../format/manifest.js";
-import type { ChunkLoader } from "./chunks.js";
+import type { ChunkLoader, ChunkSource } from "./chunks.js";
 
 export interface ImageReaderOptions {
-  /** Chunks loaded ahead of a sequential reader. */
+  /** Chunks loaded ahead of a sequential reader, at most (only while its reads need the edge). */
   readAhead?: number;
   /** Chunks of the prefetch list loaded at once. */
   prefetchConcurrency?: number;
@@ -24,6 +24,8 @@ export class ImageReader {
   /** Where the current run of sequential reads began. */
   private runStart = 0;
   private readAheadTo = 0;
+  /** Chunks this reader's read-ahead downloaded (not found in memory or on disk). */
+  private readonly readAheadFetched = new Set<number>();
 
   constructor(
     readonly manifest: Manifest,
@@ -41,13 +43,16 @@ export class ImageReader {
     if (length === 0) return out;
     const first = chunkAt(this.offsets, offset);
     const last = chunkAt(this.offsets, offset + length - 1);
-    const loads: Promise<void>[] = [];
+    const loads: Promise<ChunkSource>[] = [];
     for (let index = first; index <= last; index++) {
       this.options.onRead?.(index);
       loads.push(this.copyChunk(index, offset, out));
     }
-    this.noteSequential(offset, length, last);
-    await Promise.all(loads);
+    const ahead = this.noteSequential(offset, length, last);
+    const sources = await Promise.all(loads);
+    // Read ahead only while reads are served from the edge: a reader served from the disk cache
+    // (a warm reboot) or from the prefetch list fetches nothing it did not ask for.
+    if (ahead > 0 && sources.includes("edge")) this.readAhead(last, ahead);
     return out;
   }
 
@@ -94,15 +99,20 @@ export class ImageReader {
     return [this.offsets[index] as number, this.manifest.lengths[index] as number];
   }
 
-  private async copyChunk(index: number, offset: number, out: Uint8Array): Promise<void> {
+  /**
+   * Copies chunk `index`'s part of the read into `out`; says where the chunk came from, counting a
+   * chunk this reader's read-ahead downloaded as from the edge (the stream is still a cold one).
+   */
+  private async copyChunk(index: number, offset: number, out: Uint8Array): Promise<ChunkSource> {
     const start = this.offsets[index] as number;
-    const bytes = await this.loader.load(
+    const { bytes, source } = await this.loader.loadFrom(
       this.manifest.chunks[index] as string,
       this.manifest.lengths[index] as number,
     );
     const from = Math.max(offset, start);
     const to = Math.min(offset + out.byteLength, start + bytes.byteLength);
     out.set(bytes.subarray(from - start, to - start), from - offset);
+    return this.readAheadFetched.has(index) ? "edge" : source;
   }
 
   private ensure(index: number, keep = false): Promise<void> {
@@ -114,29 +124,36 @@ export class ImageReader {
   }
 
   /**
-   * Reads ahead of a sequential reader in proportion to how far it has come: one chunk ahead per
-   * chunk's worth of bytes read since its run of sequential reads began, up to `readAhead` chunks.
+   * Notes a read; says how many chunks to read ahead of it, in proportion to how far its reader has
+   * come sequentially: one chunk per chunk's worth of bytes read since its run of sequential reads
+   * began, up to `readAhead` chunks.
    * A small file read as two adjacent requests (the guest kernel's own read-ahead does that) fetches
    * nothing extra; a long stream soon has the whole window in flight. (A fixed window on any two
    * adjacent reads fetched about as many chunks again as a Debian boot read: bench/results/boot.md.)
    */
-  private noteSequential(offset: number, length: number, last: number): void {
+  private noteSequential(offset: number, length: number, last: number): number {
     const sequential = offset === this.nextSequential;
     this.nextSequential = offset + length;
     if (!sequential) {
       this.runStart = offset;
       this.readAheadTo = 0;
-      return;
+      return 0;
     }
     const most = this.options.readAhead ?? 8;
     const run = offset + length - this.runStart;
-    const ahead = Math.min(most, Math.floor(run / (this.manifest.lengths[last] as number)));
-    if (ahead <= 0) return;
+    return Math.max(0, Math.min(most, Math.floor(run / (this.manifest.lengths[last] as number))));
+  }
+
+  /** Loads up to `ahead` chunks after chunk `last` that this run has not read ahead yet. */
+  private readAhead(last: number, ahead: number): void {
     const from = Math.max(last + 1, this.readAheadTo);
     const to = Math.min(last + ahead, this.manifest.chunks.length - 1);
     for (let index = from; index <= to; index++) {
       this.loader
-        .load(this.manifest.chunks[index] as string, this.manifest.lengths[index] as number)
+        .loadFrom(this.manifest.chunks[index] as string, this.manifest.lengths[index] as number)
+        .then(({ source }) => {
+          if (source === "edge") this.readAheadFetched.add(index);
+        })
         .catch(() => undefined);
     }
     this.readAheadTo = Math.max(this.readAheadTo, to + 1);

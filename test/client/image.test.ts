@@ -103,6 +103,18 @@ describe("ImageReader against a running edge", () => {
       await ahead.read(9 * CHUNK, 4096);
       await ahead.read(9 * CHUNK + 4096, 4096);
       expect(await fetched()).toBe(9);
+
+      // Served from the disk cache (a warm reboot: a new client on the same cache), a long run
+      // reads nothing ahead: chunk 8, never read, is not fetched.
+      const warm = client("cache-shared", [proxy.url]);
+      try {
+        const again = await warm.open("shared", { readAhead: 4 });
+        await again.read(2 * CHUNK, 2 * CHUNK);
+        await again.read(4 * CHUNK, 2 * CHUNK);
+        expect(await fetched()).toBe(9);
+      } finally {
+        await warm.close();
+      }
     } finally {
       await boot.close();
       await proxy.close();
