@@ -22,7 +22,7 @@
 //
 // Environment: EDGEBOOT_BENCH_RTT_MS (round trip the proxy adds, default 50),
 // EDGEBOOT_BENCH_REPEAT (rounds, default 3), EDGEBOOT_BENCH_BUDGET_S (the whole run's bound, default
-// 1800: the busybox rounds stop after 15% of it when the Debian rows run too, and no Debian round
+// 2400: the busybox rounds stop after 15% of it when the Debian rows run too, and no Debian round
 // starts that the last one's length says would end past it), EDGEBOOT_BENCH_CACHE (work directory
 // parent). A reduced run for trying it out: EDGEBOOT_BENCH_BOOT=debian (or busybox) runs only
 // those rows, with EDGEBOOT_BENCH_REPEAT=1 one round, and writes $CACHE/boot.md rather than
@@ -66,7 +66,7 @@ const RESULTS =
   (REDUCED ? join(CACHE, "boot.md") : join(ROOT, "bench", "results", "boot.md"));
 /** Extra arguments for every `edgeboot nbd` (by-hand variants, e.g. "--jobs 32"). */
 const NBD_ARGS = (process.env.EDGEBOOT_BENCH_NBD_ARGS ?? "").split(/\s+/).filter(Boolean);
-const BUDGET_S = Number(process.env.EDGEBOOT_BENCH_BUDGET_S ?? 1800);
+const BUDGET_S = Number(process.env.EDGEBOOT_BENCH_BUDGET_S ?? 2400);
 /** The busybox rounds' share of the budget when the Debian rows follow. */
 const BUSYBOX_BUDGET_S = PARTS.has("debian") ? BUDGET_S * 0.15 : BUDGET_S;
 

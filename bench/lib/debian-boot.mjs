@@ -43,8 +43,7 @@ export const DEBIAN_STEPS = [
   ["fetcher", "fetcher started (Node, ref, manifest)", "edgeboot initramfs: fetcher listening"],
   ["attach", "nbd-client attach", "edgeboot initramfs: /dev/nbd0 attached"],
   ["root", "root + overlay mounted", "edgeboot initramfs: root mounted"],
-  ["systemd", "switch_root → systemd", "Welcome to "],
-  ["target", "systemd → multi-user.target", "- Multi-User System"],
+  ["systemd", "switch_root → systemd's first line", "Welcome to "],
 ];
 
 /**
@@ -204,10 +203,14 @@ export async function bootDebianOnce(ctx, kind, round) {
       chunkBytes: chunks.reduce((/** @type {number} */ s, /** @type {any} */ h) => s + h.bytes, 0),
       chunkRequestsToMarker: chunks.filter(atMarker).length,
       bytes: http.bytes,
-      startRequestsBeforeRoot: chunks.filter(
+      chunksBeforeAttach: chunks.filter(
         (/** @type {any} */ h) =>
           h.startMs - t0 < (lineTime(result, "edgeboot initramfs: /dev/nbd0 attached") ?? 0),
       ).length,
+      chunksAfterSystemd: chunks.filter(
+        (/** @type {any} */ h) => h.startMs - t0 >= (lineTime(result, "Welcome to ") ?? Infinity),
+      ).length,
+      lastChunkEndMs: Math.max(0, ...chunks.map((/** @type {any} */ h) => h.endMs - t0)),
     },
   };
   writeFileSync(

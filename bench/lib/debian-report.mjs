@@ -132,7 +132,7 @@ export function renderDebian({ debian, proxy, boots, loads, work, standalone, ca
   out.push(
     "Each step runs from the line that ended the previous one (qemu's start for the first) to the line that ends it.",
     "",
-    `| boot | ${DEBIAN_STEPS.map(([, label]) => label).join(" | ")} | → marker | marker |`,
+    `| boot | ${DEBIAN_STEPS.map(([, label]) => label).join(" | ")} | systemd → marker (multi-user.target) | marker |`,
     `|---|${DEBIAN_STEPS.map(() => "---:").join("|")}|---:|---:|`,
   );
   for (const [kind, label] of Object.entries(KINDS)) {
@@ -158,7 +158,24 @@ export function renderDebian({ debian, proxy, boots, loads, work, standalone, ca
   }
   out.push("");
 
+  out.push("### Every boot", "");
+  out.push(
+    "| round | boot | marker s | poweroff s | chunk requests | sent after systemd's first line | last chunk response at s | chunks touched | guest read MiB | on the cache disk after |",
+    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+  );
+  for (const b of [...boots].sort((p, q) => p.round - q.round)) {
+    if (b.failed) {
+      out.push(`| ${b.round} | ${KINDS[b.kind]} | failed: ${b.failed} | | | | | | | |`);
+      continue;
+    }
+    out.push(
+      `| ${b.round} | ${KINDS[b.kind]} | ${sec(b.markerMs)} | ${b.poweredOff ? sec(b.exitMs - b.markerMs) : "killed"} | ${b.http.chunkRequests} | ${b.http.chunksAfterSystemd ?? "–"} | ${b.http.chunkRequests ? sec(b.http.lastChunkEndMs) : "–"} | ${b.touched?.chunks ?? "–"} | ${mib(b.guestRead?.bytes)} | ${b.coverage.cached.chunks} |`,
+    );
+  }
+  out.push("");
+
   const targets = debianTargets(ok);
+
   out.push("## Targets: the Debian root through the in-guest fetcher", "");
   out.push(
     "Each a ratio within this run: medians, and per round (a round's boots against each other).",
@@ -172,6 +189,7 @@ export function renderDebian({ debian, proxy, boots, loads, work, standalone, ca
     );
   }
   out.push("");
+  out.push("## Observations on the Debian rows (computed)", "", ...observations(ok, debian), "");
   return `${out.join("\n")}\n`;
 }
 
@@ -230,4 +248,50 @@ export function debianTargets(boots) {
     });
   }
   return targets;
+}
+
+/**
+ * What the figures say, computed: where the time goes, what was fetched beyond what was read, and
+ * whether the cache disk kept what was fetched.
+ * @param {any[]} boots the boots that reached the marker
+ * @param {any} debian
+ */
+function observations(boots, debian) {
+  const of = (kind) => boots.filter((b) => b.kind === kind);
+  const med = (kind, f) => median(of(kind).map(f));
+  const lines = [];
+  const cold = of("cold");
+  const warm = of("warm");
+  const pre = of("prefetch");
+  if (cold.length && warm.length) {
+    const rootPhase = (b) => b.markerMs - (b.at.root ?? Number.NaN);
+    const before = (b) => b.at.root ?? Number.NaN;
+    lines.push(
+      `- Up to the root's mount (kernel, /init, DHCP, Node starting the fetcher, the ref and manifest) the boots are alike: ${sec(med("cold", before))} s cold, ${sec(med("warm", before))} s warm, ${sec(med("prefetch", before))} s with the list (medians); of that, starting the fetcher took ${sec(med("cold", (b) => b.steps.fetcher))} s cold (Node under TCG). From the mount to the marker: ${sec(med("cold", rootPhase))} s cold, ${sec(med("warm", rootPhase))} s warm, ${sec(med("prefetch", rootPhase))} s with the list.`,
+    );
+  }
+  if (cold.length) {
+    const touched = med("cold", (b) => b.touched?.chunks);
+    const fetched = med("cold", (b) => b.http.distinctChunks);
+    lines.push(
+      `- A cold boot fetched ${num(fetched)} chunks for ${num(touched)} touched (${num(fetched - touched)} read ahead and never read); the guest read ${mib(med("cold", (b) => b.guestRead?.bytes))} MiB from /dev/nbd0, which lie in ${mib(med("cold", (b) => b.touched?.bytes))} MiB of 256 KiB chunks (${x(med("cold", (b) => b.touched?.bytes / b.guestRead?.bytes))}): the chunk size, not read-ahead, is what multiplies the bytes; ${mib(med("cold", (b) => b.http.chunkBytes))} MiB crossed the network compressed.`,
+    );
+    const kept = cold.map((b) => `${b.coverage.cached.chunks} of ${b.http.distinctChunks}`);
+    lines.push(
+      `- The cache disk after each cold boot's poweroff held ${kept.join(", ")} fetched chunks (read back from the image with debugfs): ${cold.every((b) => b.coverage.cached.chunks >= b.http.distinctChunks) ? "every chunk fetched was on the disk" : "some fetched chunks did not reach the disk"}.`,
+    );
+  }
+  if (pre.length) {
+    const list = debian.prefetchList;
+    const fetched = med("prefetch", (b) => b.http.distinctChunks);
+    lines.push(
+      `- With the list (${list} chunks): ${num(fetched)} chunks fetched (median; ${num(fetched - list)} beyond the list); ${num(med("prefetch", (b) => b.http.chunksBeforeAttach))} requested before /dev/nbd0 was attached, ${num(med("prefetch", (b) => b.http.chunksAfterSystemd))} after systemd's first line; the last chunk response came ${sec(med("prefetch", (b) => b.http.lastChunkEndMs))} s after qemu's start, the root was mounted at ${sec(med("prefetch", (b) => b.at.root))} s and systemd started at ${sec(med("prefetch", (b) => b.at.systemd))} s.`,
+    );
+  }
+  if (warm.length) {
+    lines.push(
+      `- Warm boots fetched ${warm.map((b) => b.http.chunkRequests).join(", ")} chunks: every other chunk came from the cache disk (read, decoded and checked against its id in the guest).`,
+    );
+  }
+  return lines;
 }
