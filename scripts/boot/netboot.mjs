@@ -38,6 +38,12 @@ export const NETBOOT_TOOLS = [
   ...["qemu-system-x86_64", "socat", "busybox", "nbd-client", "cpio", "zstd"],
   ...["mmdebstrap", "mke2fs", "debugfs", "depmod", "tar", "apt-get", "dpkg-deb"],
 ];
+/**
+ * The edge's REQUEST_OPERATION_BUDGET here: iPXE fetches each boot file in one GET (no Range), and
+ * one response spans at most (budget - 3) / 3 chunks: the Free plan's 50 (15 chunks, 3.75 MiB)
+ * cannot serve a 14 MiB kernel or a 36 MiB initramfs; 1000 (Workers Paid) serves up to 332 chunks.
+ */
+export const NETBOOT_OPERATION_BUDGET = 1000;
 /** A bound from qemu's start to the marker generous for a loaded 2-core machine (TCG). */
 export const NETBOOT_TIMEOUT_MS = 300_000;
 
@@ -51,6 +57,8 @@ export const NETBOOT_TIMEOUT_MS = 300_000;
  * @property {string} [menuDefault] BOOT_MENU_DEFAULT (default: the first of `names`)
  * @property {number} [menuTimeoutSeconds] BOOT_MENU_TIMEOUT_SECONDS (default 3)
  * @property {string} [cmdline] the published kernel command line (default NETBOOT_CMDLINE)
+ * @property {number} [operationBudget] the edge's REQUEST_OPERATION_BUDGET (default
+ *   NETBOOT_OPERATION_BUDGET)
  * @property {(line: string) => void} [log] progress lines
  */
 
@@ -133,6 +141,7 @@ export async function prepareNetboot(options) {
     PUBLIC_URL: `http://${EDGE_IN_GUEST}`,
     BOOT_MENU_DEFAULT: menuDefault,
     BOOT_MENU_TIMEOUT_SECONDS: String(menuTimeoutSeconds),
+    REQUEST_OPERATION_BUDGET: String(options.operationBudget ?? NETBOOT_OPERATION_BUDGET),
   });
   const relay = await startRelay(edge.url).catch(async (error) => {
     await edge.close();
