@@ -21,9 +21,6 @@ export const BOOT_SAMPLE_NAME = "sample-boot";
 /** The kernel command line published with it; the edge appends `edgeboot.*`. */
 export const BOOT_SAMPLE_CMDLINE = "console=ttyS0 net.ifnames=0 panic=-1";
 
-/** The sample's chunking: few enough chunks per boot file for one response (see publish). */
-export const BOOT_SAMPLE_CHUNKING = "fixed:4M";
-
 /** The edge's address inside the guest (a guestfwd rule). */
 export const EDGE_IN_GUEST = "10.0.2.100";
 
@@ -95,10 +92,6 @@ export async function publishBootSample({ edge, token, workDir, keyFile, log = (
     [
       ...["publish", image, "--name", BOOT_SAMPLE_NAME, "--edge", edge, "--key", keyFile],
       ...["--kernel", kernel.vmlinuz, "--initrd", initrd, "--cmdline", BOOT_SAMPLE_CMDLINE],
-      // iPXE loads each boot file in one GET, and one response of the edge assembles at most
-      // `limits.chunksPerResponse` chunks (15 at the default REQUEST_OPERATION_BUDGET of 50):
-      // 4 MiB chunks keep the 14 MB kernel and the 36 MB initramfs within that.
-      ...["--chunking", BOOT_SAMPLE_CHUNKING],
     ],
     { EDGEBOOT_TOKEN: token },
   );

@@ -1,5 +1,4 @@
 import {
-  type Chunking,
   checkLengths,
   decodeChunkIds,
   decodeLengths,
@@ -9,6 +8,7 @@ import {
 } from "./chunk-list.js";
 import { FormatError } from "./errors.js";
 import { isObjectId, type ObjectId } from "./ids.js";
+import { MAX_CHUNK_BYTES } from "./limits.js";
 
 /** The boot files a manifest can carry, in their canonical order. */
 export const BOOT_FILE_KINDS = ["kernel", "initrd"] as const;
@@ -23,14 +23,23 @@ export const MAX_BOOT_CMDLINE_BYTES = 1024;
 export const MAX_BOOT_FILE_BYTES = 1024 * 1024 * 1024;
 
 /**
- * A file published beside an image (a kernel, an initramfs): cut with the image's chunking and
- * codec and stored as ordinary chunks, so it is verified, deduplicated and collected like them,
- * and named in the manifest, so the ref's signature covers it.
+ * The chunk size the publisher cuts boot files with: 4 MiB, whatever the image's chunking. iPXE
+ * and UEFI HTTP boot load a boot file in one GET, and the edge reads a bounded number of chunks per
+ * response (15 at the Free plan's budget), so boot files are cut large: 60 MiB fit in one response.
+ */
+export const BOOT_FILE_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A file published beside an image (a kernel, an initramfs): cut in fixed chunks of `chunk` bytes,
+ * compressed with the image's codec and stored as ordinary chunks, so it is verified, deduplicated
+ * and collected like them, and named in the manifest, so the ref's signature covers it.
  */
 export interface BootFile {
   size: number;
   /** Lowercase hex SHA-256 of the whole file. */
   sha256: string;
+  /** The fixed chunk size it was cut with (the last chunk may be shorter). */
+  chunk: number;
   chunks: ObjectId[];
   /** Uncompressed length of each chunk, parallel to `chunks`. */
   lengths: number[];
@@ -70,6 +79,7 @@ export function encodeBootFiles(boot: BootFiles): Record<string, unknown> {
       doc[kind] = {
         size: file.size,
         sha256: file.sha256,
+        chunk: file.chunk,
         lengths: encodeLengths(file.lengths),
         chunks: file.chunks,
       };
@@ -78,8 +88,8 @@ export function encodeBootFiles(boot: BootFiles): Record<string, unknown> {
   return doc;
 }
 
-/** Checks a manifest's `boot` document, whose files are cut with `chunking`. */
-export function decodeBootFiles(value: unknown, chunking: Chunking): BootFiles {
+/** Checks a manifest's `boot` document. */
+export function decodeBootFiles(value: unknown): BootFiles {
   const doc = jsonRecord(value, "boot");
   for (const key of Object.keys(doc)) {
     if (key !== "cmdline" && !(BOOT_FILE_KINDS as readonly string[]).includes(key)) {
@@ -94,8 +104,8 @@ export function decodeBootFiles(value: unknown, chunking: Chunking): BootFiles {
   if (doc.kernel === undefined) {
     throw new FormatError("manifest boot must name a kernel", "boot.kernel");
   }
-  const boot: BootFiles = { cmdline: doc.cmdline, kernel: decodeBootFile(doc, "kernel", chunking) };
-  if (doc.initrd !== undefined) boot.initrd = decodeBootFile(doc, "initrd", chunking);
+  const boot: BootFiles = { cmdline: doc.cmdline, kernel: decodeBootFile(doc, "kernel") };
+  if (doc.initrd !== undefined) boot.initrd = decodeBootFile(doc, "initrd");
   return boot;
 }
 
@@ -113,15 +123,11 @@ export function isBootFileKind(value: unknown): value is BootFileKind {
   return (BOOT_FILE_KINDS as readonly unknown[]).includes(value);
 }
 
-function decodeBootFile(
-  parent: Record<string, unknown>,
-  kind: BootFileKind,
-  chunking: Chunking,
-): BootFile {
+function decodeBootFile(parent: Record<string, unknown>, kind: BootFileKind): BootFile {
   const field = `boot.${kind}`;
   const doc = jsonRecord(parent[kind], `manifest ${field}`);
   for (const key of Object.keys(doc)) {
-    if (!["size", "sha256", "lengths", "chunks"].includes(key)) {
+    if (!["size", "sha256", "chunk", "lengths", "chunks"].includes(key)) {
       throw new FormatError(`manifest ${field} has an unknown field "${key}"`, field);
     }
   }
@@ -135,12 +141,24 @@ function decodeBootFile(
   if (!isObjectId(doc.sha256)) {
     throw new FormatError(`manifest ${field}.sha256 must be 64 lowercase hex digits`, field);
   }
+  const chunk = nonNegativeInteger(doc.chunk, `${field}.chunk`);
+  if (chunk < 1 || chunk > MAX_CHUNK_BYTES) {
+    throw new FormatError(
+      `manifest ${field}.chunk must be between 1 and ${MAX_CHUNK_BYTES} bytes`,
+      `${field}.chunk`,
+    );
+  }
   const chunks = decodeChunkIds(doc.chunks, `${field}.chunks`, `${field} chunk`);
   const lengths = decodeLengths(doc.lengths, chunks.length, `${field}.lengths`);
-  checkLengths(lengths, size, chunking, {
-    field: `${field}.lengths`,
-    sizeField: `${field}.size`,
-    what: kind,
-  });
-  return { size, sha256: doc.sha256, chunks, lengths };
+  checkLengths(
+    lengths,
+    size,
+    { kind: "fixed", size: chunk },
+    {
+      field: `${field}.lengths`,
+      sizeField: `${field}.size`,
+      what: kind,
+    },
+  );
+  return { size, sha256: doc.sha256, chunk, chunks, lengths };
 }

@@ -140,7 +140,7 @@ export function validateManifest(value: unknown): Manifest {
   };
   if (doc.prefetch !== undefined) manifest.prefetch = validatePrefetch(doc.prefetch, chunks.length);
   if (doc.boot !== undefined) {
-    manifest.boot = decodeBootFiles(doc.boot, chunking);
+    manifest.boot = decodeBootFiles(doc.boot);
     const total = allChunkIds(manifest).length;
     if (total > MAX_MANIFEST_CHUNKS) {
       throw new FormatError(

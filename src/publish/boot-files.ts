@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { open, stat } from "node:fs/promises";
 import {
+  BOOT_FILE_CHUNK_BYTES,
   type BootFile,
   type BootFileKind,
   type BootFiles,
@@ -48,8 +49,8 @@ export async function checkBootFiles(options: BootFileOptions): Promise<CheckedB
 }
 
 /**
- * Cuts, hashes and uploads checked boot files through `uploader` (so their chunks are deduplicated
- * against the image's and everything the target holds); `onRead` is told of every piece read.
+ * Cuts checked boot files in chunks of BOOT_FILE_CHUNK_BYTES, hashes and uploads them through
+ * `uploader` (so their chunks are deduplicated against everything the target holds); `onRead` is told of every piece read.
  */
 export async function uploadBootFiles(
   checked: CheckedBootFiles,
@@ -66,13 +67,14 @@ export async function uploadBootFiles(
         read += piece.byteLength;
         onRead(piece.byteLength);
       }),
+      { kind: "fixed", size: BOOT_FILE_CHUNK_BYTES },
     );
     if (read !== size) {
       throw new PublishError(
         `the ${kind} ${path} changed size while it was published (${size} bytes, then ${read}): rerun once it is written`,
       );
     }
-    uploaded[kind] = { size, sha256: hash.digest("hex"), ...list };
+    uploaded[kind] = { size, sha256: hash.digest("hex"), chunk: BOOT_FILE_CHUNK_BYTES, ...list };
   }
   const { kernel, initrd } = uploaded;
   if (!kernel) throw new PublishError("boot files need a kernel: give --kernel FILE");

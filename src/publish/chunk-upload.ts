@@ -41,8 +41,8 @@ interface HashedChunk {
 }
 
 /**
- * The one path every published byte takes: a stream (an image, a kernel, an initramfs) is cut with
- * the image's chunking, each chunk hashed, the target asked which it lacks (in batches, as the
+ * The one path every published byte takes: a stream (an image, a kernel, an initramfs) is cut into
+ * chunks, each chunk hashed, the target asked which it lacks (in batches, as the
  * stream is read), and only those compressed (on every core) and uploaded. Chunks seen before in
  * any stream of this uploader are neither asked about nor uploaded again. Uploads run on after
  * {@link upload} returns; {@link finish} waits for them and throws the first failure.
@@ -68,11 +68,17 @@ export class ChunkUploader {
     return this.seen.size;
   }
 
-  /** Cuts `source` into chunks and uploads those the target lacks; returns the chunk list. */
-  async upload(source: AsyncIterable<Uint8Array>): Promise<ChunkList> {
+  /**
+   * Cuts `source` into chunks (with the uploader's chunking unless another is given) and uploads
+   * those the target lacks; returns the chunk list.
+   */
+  async upload(
+    source: AsyncIterable<Uint8Array>,
+    chunking: Chunking = this.options.chunking,
+  ): Promise<ChunkList> {
     const list: ChunkList = { chunks: [], lengths: [] };
     let batch: HashedChunk[] = [];
-    for await (const bytes of chunkStream(source, this.options.chunking)) {
+    for await (const bytes of chunkStream(source, chunking)) {
       const id = createHash("sha256").update(bytes).digest("hex");
       list.chunks.push(id);
       list.lengths.push(bytes.byteLength);

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { BOOT_FILE_CHUNK_BYTES } from "../../src/format/boot-files.js";
 import { decodeManifest, type Manifest } from "../../src/format/manifest.js";
 import type { RootfsSummary } from "../../src/format/ref.js";
 import { imageBytes, runCli, useEdgeAndDir } from "./edge.js";
@@ -39,12 +40,12 @@ function newChunks(stdout: string): number {
   return Number(match[1]);
 }
 
-/** The ids of `bytes` cut into 64 KiB chunks, and their lengths. */
-function chunksOf(bytes: Uint8Array): { chunks: string[]; lengths: number[] } {
+/** The ids of `bytes` cut into chunks of `size` bytes (64 KiB by default), and their lengths. */
+function chunksOf(bytes: Uint8Array, size = CHUNK): { chunks: string[]; lengths: number[] } {
   const chunks: string[] = [];
   const lengths: number[] = [];
-  for (let at = 0; at < bytes.length; at += CHUNK) {
-    const piece = bytes.subarray(at, at + CHUNK);
+  for (let at = 0; at < bytes.length; at += size) {
+    const piece = bytes.subarray(at, at + size);
     chunks.push(digest(piece));
     lengths.push(piece.length);
   }
@@ -84,9 +85,13 @@ async function storedChunks(): Promise<number> {
 
 describe("edgeboot publish --kernel --initrd --cmdline", () => {
   const image = imageBytes(3 * CHUNK + 500, 31);
-  const kernel = imageBytes(2 * CHUNK + 777, 32);
-  // The initramfs repeats the image's first chunk: it is deduplicated against the image.
-  const initrd = Buffer.concat([image.subarray(0, CHUNK), imageBytes(CHUNK / 2, 33)]);
+  // Boot files are cut in 4 MiB chunks whatever the image's chunking: the kernel makes two, and
+  // the initramfs repeats the kernel's first, which is deduplicated.
+  const kernel = imageBytes(BOOT_FILE_CHUNK_BYTES + 777, 32);
+  const initrd = Buffer.concat([
+    kernel.subarray(0, BOOT_FILE_CHUNK_BYTES),
+    imageBytes(CHUNK / 2, 33),
+  ]);
   const cmdline = "console=ttyS0 net.ifnames=0 quiet";
 
   it("names the boot files in the manifest, uploads each chunk once, and the edge lists the rootfs as bootable", async () => {
@@ -101,20 +106,30 @@ describe("edgeboot publish --kernel --initrd --cmdline", () => {
       cmdline,
     );
     expect(run.code, run.stderr).toBe(0);
-    expect(newChunks(run.stdout)).toBe(4 + 3 + 1);
-    expect(run.stdout).toMatch(/^ {2}chunks\s+9 .*, 8 distinct$/m);
+    expect(newChunks(run.stdout)).toBe(4 + 2 + 1);
+    expect(run.stdout).toMatch(/^ {2}chunks\s+8 .*, 7 distinct$/m);
     expect(run.stdout).toMatch(
-      /^ {2}boot\s+bootable: kernel .*\(3 chunks\), initrd .*\(2 chunks\), cmdline "console=ttyS0 net.ifnames=0 quiet"$/m,
+      /^ {2}boot\s+bootable: kernel .*\(2 chunks\), initrd .*\(2 chunks\), cmdline "console=ttyS0 net.ifnames=0 quiet"$/m,
     );
 
     const { manifest } = await currentManifest("bootable");
     expect(manifest.chunks).toEqual(chunksOf(image).chunks);
     expect(manifest.boot).toEqual({
       cmdline,
-      kernel: { size: kernel.length, sha256: digest(kernel), ...chunksOf(kernel) },
-      initrd: { size: initrd.length, sha256: digest(initrd), ...chunksOf(initrd) },
+      kernel: {
+        size: kernel.length,
+        sha256: digest(kernel),
+        chunk: BOOT_FILE_CHUNK_BYTES,
+        ...chunksOf(kernel, BOOT_FILE_CHUNK_BYTES),
+      },
+      initrd: {
+        size: initrd.length,
+        sha256: digest(initrd),
+        chunk: BOOT_FILE_CHUNK_BYTES,
+        ...chunksOf(initrd, BOOT_FILE_CHUNK_BYTES),
+      },
     });
-    expect(manifest.boot?.initrd?.chunks[0]).toBe(manifest.chunks[0]);
+    expect(manifest.boot?.initrd?.chunks[0]).toBe(manifest.boot?.kernel.chunks[0]);
 
     const plain = await publish(await file("plain.img", imageBytes(CHUNK, 34)), "plain");
     expect(plain.code, plain.stderr).toBe(0);
@@ -138,7 +153,7 @@ describe("edgeboot publish --kernel --initrd --cmdline", () => {
     );
     expect(run.code, run.stderr).toBe(0);
     expect(newChunks(run.stdout)).toBe(0);
-    expect(run.stdout).toMatch(/reused\s+9 chunks/);
+    expect(run.stdout).toMatch(/reused\s+8 chunks/);
     expect(await storedChunks()).toBe(before);
   });
 

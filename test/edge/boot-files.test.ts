@@ -25,14 +25,14 @@ const zstdChunk = async (): Promise<TestChunk> => {
 };
 
 /**
- * A bootable manifest: a kernel of four chunks (gzip and zstd: 3000, 5000, 3000, 1234 bytes, 12234
+ * A bootable manifest: a kernel of four chunks (gzip and zstd: 5000, 5000, 5000, 1234 bytes, 16234
  * in all), an initrd of two (4096 + 999) and a two-chunk image.
  */
 async function bootable() {
   const kernel = [
-    await makeChunk(3000, 801),
+    await makeChunk(5000, 801),
     await zstdChunk(),
-    await makeChunk(3000, 802),
+    await makeChunk(5000, 802),
     await makeChunk(1234, 803),
   ];
   const initrd = [await makeChunk(4096, 804), await makeChunk(999, 805)];
@@ -77,20 +77,20 @@ describe("GET /v1/manifests/:id/boot/:file", () => {
 
   it.each([
     ["first byte", "bytes=0-0", 0, 0],
-    ["last byte", "bytes=12233-12233", 12233, 12233],
-    ["across the gzip/zstd boundary", "bytes=2990-3009", 2990, 3009],
-    ["exactly the zstd chunk", "bytes=3000-7999", 3000, 7999],
-    ["across three chunks", "bytes=2999-11001", 2999, 11001],
-    ["suffix", "bytes=-10", 12224, 12233],
-    ["open", "bytes=11000-", 11000, 12233],
-    ["an end past the last byte, clamped", "bytes=12000-99999", 12000, 12233],
+    ["last byte", "bytes=16233-16233", 16233, 16233],
+    ["across the gzip/zstd boundary", "bytes=4990-5009", 4990, 5009],
+    ["exactly the zstd chunk", "bytes=5000-9999", 5000, 9999],
+    ["across three chunks", "bytes=4999-15001", 4999, 15001],
+    ["suffix", "bytes=-10", 16224, 16233],
+    ["open", "bytes=15000-", 15000, 16233],
+    ["an end past the last byte, clamped", "bytes=16000-99999", 16000, 16233],
   ])("answers a range, %s, with 206 and exactly those bytes", async (_, header, start, end) => {
     const { id, kernel } = await bootable();
     const response = await call(`/v1/manifests/${id}/boot/kernel`, {
       headers: { Range: header },
     });
     expect(response.status).toBe(206);
-    expect(response.headers.get("Content-Range")).toBe(`bytes ${start}-${end}/12234`);
+    expect(response.headers.get("Content-Range")).toBe(`bytes ${start}-${end}/16234`);
     expect(response.headers.get("Content-Length")).toBe(String(end - start + 1));
     expect(response.headers.get("Accept-Ranges")).toBe("bytes");
     expect(await hex(await bytesOf(response))).toBe(await hex(kernel.subarray(start, end + 1)));
@@ -99,11 +99,11 @@ describe("GET /v1/manifests/:id/boot/:file", () => {
   it("refuses a start past the end with 416, answers several ranges with the whole file", async () => {
     const { id, kernel } = await bootable();
     const past = await call(`/v1/manifests/${id}/boot/kernel`, {
-      headers: { Range: "bytes=12234-" },
+      headers: { Range: "bytes=16234-" },
     });
     expect(past.status).toBe(416);
-    expect(past.headers.get("Content-Range")).toBe("bytes */12234");
-    expect((await problemOf(past)).detail).toMatch(/12234/);
+    expect(past.headers.get("Content-Range")).toBe("bytes */16234");
+    expect((await problemOf(past)).detail).toMatch(/16234/);
     const several = await call(`/v1/manifests/${id}/boot/kernel`, {
       headers: { Range: "bytes=0-1,5000-5001" },
     });
@@ -144,16 +144,16 @@ describe("GET /v1/manifests/:id/boot/:file", () => {
   it("cuts the response short rather than send a chunk that does not match its id", async () => {
     const { id, kernelChunks } = await bootable();
     const victim = kernelChunks[2] as TestChunk;
-    const impostor = await makeChunk(3000, 899);
+    const impostor = await makeChunk(5000, 899);
     await env.CHUNKS.put(`chunks/${victim.id}`, impostor.frame);
     await caches.default.delete(new Request(`https://edge.test/v1/chunks/${victim.id}`));
     const whole = await call(`/v1/manifests/${id}/boot/kernel`);
     expect(whole.status).toBe(200);
     await expect(bytesOf(whole)).rejects.toThrow();
     const before = await call(`/v1/manifests/${id}/boot/kernel`, {
-      headers: { Range: "bytes=0-7999" },
+      headers: { Range: "bytes=0-9999" },
     });
-    expect((await bytesOf(before)).byteLength).toBe(8000);
+    expect((await bytesOf(before)).byteLength).toBe(10000);
     await env.CHUNKS.put(`chunks/${victim.id}`, victim.frame);
     await caches.default.delete(new Request(`https://edge.test/v1/chunks/${victim.id}`));
     expect((await call(`/v1/manifests/${id}/boot/kernel`)).status).toBe(200);
@@ -204,7 +204,7 @@ describe("GET /v1/rootfs/:name/boot/:file", () => {
       await hex((first.initrd as Uint8Array).subarray(4090, 4102)),
     );
     const head = await call("/v1/rootfs/bootfiles/boot/kernel", { method: "HEAD" });
-    expect(head.headers.get("Content-Length")).toBe("12234");
+    expect(head.headers.get("Content-Length")).toBe("16234");
 
     const newKernel = [await makeChunk(2500, 811)];
     const second = await storeBootableImage([await makeChunk(500, 812)], {

@@ -153,6 +153,7 @@ export async function makeBootFile(
     file: {
       size: bytes.byteLength,
       sha256: await sha256Hex(bytes),
+      chunk: Math.max(...chunks.map((c) => c.raw.byteLength)),
       chunks: chunks.map((c) => c.id),
       lengths: chunks.map((c) => c.raw.byteLength),
     },

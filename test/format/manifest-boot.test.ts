@@ -31,7 +31,13 @@ type Doc = Record<string, any>;
 function bootFile(size: number, chunkSize: number, prefix: string): BootFile {
   const lengths: number[] = [];
   for (let left = size; left > 0; left -= chunkSize) lengths.push(Math.min(chunkSize, left));
-  return { size, sha256: "e".repeat(64), chunks: ids(lengths.length, prefix), lengths };
+  return {
+    size,
+    sha256: "e".repeat(64),
+    chunk: chunkSize,
+    chunks: ids(lengths.length, prefix),
+    lengths,
+  };
 }
 
 function bootable(extra: Partial<Manifest["boot"]> = {}): Manifest {
@@ -46,7 +52,7 @@ function bootable(extra: Partial<Manifest["boot"]> = {}): Manifest {
 }
 
 describe("boot files in a manifest", () => {
-  it("round-trip, with and without an initrd, on fixed and cdc chunking", () => {
+  it("round-trip, with and without an initrd, whatever the image's chunking", () => {
     const cdc = cdcManifest([20_000, 70_000], {
       boot: { cmdline: "", kernel: { ...bootFile(5, 5, "3"), lengths: [5] } },
     });
@@ -61,7 +67,7 @@ describe("boot files in a manifest", () => {
   it("are written in a fixed key order, after everything else", () => {
     const text = new TextDecoder().decode(encodeManifest(bootable()));
     expect(text).toMatch(
-      /"chunks":\[[^\]]*\],"boot":\{"cmdline":"[^"]*","kernel":\{"size":9216,"sha256":"e{64}","lengths":\[\[4096,2\],\[1024,1\]\],"chunks":/,
+      /"chunks":\[[^\]]*\],"boot":\{"cmdline":"[^"]*","kernel":\{"size":9216,"sha256":"e{64}","chunk":4096,"lengths":\[\[4096,2\],\[1024,1\]\],"chunks":/,
     );
     expect(text.indexOf('"initrd"')).toBeGreaterThan(text.indexOf('"kernel"'));
   });
@@ -180,6 +186,27 @@ describe("boot files in a manifest", () => {
         ];
       },
       /only the last chunk may be shorter/,
+    ],
+    [
+      "a chunk size of 0",
+      (d) => {
+        d.boot.kernel.chunk = 0;
+      },
+      /boot.kernel.chunk must be between 1 and/,
+    ],
+    [
+      "a chunk size over the largest chunk",
+      (d) => {
+        d.boot.kernel.chunk = 8 * 1024 * 1024 + 1;
+      },
+      /boot.kernel.chunk must be between 1 and/,
+    ],
+    [
+      "no chunk size",
+      (d) => {
+        delete d.boot.initrd.chunk;
+      },
+      /boot.initrd.chunk must be a non-negative integer/,
     ],
     [
       "boot that is not an object",
