@@ -4,6 +4,7 @@
 // typed on the serial console), the fetcher inside the guest, systemd to multi-user.target.
 import { join } from "node:path";
 import { BOOT_URL, bootFromEdge, NETBOOT_TIMEOUT_MS, prepareNetboot } from "./netboot.mjs";
+import { consoleText } from "./qemu.mjs";
 
 /**
  * @typedef {object} NetbootDemoOptions
@@ -19,6 +20,19 @@ import { BOOT_URL, bootFromEdge, NETBOOT_TIMEOUT_MS, prepareNetboot } from "./ne
 const at = (s) => (s === undefined ? "-" : s.toFixed(1));
 /** @param {number | undefined} milliseconds */
 const ms = (milliseconds) => at(milliseconds === undefined ? undefined : milliseconds / 1000);
+/**
+ * A console line as the demo prints it: as it is with --console; else iPXE's menu, drawn with
+ * cursor moves on one line, as its text (the menu's title and entries, once).
+ * @param {string} line
+ */
+const shown = (line) =>
+  line.includes("\x1b[")
+    ? consoleText(line)
+        .replace(/\s+/g, " ")
+        .replace(/ \(\d+\)/g, "")
+        .replace(/ Other: .*/, "")
+        .trim()
+    : line;
 /** @param {number} bytes */
 const mib = (bytes) => `${(bytes / 1048576).toFixed(1)} MiB`;
 
@@ -53,8 +67,9 @@ export async function netbootDemo(options) {
       entry,
       timeoutMs: options.timeoutMs ?? NETBOOT_TIMEOUT_MS,
       onLine: (line, ms) => {
-        if (options.console || /edgeboot|EDGEBOOT/.test(line))
-          say(`  ${(ms / 1000).toFixed(2).padStart(6)} s | ${line}`);
+        if (options.console) say(`  ${(ms / 1000).toFixed(2).padStart(6)} s | ${line}`);
+        else if (/edgeboot|EDGEBOOT/.test(line))
+          say(`  ${(ms / 1000).toFixed(2).padStart(6)} s | ${shown(line)}`);
       },
     });
     rows.push(result);
