@@ -18,15 +18,18 @@ export interface TestEdge {
   close(): Promise<void>;
 }
 
-/** Starts the Worker bundle built by global-setup.ts. */
-export async function startEdge(token = "e2e-token-0123456789"): Promise<TestEdge> {
+/** Starts the Worker bundle built by global-setup.ts, with `vars` (e.g. REQUEST_OPERATION_BUDGET). */
+export async function startEdge(
+  token = "e2e-token-0123456789",
+  vars: Record<string, string> = {},
+): Promise<TestEdge> {
   const mf = new Miniflare({
     modules: true,
     scriptPath: "dist/test-worker/edge.js",
     modulesRules: WORKER_MODULE_RULES,
     compatibilityDate: "2026-04-26",
     r2Buckets: ["CHUNKS"],
-    bindings: { PUBLISH_TOKEN: token },
+    bindings: { ...vars, PUBLISH_TOKEN: token },
     host: "127.0.0.1",
     port: 0,
   });

@@ -186,7 +186,7 @@ describe("edgeboot gc", () => {
     const put = await fetch(`${fixture.edge.url}/v1/manifests/${id}`, {
       method: "PUT",
       headers: auth(),
-      body: bytes,
+      body: Buffer.from(bytes),
     });
     expect(put.status).toBe(202);
     expect((await stored("pending")).has(id)).toBe(true);
