@@ -138,8 +138,9 @@ describe("edgeboot gc", () => {
         await (await fetch(`${fixture.edge.url}/v1/manifests/${booted}`)).arrayBuffer(),
       ),
     );
+    // Boot files are cut in 4 MiB chunks whatever the image's chunking: this kernel is one.
     const bootChunks = manifest.boot?.kernel.chunks ?? [];
-    expect(bootChunks).toHaveLength(3);
+    expect(bootChunks).toHaveLength(1);
 
     const kept = await gc("--grace", "0");
     expect(kept.code, kept.stderr).toBe(0);
@@ -153,7 +154,7 @@ describe("edgeboot gc", () => {
     ).toBe(204);
     const swept = await gc("--grace", "0");
     expect(swept.code, swept.stderr).toBe(0);
-    expect(swept.stdout).toMatch(/^deleted 4 objects/m);
+    expect(swept.stdout).toMatch(/^deleted 2 objects/m);
     const afterSwept = await stored("chunks");
     for (const id of bootChunks) expect(afterSwept.has(id)).toBe(false);
     for (const id of manifest.chunks) expect(afterSwept.has(id)).toBe(true);
