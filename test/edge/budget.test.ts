@@ -206,7 +206,9 @@ describe.each(BUDGETS)("every route at its worst case, budget %i", (budget) => {
       total: MAX_MANIFEST_CHUNKS,
     });
     // Pending: not served, not listed, and no ref may name it.
-    expect((await edge.send(`/v1/manifests/${id}`)).status).toBe(404);
+    const unserved = await within(edge, budget, `/v1/manifests/${id}`);
+    expect(unserved.status).toBe(404);
+    expect(String(problem(unserved).detail)).toMatch(/check of its chunks is not complete/);
     const ref = await edge.send("/v1/rootfs/huge", {
       method: "PUT",
       headers: authorized({ "Content-Type": "application/json" }),

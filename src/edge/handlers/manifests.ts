@@ -5,7 +5,7 @@ import { decodeManifest, type Manifest } from "../../format/manifest.js";
 import { edgeCaps } from "../caps.js";
 import { type AppContext, background } from "../context.js";
 import { readBody } from "../http/body.js";
-import { badRequest, conflict, notFound, unprocessable } from "../http/problem.js";
+import { badRequest, conflict, HttpProblem, notFound, unprocessable } from "../http/problem.js";
 import {
   advanceCheck,
   beginCheck,
@@ -17,20 +17,31 @@ import { manifestKey, pendingManifestKey } from "../storage/index.js";
 import { serveImmutable } from "./immutable.js";
 import { manifestIdParam } from "./params.js";
 
-/** GET and HEAD `/v1/manifests/:id`: the manifest document, byte for byte. */
-export function getManifest(c: AppContext): Promise<Response> {
+/**
+ * GET and HEAD `/v1/manifests/:id`: the manifest document, byte for byte, once complete. A
+ * pending one (its chunk check unfinished) is 404 saying so: only a complete manifest is served.
+ */
+export async function getManifest(c: AppContext): Promise<Response> {
   const id = manifestIdParam(c);
-  return serveImmutable(
-    c.req.raw,
-    {
-      key: manifestKey(id),
-      path: `/v1/manifests/${id}`,
-      id,
-      contentType: "application/json",
-      label: `manifest ${id}`,
-    },
-    { storage: c.var.storage, cache: c.var.cache, waitUntil: background(c) },
-  );
+  try {
+    return await serveImmutable(
+      c.req.raw,
+      {
+        key: manifestKey(id),
+        path: `/v1/manifests/${id}`,
+        id,
+        contentType: "application/json",
+        label: `manifest ${id}`,
+      },
+      { storage: c.var.storage, cache: c.var.cache, waitUntil: background(c) },
+    );
+  } catch (error) {
+    if (!(error instanceof HttpProblem) || error.status !== 404) throw error;
+    if (!(await c.var.storage.head(pendingManifestKey(id)))) throw error;
+    throw notFound(
+      `manifest ${id} is stored but the check of its chunks is not complete: POST /v1/manifests/${id}/check until it answers "complete"`,
+    );
+  }
 }
 
 /**
