@@ -39,11 +39,11 @@ export const NETBOOT_TOOLS = [
   ...["mmdebstrap", "mke2fs", "debugfs", "depmod", "tar", "apt-get", "dpkg-deb"],
 ];
 /**
- * The edge's REQUEST_OPERATION_BUDGET here: iPXE fetches each boot file in one GET (no Range), and
- * one response spans at most (budget - 3) / 3 chunks: the Free plan's 50 (15 chunks, 3.75 MiB)
- * cannot serve a 14 MiB kernel or a 36 MiB initramfs; 1000 (Workers Paid) serves up to 332 chunks.
+ * The edge's REQUEST_OPERATION_BUDGET here: wrangler.toml's default, the Free plan's 50. iPXE
+ * fetches each boot file in one GET (no Range) and one response spans at most 15 chunks at 50;
+ * boot files are cut in 4 MiB chunks, so the 14 MiB kernel and the 36 MiB initramfs fit.
  */
-export const NETBOOT_OPERATION_BUDGET = 1000;
+export const NETBOOT_OPERATION_BUDGET = 50;
 /** A bound from qemu's start to the marker generous for a loaded 2-core machine (TCG). */
 export const NETBOOT_TIMEOUT_MS = 300_000;
 
