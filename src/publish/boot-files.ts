@@ -49,6 +49,22 @@ export async function checkBootFiles(options: BootFileOptions): Promise<CheckedB
 }
 
 /**
+ * Refuses boot files the target could not serve in one response (`chunksPerResponse`, when it
+ * says): iPXE and UEFI HTTP boot load each boot file in one GET, with no Range.
+ */
+export function checkBootFilesFit(checked: CheckedBootFiles, chunksPerResponse?: number): void {
+  if (chunksPerResponse === undefined) return;
+  for (const { kind, path, size } of checked.files) {
+    const chunks = Math.ceil(size / BOOT_FILE_CHUNK_BYTES);
+    if (chunks > chunksPerResponse) {
+      throw new PublishError(
+        `the ${kind} ${path} is ${mebibytes(size)}, ${chunks} chunks of ${mebibytes(BOOT_FILE_CHUNK_BYTES)}, and this edge serves at most ${chunksPerResponse} chunks in one response, while iPXE loads a boot file in one GET: make it smaller (at most ${mebibytes(chunksPerResponse * BOOT_FILE_CHUNK_BYTES)}), or raise the edge's REQUEST_OPERATION_BUDGET (Workers Paid, e.g. "1000")`,
+      );
+    }
+  }
+}
+
+/**
  * Cuts checked boot files in chunks of BOOT_FILE_CHUNK_BYTES, hashes and uploads them through
  * `uploader` (so their chunks are deduplicated against everything the target holds); `onRead` is told of every piece read.
  */

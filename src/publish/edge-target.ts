@@ -12,6 +12,8 @@ export const DEFAULT_MISSING_BATCH = 50;
 /** What the edge lets one request ask (`GET /` `limits`); only what the publisher uses. */
 export interface EdgeLimits {
   missingIdsPerRequest: number;
+  /** Chunks one `/image` or boot-file response may span; unknown for edges that do not say. */
+  chunksPerResponse?: number;
 }
 
 /** A manifest check's answer (202): how far it got. */
@@ -73,6 +75,10 @@ export class EdgeTarget implements PublishTarget {
       (answer) => edgeLimits(answer.body),
     );
     return this.limitsRead;
+  }
+
+  async chunksPerResponse(): Promise<number | undefined> {
+    return (await this.limits()).chunksPerResponse;
   }
 
   async missing(ids: readonly string[]): Promise<string[]> {
@@ -215,14 +221,15 @@ export class EdgeTarget implements PublishTarget {
 
 /** The caps in a `GET /` answer; the defaults where the edge names none. */
 export function edgeLimits(body: Buffer): EdgeLimits {
-  let cap: unknown;
+  let limits: Record<string, unknown> | undefined;
   try {
-    cap = (JSON.parse(body.toString("utf8")) as { limits?: { missingIdsPerRequest?: unknown } })
-      .limits?.missingIdsPerRequest;
+    limits = (JSON.parse(body.toString("utf8")) as { limits?: Record<string, unknown> }).limits;
   } catch {}
+  const count = (value: unknown) =>
+    typeof value === "number" && Number.isSafeInteger(value) && value > 0 ? value : undefined;
   return {
-    missingIdsPerRequest:
-      typeof cap === "number" && Number.isSafeInteger(cap) && cap > 0 ? cap : DEFAULT_MISSING_BATCH,
+    missingIdsPerRequest: count(limits?.missingIdsPerRequest) ?? DEFAULT_MISSING_BATCH,
+    chunksPerResponse: count(limits?.chunksPerResponse),
   };
 }
 

@@ -12,7 +12,12 @@ import {
 } from "../format/manifest.js";
 import { prefetchFromReads } from "../format/profile.js";
 import { type RefUpdate, signRefUpdate } from "../format/ref.js";
-import { type BootFileOptions, checkBootFiles, uploadBootFiles } from "./boot-files.js";
+import {
+  type BootFileOptions,
+  checkBootFiles,
+  checkBootFilesFit,
+  uploadBootFiles,
+} from "./boot-files.js";
 import { type ChunkList, ChunkUploader, type UploadCounts } from "./chunk-upload.js";
 import { ImageHasher } from "./image-hasher.js";
 import { readPieces } from "./read-pieces.js";
@@ -77,8 +82,9 @@ export async function publish(options: PublishOptions): Promise<PublishSummary> 
   const problem = rootfsNameProblem(options.name);
   if (problem) throw new PublishError(`bad rootfs name "${options.name}": ${problem}`);
   const imageSize = await imageSizeOf(options.image);
-  const bootFiles = options.boot ? await checkBootFiles(options.boot) : undefined;
   const { target } = options;
+  const bootFiles = options.boot ? await checkBootFiles(options.boot) : undefined;
+  if (bootFiles) checkBootFilesFit(bootFiles, await target.chunksPerResponse?.());
   const current = await target.getRef(options.name);
   const progress: PublishProgress = {
     imageSize,

@@ -18,6 +18,8 @@ export interface PublishTarget {
   /** Moves ref `name`, only if it is still `expected` (undefined: only if it does not exist). */
   putRef(name: string, update: RefUpdate, expected: CurrentRef | undefined): Promise<void>;
   close(): Promise<void>;
+  /** Chunks the target serves in one response, when it is bounded (an edge's `GET /` limits). */
+  chunksPerResponse?(): Promise<number | undefined>;
 }
 
 /** A publish step that cannot succeed as asked; the message says what to do. */

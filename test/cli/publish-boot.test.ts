@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { BOOT_FILE_CHUNK_BYTES } from "../../src/format/boot-files.js";
 import { decodeManifest, type Manifest } from "../../src/format/manifest.js";
 import type { RootfsSummary } from "../../src/format/ref.js";
-import { imageBytes, runCli, useEdgeAndDir } from "./edge.js";
+import { imageBytes, runCli, startEdge, useEdgeAndDir } from "./edge.js";
 
 const fixture = useEdgeAndDir();
 const CHUNK = 65536;
@@ -270,5 +270,32 @@ describe("edgeboot publish refuses bad boot files and changes nothing at the edg
     const run = await publish(paths.image, "refused", "--kernel", locked);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^edgeboot: cannot read the kernel .*\(EACCES\)/);
+  });
+});
+
+describe("boot files an edge cannot serve in one response", () => {
+  it("are refused before anything is uploaded, saying how big they may be and what to raise", async () => {
+    // The smallest budget the edge takes, 16: (16 - 3) / 3 = 4 chunks per response, so a kernel
+    // of five 4 MiB chunks does not fit.
+    const small = await startEdge("small-budget-token", { REQUEST_OPERATION_BUDGET: "16" });
+    try {
+      const image = await file("fit.img", imageBytes(CHUNK, 41));
+      const kernel = await file("big-vmlinuz", imageBytes(4 * BOOT_FILE_CHUNK_BYTES + 1, 42));
+      const args = ["publish", image, "--name", "toobig", "--edge", small.url];
+      const run = await runCli([...args, "--kernel", kernel], {
+        EDGEBOOT_TOKEN: small.token,
+      });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(
+        /^edgeboot: the kernel .* is 16\.0 MiB, 5 chunks of 4\.0 MiB, and this edge serves at most 4 chunks in one response, .*at most 16\.0 MiB.*REQUEST_OPERATION_BUDGET/,
+      );
+      const bucket = await small.mf.getR2Bucket("CHUNKS");
+      expect((await bucket.list({ prefix: "chunks/" })).objects).toHaveLength(0);
+      const fits = await file("fit-vmlinuz", imageBytes(4 * BOOT_FILE_CHUNK_BYTES, 43));
+      const ok = await runCli([...args, "--kernel", fits], { EDGEBOOT_TOKEN: small.token });
+      expect(ok.code, ok.stderr).toBe(0);
+    } finally {
+      await small.close();
+    }
   });
 });
