@@ -253,7 +253,17 @@ async function runDebian(script) {
         continue;
       }
       boots.push(boot);
-      writeFileSync(join(WORK, "debian-boots.json"), `${JSON.stringify({ boots }, null, 1)}\n`);
+      // Enough to render the Debian section again (bench/lib/debian-report.mjs) without booting.
+      const summary = {
+        image: { bytes: debian.image.bytes, packages: debian.image.packages },
+        initramfs: { bytes: debian.initramfs.bytes },
+        kernel: { version: debian.kernel.version },
+        prefetchList: debian.prefetchList,
+      };
+      writeFileSync(
+        join(WORK, "debian-boots.json"),
+        `${JSON.stringify({ debian: summary, rttMs: proxy.rttMs, boots }, null, 1)}\n`,
+      );
       log(
         `round ${round} debian ${kind}: marker ${(boot.markerMs / 1000).toFixed(1)} s, ${boot.http.chunkRequests} chunk requests (${boot.http.distinctChunks} distinct), guest touched ${boot.touched?.chunks ?? "?"} chunks, read ${boot.guestRead ? (boot.guestRead.bytes / 2 ** 20).toFixed(1) : "?"} MiB; ${boot.coverage.cached.chunks} chunks on the cache disk after poweroff${boot.poweredOff ? "" : " (qemu killed: no poweroff)"}`,
       );

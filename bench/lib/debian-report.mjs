@@ -2,6 +2,7 @@
 // guest (bench/lib/debian-boot.mjs), cold, warm and cold with the prefetch list, and the three
 // targets of issue 13 as ratios within the run. Prose is kept in the arrays below, one line each.
 import { spawnSync } from "node:child_process";
+import { DEBIAN_PACKAGES } from "../../scripts/boot/debian.mjs";
 import { DEBIAN_ROOTFS, DEBIAN_STEPS, GUEST } from "./debian-boot.mjs";
 import { fsType, machineLines, REPEAT } from "./run.mjs";
 
@@ -82,10 +83,10 @@ export function renderDebian({ debian, proxy, boots, loads, work, standalone, ca
     ...INTRO,
     "",
     `- guest: Debian's cloud kernel ${debian.kernel.version}, qemu TCG, ${GUEST.cpus} vCPUs, ${GUEST.memoryMiB} MiB; the edge behind bench/lib/delay-proxy.mjs (+${proxy.rttMs} ms per request, one more round trip per new connection)`,
-    `- root: ${DEBIAN_ROOTFS}, Debian bookworm (scripts/boot/debian.mjs: mmdebstrap minbase + ${image.packages?.length ?? "?"} packages, the kernel's modules), ext4 image of ${mib(image.bytes)} MiB, ${first ? `${first.coverage.chunks} chunks of 256 KiB (${first.coverage.distinct.chunks} distinct, ${mib(first.coverage.distinct.bytes)} MiB)` : ""}`,
+    `- root: ${DEBIAN_ROOTFS}, Debian bookworm (scripts/boot/debian.mjs: mmdebstrap minbase + ${DEBIAN_PACKAGES.join(", ")}, ${image.packages?.length ?? "?"} packages installed, the kernel's modules), ext4 image of ${mib(image.bytes)} MiB, ${first ? `${first.coverage.chunks} chunks of 256 KiB (${first.coverage.distinct.chunks} distinct, ${mib(first.coverage.distinct.bytes)} MiB)` : ""}`,
     `- initramfs (\`edgeboot initramfs --trust\`, zstd): **${mib(debian.initramfs.bytes)} MiB**`,
     `- cache disk: a raw image made by \`mke2fs -t ext4 -L edgeboot-cache FILE 512M\`, attached as a virtio disk; cold and prefetch boots get a fresh one, the warm boot the one its round's cold boot left`,
-    `- prefetch list: round 1's cold boot's record (\`edgeboot.record=\` on the kernel command line → \`edgeboot nbd --record\` in the guest, on the cache disk), the image republished as ${DEBIAN_ROOTFS}-prefetch with \`--profile\`: ${list ?? "?"} chunks`,
+    `- prefetch list: round 1's cold boot's record (\`edgeboot.record=\` on the kernel command line → \`edgeboot nbd --record\` in the guest, on the cache disk), the image republished as ${DEBIAN_ROOTFS}-prefetch with \`--profile\`: ${list ?? "?"} entries`,
     `- load average (1, 5, 15 min): ${loads.join("; ")}`,
     `- rounds: ${rounds} of ${REPEAT}, interleaved (cold, warm, prefetch; then prefetch, cold, warm; then cold, prefetch, warm); \`$WORK\` is \`${work}\` (${fsType(cache)})${failed.length ? `; failed boots: ${failed.map((b) => `round ${b.round} ${b.kind} (${b.failed})`).join(", ")}` : ""}`,
     "",
@@ -267,7 +268,7 @@ function observations(boots, debian) {
     const rootPhase = (b) => b.markerMs - (b.at.root ?? Number.NaN);
     const before = (b) => b.at.root ?? Number.NaN;
     lines.push(
-      `- Up to the root's mount (kernel, /init, DHCP, Node starting the fetcher, the ref and manifest) the boots are alike: ${sec(med("cold", before))} s cold, ${sec(med("warm", before))} s warm, ${sec(med("prefetch", before))} s with the list (medians); of that, starting the fetcher took ${sec(med("cold", (b) => b.steps.fetcher))} s cold (Node under TCG). From the mount to the marker: ${sec(med("cold", rootPhase))} s cold, ${sec(med("warm", rootPhase))} s warm, ${sec(med("prefetch", rootPhase))} s with the list.`,
+      `- Up to the root's mount (kernel, /init, DHCP, Node starting the fetcher, the ref and manifest; the same work in every kind of boot, so differences there are the host's load): ${sec(med("cold", before))} s cold, ${sec(med("warm", before))} s warm, ${sec(med("prefetch", before))} s with the list (medians); starting the fetcher alone took ${sec(med("cold", (b) => b.steps.fetcher))} s cold (Node under TCG). From the mount to the marker: ${sec(med("cold", rootPhase))} s cold, ${sec(med("warm", rootPhase))} s warm, ${sec(med("prefetch", rootPhase))} s with the list (${x(med("prefetch", rootPhase) / med("warm", rootPhase))} of warm).`,
     );
   }
   if (cold.length) {
@@ -285,7 +286,7 @@ function observations(boots, debian) {
     const list = debian.prefetchList;
     const fetched = med("prefetch", (b) => b.http.distinctChunks);
     lines.push(
-      `- With the list (${list} chunks): ${num(fetched)} chunks fetched (median; ${num(fetched - list)} beyond the list); ${num(med("prefetch", (b) => b.http.chunksBeforeAttach))} requested before /dev/nbd0 was attached, ${num(med("prefetch", (b) => b.http.chunksAfterSystemd))} after systemd's first line; the last chunk response came ${sec(med("prefetch", (b) => b.http.lastChunkEndMs))} s after qemu's start, the root was mounted at ${sec(med("prefetch", (b) => b.at.root))} s and systemd started at ${sec(med("prefetch", (b) => b.at.systemd))} s.`,
+      `- With the list (${list} entries, some the same chunk): ${num(fetched)} distinct chunks fetched (median), ${fetched > median(pre.map((b) => b.touched?.chunks ?? Number.NaN)) ? "more than" : "no more than"} the chunks the guest touched; ${num(med("prefetch", (b) => b.http.chunksBeforeAttach))} requested before /dev/nbd0 was attached, ${num(med("prefetch", (b) => b.http.chunksAfterSystemd))} after systemd's first line; the last chunk response came ${sec(med("prefetch", (b) => b.http.lastChunkEndMs))} s after qemu's start, the root was mounted at ${sec(med("prefetch", (b) => b.at.root))} s and systemd started at ${sec(med("prefetch", (b) => b.at.systemd))} s.`,
     );
   }
   if (warm.length) {
