@@ -5,12 +5,12 @@
 //
 //   node scripts/boot/debian.mjs [--name debian-a] [--out FILE.img] [--rebuild]
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { bootCacheDir, requireTools, run } from "./tools.mjs";
+import { bootCacheDir, fileDigest, requireTools, run, stableUuid } from "./tools.mjs";
 
 /** What every Debian root here is made from. */
 export const DEBIAN_SUITE = "bookworm";
@@ -327,7 +327,7 @@ async function makeImage({ name, base, kernel, files, image, tools, log }) {
       (await run("du", ["-s", "--block-size=1M", tree])).stdout.split("\t")[0],
     );
     const sizeMiB = Math.ceil((usedMiB * 1.25 + 64) / 64) * 64;
-    const uuid = uuidFrom(name);
+    const uuid = stableUuid(`edgeboot-debian-${name}`);
     log(`debian ${name}: mke2fs -d (${usedMiB} MiB of files, ${sizeMiB} MiB image)`);
     await asRoot(tools.mke2fs, [
       ...["-q", "-F", "-t", "ext4", "-b", "4096", "-m", "0", "-O", "^has_journal"],
@@ -391,29 +391,6 @@ async function writeAtomically(path, text) {
  */
 function hashOf(value) {
   return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16);
-}
-
-/**
- * A UUID (version 4 in form) derived from the rootfs name, so each build of it has the same one.
- * @param {string} name
- */
-function uuidFrom(name) {
-  const hex = createHash("sha256").update(`edgeboot-debian-${name}`).digest("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-}
-
-/**
- * @param {string} path
- * @returns {Promise<{ size: number, sha256: string }>}
- */
-async function fileDigest(path) {
-  const hash = createHash("sha256");
-  let size = 0;
-  for await (const chunk of createReadStream(path)) {
-    hash.update(chunk);
-    size += chunk.byteLength;
-  }
-  return { size, sha256: hash.digest("hex") };
 }
 
 /** @param {number} bytes */

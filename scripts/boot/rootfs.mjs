@@ -2,11 +2,10 @@
 // no root) whose /sbin/init says which rootfs it is, checks a data file read through the whole
 // path (edge → NBD → virtio disk), prints a marker on the console and powers the guest off.
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { lutimes, mkdir, mkdtemp, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { staticBusybox } from "./busybox.mjs";
-import { requireTools, run } from "./tools.mjs";
+import { fileDigest, requireTools, run, stableUuid } from "./tools.mjs";
 
 /**
  * What makes one rootfs differ from another.
@@ -110,7 +109,7 @@ export async function buildRootfs(variant) {
         await lutimes(at, FIXED_TIME, FIXED_TIME);
       } else await utimes(at, FIXED_TIME, FIXED_TIME);
     }
-    const uuid = uuidFrom(variant.name);
+    const uuid = stableUuid(`edgeboot-rootfs-${variant.name}`);
     await run(
       mke2fs,
       [
@@ -187,28 +186,4 @@ function pseudoRandom(size, seed) {
     block.copy(out, offset);
   }
   return out;
-}
-
-/**
- * A UUID (version 4 in form) derived from the rootfs name, so each build of it has the same one.
- * @param {string} name
- * @returns {string}
- */
-function uuidFrom(name) {
-  const hex = createHash("sha256").update(`edgeboot-rootfs-${name}`).digest("hex");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
-}
-
-/**
- * @param {string} path
- * @returns {Promise<{ size: number, sha256: string }>}
- */
-async function fileDigest(path) {
-  const hash = createHash("sha256");
-  let size = 0;
-  for await (const chunk of createReadStream(path)) {
-    hash.update(chunk);
-    size += chunk.byteLength;
-  }
-  return { size, sha256: hash.digest("hex") };
 }

@@ -1,7 +1,8 @@
 // Host tools the tests and the boot demo need, found on PATH (and in the sbin directories, which a
 // user's PATH on Debian lacks), with the Debian package that provides each when it is missing.
 import { execFile } from "node:child_process";
-import { accessSync, constants, existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { accessSync, constants, createReadStream, existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 
@@ -172,4 +173,29 @@ export function bootCacheDir() {
   const env = process.env;
   if (env.EDGEBOOT_BOOT_CACHE) return env.EDGEBOOT_BOOT_CACHE;
   return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "edgeboot", "boot");
+}
+
+/**
+ * A UUID (version 4 in form) derived from `seed`, so that every build of an image gets the same.
+ * @param {string} seed
+ * @returns {string}
+ */
+export function stableUuid(seed) {
+  const hex = createHash("sha256").update(seed).digest("hex");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
+ * The size and SHA-256 of a file, read as a stream.
+ * @param {string} path
+ * @returns {Promise<{ size: number, sha256: string }>}
+ */
+export async function fileDigest(path) {
+  const hash = createHash("sha256");
+  let size = 0;
+  for await (const chunk of createReadStream(path)) {
+    hash.update(chunk);
+    size += chunk.byteLength;
+  }
+  return { size, sha256: hash.digest("hex") };
 }
