@@ -69,6 +69,47 @@ describe("ImageReader against a running edge", () => {
     },
   );
 
+  it("keeps a prefetch list that fits the memory budget decoded: the reads after it touch neither disk nor edge", async () => {
+    await published("listed", "fixed:64K");
+    const profile = join(fixture.dir, "listed-profile.json");
+    const reads = [5, 1, 3, 0, 2, 4].map((chunk) => [chunk * CHUNK, CHUNK]);
+    await writeFile(
+      profile,
+      JSON.stringify({
+        format: "edgeboot-boot-profile",
+        version: 1,
+        images: [{ name: "listed", manifest: "0".repeat(64), reads }],
+      }),
+    );
+    const image = join(fixture.dir, "reader.img");
+    const run = await runCli(
+      [
+        ...["publish", image, "--name", "listed", "--edge", fixture.edge.url],
+        ...["--chunking", "fixed:64K", "--profile", profile],
+      ],
+      { EDGEBOOT_TOKEN: fixture.edge.token },
+    );
+    expect(run.code, run.stderr).toBe(0);
+    // Room for the six listed chunks and a little more, not for twice as much.
+    const boot = new BootClient({
+      edges: [fixture.edge.url],
+      cacheDir: join(fixture.dir, "cache-listed"),
+      memoryBytes: 7 * CHUNK,
+    });
+    try {
+      const reader = await boot.open("listed");
+      expect(await reader.startPrefetch()).toBe(6);
+      const fetched = boot.chunks.stats.fetched;
+      const bytes = await reader.read(0, 6 * CHUNK);
+      expect(digest(bytes)).toBe(digest(original.subarray(0, 6 * CHUNK)));
+      expect(boot.chunks.stats.fetched).toBe(fetched);
+      expect(boot.chunks.stats.disk).toBe(0);
+      expect(boot.chunks.stats.memory).toBe(6);
+    } finally {
+      await boot.close();
+    }
+  });
+
   it("shares one download among concurrent reads of a chunk, and reads ahead of a sequential reader in proportion to its run", async () => {
     await published("shared", "fixed:64K");
     const proxy = await startProxy(fixture.edge.url);
