@@ -127,14 +127,27 @@ async function cmdline(edgeUrl, name) {
 }
 
 /**
- * Copies the chunk cache out of a cache disk image (debugfs rdump, no mount) into `dir`; the
- * cache's own layout (chunks/XX/ID, the record file) comes with it.
+ * Copies the chunk cache out of a cache disk image into `dir`, as the next boot would find it: the
+ * guest never unmounts the disk (it syncs and powers off), so its journal is replayed first, by
+ * e2fsck on a sparse copy (debugfs alone reads the stale bitmaps and may refuse the image), then
+ * debugfs rdump copies /edgeboot (chunks/XX/ID and the record file) out of the copy.
  */
-function readCacheDisk(disk, dir) {
+export function readCacheDisk(disk, dir) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const dumped = spawnSync("debugfs", ["-R", `rdump /edgeboot ${dir}`, disk]);
-  if (dumped.status !== 0) throw new Error(`debugfs rdump ${disk}: ${dumped.stderr}`);
+  const copy = join(dir, "disk.img");
+  const copied = spawnSync("cp", ["--sparse=always", disk, copy]);
+  if (copied.status !== 0) throw new Error(`cp ${disk}: ${copied.stderr}`);
+  // 0: clean, 1: errors corrected (the journal replayed, counts fixed); more is a real problem.
+  const checked = spawnSync("e2fsck", ["-fy", copy]);
+  if (checked.status === null || checked.status > 1) {
+    throw new Error(`e2fsck -fy on a copy of ${disk} (${checked.status}): ${checked.stdout}`);
+  }
+  const dumped = spawnSync("debugfs", ["-R", `rdump /edgeboot ${dir}`, copy]);
+  rmSync(copy, { force: true });
+  if (dumped.status !== 0 || !existsSync(join(dir, "edgeboot"))) {
+    throw new Error(`debugfs rdump /edgeboot from ${disk}: ${dumped.stderr}`);
+  }
   return join(dir, "edgeboot");
 }
 
