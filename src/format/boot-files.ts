@@ -53,6 +53,18 @@ export interface BootFiles {
   initrd?: BootFile;
 }
 
+/**
+ * The kernel arguments the edge's boot script writes for the initramfs; a publisher may set the
+ * initramfs's other switches (`edgeboot.onfail=shell`, `edgeboot.cachelimit=`, ...) but not these.
+ */
+export const EDGE_WRITTEN_ARGUMENTS = [
+  "edgeboot.edge",
+  "edgeboot.rootfs",
+  "edgeboot.manifest",
+  "edgeboot.published",
+  "edgeboot.sig",
+] as const;
+
 /** Why `cmdline` cannot be published, or `undefined` when it can. */
 export function cmdlineProblem(cmdline: string): string | undefined {
   if (new TextEncoder().encode(cmdline).byteLength > MAX_BOOT_CMDLINE_BYTES) {
@@ -64,8 +76,11 @@ export function cmdlineProblem(cmdline: string): string | undefined {
   if (cmdline.includes("$")) {
     return "the kernel command line may not contain $ (iPXE would expand it as a setting)";
   }
-  if (/(^|\s)edgeboot\./.test(cmdline)) {
-    return "the kernel command line may not set edgeboot.* arguments: the edge writes them";
+  const written = EDGE_WRITTEN_ARGUMENTS.find((name) =>
+    cmdline.split(" ").some((word) => word === name || word.startsWith(`${name}=`)),
+  );
+  if (written) {
+    return `the kernel command line may not set ${written}: the edge writes it (with edgeboot.edge, .rootfs, .manifest, .published and .sig)`;
   }
   return undefined;
 }

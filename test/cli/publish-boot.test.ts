@@ -237,9 +237,9 @@ describe("edgeboot publish refuses bad boot files and changes nothing at the edg
       /bad --cmdline: .* \$/,
     ],
     [
-      "a cmdline with edgeboot.*",
-      (p) => ["--kernel", p.kernel, "--cmdline", "quiet edgeboot.edge=http://x"],
-      /bad --cmdline: .*edgeboot\./,
+      "a cmdline setting an argument the edge writes",
+      (p) => ["--kernel", p.kernel, "--cmdline", "quiet edgeboot.sig=AAAA"],
+      /bad --cmdline: .*may not set edgeboot\.sig/,
     ],
     [
       "a cmdline with a newline",

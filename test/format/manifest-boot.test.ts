@@ -121,11 +121,11 @@ describe("boot files in a manifest", () => {
       /may not contain \$/,
     ],
     [
-      "a cmdline setting edgeboot.*",
+      "a cmdline setting an argument the edge writes",
       (d) => {
         d.boot.cmdline = "quiet edgeboot.edge=http://x";
       },
-      /the edge writes them/,
+      /may not set edgeboot.edge: the edge writes it/,
     ],
     [
       "a cmdline too long",
@@ -223,6 +223,18 @@ describe("boot files in a manifest", () => {
       expect(decodeError(bytesOf(doc)).message).toMatch(message);
     });
   }
+
+  it("cmdlineProblem refuses each argument the edge writes, and lets the initramfs's switches through", () => {
+    for (const name of [
+      "edgeboot.rootfs",
+      "edgeboot.manifest",
+      "edgeboot.published",
+      "edgeboot.sig",
+    ]) {
+      expect(cmdlineProblem(`quiet ${name}=x`)).toMatch(`may not set ${name}`);
+    }
+    expect(cmdlineProblem("quiet edgeboot.onfail=shell edgeboot.cachelimit=2G")).toBeUndefined();
+  });
 
   it("cmdlineProblem accepts what kernels are given every day", () => {
     expect(
