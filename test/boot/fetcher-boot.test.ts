@@ -203,7 +203,7 @@ describe("a guest fetches its root from the edge itself (edgeboot initramfs, qem
     const line = result.lines.find((l) => INITRAMFS_FAILURE.test(l.text))?.text;
     console.info(`ref signed by another key: ${line}`);
     expect(line).toMatch(
-      /^edgeboot initramfs: starting the fetcher \(edgeboot nbd http:\/\/10\.0\.2\.100\) failed: the fetcher says: edgeboot: the pin of "beta" .* is not validly signed by the pinned key/,
+      /^edgeboot initramfs: starting the fetcher \(edgeboot nbd http:\/\/10\.0\.2\.100\) failed: the fetcher says: edgeboot: the ref of "beta" from the pin of "beta" .* is not validly signed by the pinned key/,
     );
     expect(result.log).not.toContain("edgeboot initramfs: /dev/nbd0 attached");
   });
