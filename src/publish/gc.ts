@@ -1,6 +1,7 @@
-import { allChunkIds, decodeManifest } from "../format/manifest.js";
+import { allChunkIds, decodeManifest, manifestId } from "../format/manifest.js";
 import type { EdgeTarget, ObjectListing } from "./edge-target.js";
 import { IdFilter } from "./id-filter.js";
+import { PublishError } from "./target.js";
 
 /** Objects deleted at once. */
 const DELETES_IN_FLIGHT = 8;
@@ -26,8 +27,20 @@ export interface GcResult {
   deleted: number;
 }
 
+/** What a collection reads and deletes: an edge, with the publish token. */
+export type GcStore = Pick<
+  EdgeTarget,
+  | "where"
+  | "rootfsNames"
+  | "getRef"
+  | "getManifest"
+  | "getPendingManifest"
+  | "listObjects"
+  | "deleteObject"
+>;
+
 export interface GcOptions {
-  edge: EdgeTarget;
+  edge: GcStore;
   /** Objects younger than this are never swept, reached or not: a publish in progress. */
   graceMs: number;
   dryRun: boolean;
@@ -46,7 +59,10 @@ export interface GcOptions {
  * pending manifests (a publish abandoned for longer than the grace period), then chunks, so no
  * stored manifest ever names a deleted chunk. Before each page is deleted, refs and manifests are
  * read again and anything they now reach is marked, so a publish that finished meanwhile loses
- * nothing. Rerunning after an interruption finishes the job.
+ * nothing. Rerunning after an interruption finishes the job. Every manifest read is checked
+ * against its id before its chunks are marked: one that does not match stops the collection
+ * with a PublishError before anything more is deleted (wrong bytes would make live chunks look
+ * dead).
  */
 export async function collectGarbage(options: GcOptions): Promise<GcResult> {
   const now = options.now ?? Date.now;
@@ -60,10 +76,10 @@ export async function collectGarbage(options: GcOptions): Promise<GcResult> {
     deadBytes: 0,
     deleted: 0,
   };
-  await mark(options, cutoff, live);
+  await mark(options, cutoff, live, result);
   for (const kind of ["manifests", "pending", "chunks"] as const) {
     for await (const page of pages(options.edge, kind)) {
-      await mark(options, cutoff, live);
+      await mark(options, cutoff, live, result);
       const dead = page
         .filter((o) => Date.parse(o.uploaded) <= cutoff)
         .filter((o) => (kind === "chunks" ? !live.chunks.has(o.id) : !live.manifests.has(o.id)))
@@ -89,7 +105,12 @@ interface Live {
 }
 
 /** Adds to `live` what the refs reach now, and every manifest younger than `cutoff`. */
-async function mark(options: GcOptions, cutoff: number, live: Live): Promise<void> {
+async function mark(
+  options: GcOptions,
+  cutoff: number,
+  live: Live,
+  result: GcResult,
+): Promise<void> {
   const reached = new Set<string>();
   const names = await options.edge.rootfsNames();
   live.refs = names.length;
@@ -113,6 +134,16 @@ async function mark(options: GcOptions, cutoff: number, live: Live): Promise<voi
       options.log?.(`manifest ${id} is reached from a ref but not stored`);
       continue;
     }
+    const actual = await manifestId(bytes);
+    if (actual !== id) {
+      const stopped =
+        result.deleted === 0
+          ? "nothing was deleted"
+          : `gc stopped after deleting ${result.deleted} objects no ref reached, before deleting more`;
+      throw new PublishError(
+        `manifest ${id} read from ${options.edge.where} hashes to ${actual}, not to its id: the edge (or a cache or proxy in front of it) served wrong bytes, and marking with them could delete live chunks. ${stopped}; check what serves ${options.edge.where} and run gc again`,
+      );
+    }
     live.manifests.add(id);
     for (const chunk of allChunkIds(decodeManifest(bytes))) {
       live.chunks.add(chunk);
@@ -121,7 +152,7 @@ async function mark(options: GcOptions, cutoff: number, live: Live): Promise<voi
   }
 }
 
-async function sweep(edge: EdgeTarget, dead: DeadObject[]): Promise<number> {
+async function sweep(edge: GcStore, dead: DeadObject[]): Promise<number> {
   let next = 0;
   const worker = async () => {
     while (next < dead.length) {
@@ -133,7 +164,7 @@ async function sweep(edge: EdgeTarget, dead: DeadObject[]): Promise<number> {
   return dead.length;
 }
 
-async function* pages(edge: EdgeTarget, kind: ObjectListing) {
+async function* pages(edge: GcStore, kind: ObjectListing) {
   let cursor: string | undefined;
   do {
     const page = await edge.listObjects(kind, cursor);
