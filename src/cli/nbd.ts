@@ -3,7 +3,7 @@ import { BootRecorder } from "../client/boot-record.js";
 import { ClientError } from "../client/edge-client.js";
 import { EdgeExportSource } from "../client/edge-exports.js";
 import type { PinnedRef, ResolvedRootfs } from "../client/index.js";
-import { createNbdServer } from "../client/nbd/server.js";
+import { createNbdServer, NbdListenError, type NbdServer } from "../client/nbd/server.js";
 import { type ClientFlags, clientFrom, withClientOptions } from "./client.js";
 
 interface NbdFlags extends ClientFlags {
@@ -55,14 +55,12 @@ export function nbdCommand(program: Command): void {
       log,
     });
     let where: string;
-    if (flags.unix) {
-      await server.listenUnix(flags.unix);
-      where = `nbd+unix:///NAME?socket=${flags.unix}`;
-    } else {
-      const { host, port } = parseListen(flags.listen);
-      const bound = await server.listen(port, host);
-      const shown = bound.host.includes(":") ? `[${bound.host}]` : bound.host;
-      where = `nbd://${shown}:${bound.port}/NAME`;
+    try {
+      where = await listen(server, flags);
+    } catch (error) {
+      await recorder?.close();
+      await client.close();
+      throw error;
     }
     process.stdout.write(
       `serving the root filesystems of ${client.edge.edges.map(String).join(", ")} read-only at ${where}\n` +
@@ -85,6 +83,28 @@ export function nbdCommand(program: Command): void {
     await recorder?.close();
     await client.close();
   });
+}
+
+/** Listens where the flags say; the NBD URL of the exports, with NAME for the export name. */
+async function listen(server: NbdServer, flags: NbdFlags): Promise<string> {
+  try {
+    if (flags.unix) {
+      await server.listenUnix(flags.unix);
+      return `nbd+unix:///NAME?socket=${flags.unix}`;
+    }
+    const { host, port } = parseListen(flags.listen);
+    const bound = await server.listen(port, host);
+    const shown = bound.host.includes(":") ? `[${bound.host}]` : bound.host;
+    return `nbd://${shown}:${bound.port}/NAME`;
+  } catch (error) {
+    if (!(error instanceof NbdListenError)) throw error;
+    const remedy = flags.unix
+      ? "remove a stale socket file there, or give another --unix PATH"
+      : error.code === "EADDRINUSE"
+        ? "stop what is listening there (another edgeboot nbd?), or give another --listen HOST:PORT (port 0 picks a free one)"
+        : "give another --listen HOST:PORT";
+    throw new ClientError(`${error.message}: ${remedy}`);
+  }
 }
 
 /** Parses a `--pin` value: `NAME=MANIFEST,PUBLISHED` with an optional `,SIGNATURE`. */

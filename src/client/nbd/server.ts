@@ -16,15 +16,42 @@ export interface NbdServerOptions {
 
 /** A read-only NBD server (fixed newstyle handshake; simple or, when asked, structured replies). */
 export interface NbdServer {
-  /** Listens on TCP; port 0 picks a free port. Resolves with the address actually bound. */
+  /**
+   * Listens on TCP; port 0 picks a free port. Resolves with the address actually bound; rejects
+   * with an {@link NbdListenError} when it cannot listen there.
+   */
   listen(port: number, host: string): Promise<{ host: string; port: number }>;
-  /** Listens on a unix socket at `path` (which must not exist yet). */
+  /** Listens on a unix socket at `path` (which must not exist yet); rejects as {@link listen}. */
   listenUnix(path: string): Promise<{ path: string }>;
   /** Stops listening and drops every open connection; resolves once all are closed. */
   close(): Promise<void>;
   /** Connections open right now. */
   readonly connections: number;
 }
+
+/** The server cannot listen where it was asked; the message names the address and why. */
+export class NbdListenError extends Error {
+  override name = "NbdListenError";
+
+  constructor(
+    /** The address asked for: `HOST:PORT` or a unix socket path. */
+    readonly address: string,
+    /** Node's error code, e.g. `EADDRINUSE` or `EACCES`. */
+    readonly code: string | undefined,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `cannot listen on ${address}: ${LISTEN_PROBLEMS[code ?? ""] ?? code ?? "unknown error"}`,
+      options,
+    );
+  }
+}
+
+const LISTEN_PROBLEMS: Record<string, string> = {
+  EADDRINUSE: "the address is already in use",
+  EACCES: "permission denied (ports below 1024 need privileges)",
+  EADDRNOTAVAIL: "no interface of this machine has that address",
+};
 
 /** Default and upper bound of `maxRequestBytes`. */
 export const DEFAULT_MAX_REQUEST_BYTES = 32 * 1024 * 1024;
@@ -80,10 +107,16 @@ export function createNbdServer(
   });
 
   function bind(target: { port: number; host: string } | { path: string }): Promise<void> {
+    const address =
+      "path" in target
+        ? target.path
+        : `${target.host.includes(":") ? `[${target.host}]` : target.host}:${target.port}`;
     return new Promise((resolve, reject) => {
-      server.once("error", reject);
+      const refuse = (error: NodeJS.ErrnoException) =>
+        reject(new NbdListenError(address, error.code, { cause: error }));
+      server.once("error", refuse);
       server.listen(target, () => {
-        server.off("error", reject);
+        server.off("error", refuse);
         resolve();
       });
     });
