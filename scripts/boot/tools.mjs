@@ -30,6 +30,9 @@ export const HOST_TOOLS = [
   { tool: "fusermount", package: "fuse3", for: "unmounting httpfs2" },
   { tool: "chromium", package: "chromium", for: "the dashboard's test in a real browser" },
   { tool: "openssl", package: "openssl", for: "the dashboard's key fingerprint command" },
+  { tool: "rsync", package: "rsync", for: "edgeboot image --base writes the tree into a copy" },
+  { tool: "fuse2fs", package: "fuse2fs", for: "edgeboot image --base without root" },
+  { tool: "resize2fs", package: "e2fsprogs", for: "edgeboot image --base grows the image" },
   ...[
     { tool: "qemu-system-x86_64", package: "qemu-system-x86", for: "booting guests" },
     { tool: "busybox", package: "busybox-static", for: "the guests' userland and initramfs" },
