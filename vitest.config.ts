@@ -28,6 +28,7 @@ export default defineConfig({
             "test/format/**/*.test.ts",
             "test/{publish,client,cli}/**/*.test.ts",
             "test/boot/**/*.test.ts",
+            "test/bench/**/*.test.ts",
           ],
         },
       },

@@ -7,6 +7,7 @@
 //   node bench/summary.mjs        (the last step of `npm run bench`)
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { ROOT } from "./lib/run.mjs";
 
 const RESULTS = join(ROOT, "bench", "results");
@@ -46,32 +47,45 @@ function headerLines(text) {
     .join("\n");
 }
 
-const out = [
-  "# edgeboot benchmark results",
-  "",
-  "`npm run bench` runs every benchmark below, then writes this page. Each benchmark can run alone",
-  "(its command is given), measures its peer side by side in the same run, generates its inputs",
-  "(nothing is downloaded), and is bounded in time. Figures drift between runs and machines:",
-  "compare only figures of one run, as each table does. Each section is copied from the results",
-  "file it links, which has the commands, every table, profiles and hand-written notes.",
-  "",
-];
-for (const [file, title, command] of BENCHMARKS) {
-  const path = join(RESULTS, file);
-  out.push(`## ${title}`, "", `\`${command}\` → [${file}](${file})`, "");
-  if (!existsSync(path)) {
-    out.push("Not run yet.", "");
-    continue;
+/**
+ * The results README: `readResult(file)` gives the text of a results file, undefined when it has
+ * not been written.
+ */
+export function summarize(readResult) {
+  const out = [
+    "# edgeboot benchmark results",
+    "",
+    "`npm run bench` runs every benchmark below, then writes this page. Each benchmark can run alone",
+    "(its command is given), measures its peer side by side in the same run, generates its inputs",
+    "(nothing is downloaded), and is bounded in time. Figures drift between runs and machines:",
+    "compare only figures of one run, as each table does. Each section is copied from the results",
+    "file it links, which has the commands, every table, profiles and hand-written notes.",
+    "",
+  ];
+  for (const [file, title, command] of BENCHMARKS) {
+    out.push(`## ${title}`, "", `\`${command}\` → [${file}](${file})`, "");
+    const text = readResult(file);
+    if (text === undefined) {
+      out.push("Not run yet.", "");
+      continue;
+    }
+    const header = headerLines(text);
+    if (header) out.push(header, "");
+    const targets = ["Targets?\\b", "What \\S+ would take"].flatMap((heading) =>
+      sections(text.split("<!-- hand-written notes")[0], heading),
+    );
+    for (const target of targets) out.push(target.replace(/^## /, "### "), "");
+    if (targets.length === 0)
+      out.push(text.split("<!--")[0].split("\n").slice(2).join("\n").trim(), "");
   }
-  const text = readFileSync(path, "utf8");
-  const header = headerLines(text);
-  if (header) out.push(header, "");
-  const targets = ["Targets?\\b", "What \\S+ would take"].flatMap((heading) =>
-    sections(text.split("<!-- hand-written notes")[0], heading),
-  );
-  for (const target of targets) out.push(target.replace(/^## /, "### "), "");
-  if (targets.length === 0)
-    out.push(text.split("<!--")[0].split("\n").slice(2).join("\n").trim(), "");
+  return `${out.join("\n").trim()}\n`;
 }
-writeFileSync(join(RESULTS, "README.md"), `${out.join("\n").trim()}\n`);
-process.stdout.write(`wrote bench/results/README.md\n`);
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const read = (file) => {
+    const path = join(RESULTS, file);
+    return existsSync(path) ? readFileSync(path, "utf8") : undefined;
+  };
+  writeFileSync(join(RESULTS, "README.md"), summarize(read));
+  process.stdout.write("wrote bench/results/README.md\n");
+}
