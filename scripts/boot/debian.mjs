@@ -10,6 +10,7 @@ import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { REPO } from "./cli.mjs";
 import { bootCacheDir, fileDigest, requireTools, run, stableUuid } from "./tools.mjs";
 
 /** What every Debian root here is made from. */
@@ -38,9 +39,11 @@ export const SOURCE_DATE_EPOCH = 1_700_000_000;
 
 /**
  * Bumped by hand whenever what the build does changes in a way the hashed inputs do not show
- * (the image key also hashes this file's own source).
+ * (the image key also hashes this file's own source and `edgeboot image`'s). 2: the image is made
+ * by `edgeboot image`, whose debugfs pass writes a different amount, so the superblock's
+ * "lifetime writes" differs from generation 1's images (nothing else does).
  */
-const GENERATION = 1;
+const GENERATION = 2;
 
 /**
  * One Debian root to build.
@@ -124,6 +127,9 @@ export async function buildDebianImage(options) {
   const log = options.log ?? (() => {});
   const cacheDir = join(options.cacheDir ?? bootCacheDir(), "debian");
   const tools = requireTools(["mmdebstrap", "mke2fs", "debugfs", "depmod", "tar", "dpkg-query"]);
+  if (!existsSync(join(REPO, "dist", "cli", "edgeboot.js"))) {
+    throw new Error("the CLI is not built: run `node scripts/build-cli.mjs` (npm run build:cli)");
+  }
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) {
     throw new Error(`rootfs name ${JSON.stringify(name)}: use a hostname (a-z, 0-9, -)`);
   }
@@ -143,9 +149,7 @@ export async function buildDebianImage(options) {
     kernel: kernel.version,
     files,
     mke2fs: (await run(tools.mke2fs, ["-V"])).stderr.trim(),
-    script: createHash("sha256")
-      .update(await readFile(fileURLToPath(import.meta.url)))
-      .digest("hex"),
+    script: await sourcesDigest([fileURLToPath(import.meta.url), ...IMAGE_SOURCES]),
   });
   const image = join(cacheDir, `${name}-${imageKey}.img`);
   const meta = join(cacheDir, `${name}-${imageKey}.json`);
@@ -263,8 +267,8 @@ async function mmdebstrap(tool, packages, out, log) {
 }
 
 /**
- * Unpacks the tarball, adds the kernel's modules (with depmod's index) and `files`, pins every
- * time, and writes the ext4 image atomically.
+ * Unpacks the tarball, adds the kernel's modules (with depmod's index) and `files`, clamps the new
+ * files' mtimes, and writes the ext4 image atomically with `edgeboot image` (the built CLI).
  * @param {{
  *   name: string, base: string, kernel: import("./kernel.mjs").Kernel,
  *   files: Record<string, [number, string]>, image: string,
@@ -323,33 +327,13 @@ async function makeImage({ name, base, kernel, files, image, tools, log }) {
     // New files' mtimes are now: clamp them (access and change times are pinned in the image).
     const epoch = `@${SOURCE_DATE_EPOCH}`;
     await asRoot("find", [tree, "-newermt", epoch, "-exec", "touch", "-h", "-d", epoch, "{}", "+"]);
-    const usedMiB = Number(
-      (await run("du", ["-s", "--block-size=1M", tree])).stdout.split("\t")[0],
-    );
-    const sizeMiB = Math.ceil((usedMiB * 1.25 + 64) / 64) * 64;
+    // The image: `edgeboot image` (mke2fs -d with the UUID, hash seed and every time pinned).
     const uuid = stableUuid(`edgeboot-debian-${name}`);
-    log(`debian ${name}: mke2fs -d (${usedMiB} MiB of files, ${sizeMiB} MiB image)`);
-    await asRoot(tools.mke2fs, [
-      ...["-q", "-F", "-t", "ext4", "-b", "4096", "-m", "0", "-O", "^has_journal"],
-      ...["-L", name.slice(0, 16), "-U", uuid],
-      ...["-E", `hash_seed=${uuid},lazy_itable_init=0,lazy_journal_init=0`],
-      ...["-d", tree, partial, `${sizeMiB}M`],
+    log(`debian ${name}: edgeboot image (reproducible ext4)`);
+    await asRoot(process.execPath, [
+      ...[join(REPO, "bin", "edgeboot.js"), "image", tree, "-o", partial],
+      ...["--label", name.slice(0, 16), "--uuid", uuid],
     ]);
-    // mke2fs -d copies each file's ctime, which no call can set, and its atime, which every
-    // directory listing (find, du, mke2fs itself) moves: pin both with debugfs.
-    const { stdout } = await run("find", [tree, "-mindepth", "1", "-printf", "%P\\0"]);
-    const paths = ["", ...stdout.split("\0").filter(Boolean)];
-    const bad = paths.find((path) => /["\n]/.test(path));
-    if (bad) throw new Error(`debugfs cannot name ${JSON.stringify(bad)} in ${tree}`);
-    const script = paths
-      .flatMap((path) => [`sif "/${path}" ctime ${epoch}`, `sif "/${path}" atime ${epoch}`])
-      .join("\n");
-    await writeFile(join(work, "ctime.debugfs"), `${script}\n`);
-    const pinned = await run(tools.debugfs, ["-w", "-f", join(work, "ctime.debugfs"), partial], {
-      env,
-    });
-    const refused = pinned.stderr.split("\n").find((line) => line && !line.startsWith("debugfs "));
-    if (refused) throw new Error(`debugfs could not pin a ctime in ${partial}: ${refused}`);
     await rename(partial, image);
     const digest = await fileDigest(image);
     log(`debian ${name}: image made in ${seconds(started)} s`);
@@ -357,6 +341,21 @@ async function makeImage({ name, base, kernel, files, image, tools, log }) {
   } finally {
     await asRoot("rm", ["-rf", work]);
   }
+}
+
+/** The sources of `edgeboot image`, which makes the ext4 image: part of the image's cache key. */
+const IMAGE_SOURCES = ["ext4-image.ts", "ext4-host.ts", "tree-size.ts"].map((file) =>
+  join(REPO, "src", "publish", file),
+);
+
+/**
+ * The SHA-256 of the files' contents, one after the other.
+ * @param {string[]} paths
+ */
+async function sourcesDigest(paths) {
+  const hash = createHash("sha256");
+  for (const path of paths) hash.update(await readFile(path));
+  return hash.digest("hex");
 }
 
 /**

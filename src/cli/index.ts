@@ -6,6 +6,7 @@ import { generateKeyPair, KeyFileError } from "../publish/keys.js";
 import { PublishError } from "../publish/target.js";
 import { clientCommands } from "./client.js";
 import { gcCommand } from "./gc.js";
+import { imageCommand } from "./image.js";
 import { initramfsCommand } from "./initramfs.js";
 import { nbdCommand } from "./nbd.js";
 import { publishCommand } from "./publish.js";
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   nbdCommand(program);
   gcCommand(program);
   initramfsCommand(program);
+  imageCommand(program);
   return program;
 }
 
