@@ -2,9 +2,10 @@ import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { promisify } from "node:util";
 import { gunzip } from "node:zlib";
-import { decodeFrame, detectCodec } from "../format/codec.js";
+import { checkChunkId, checkChunkLength, chunkCodec } from "../format/chunk-check.js";
+import { decodeFrame } from "../format/codec.js";
 import { FormatError } from "../format/errors.js";
-import { inspectZstdFrame } from "../format/zstd-frame.js";
+import { inspectZstdFrame, ZSTD_MAX_BLOCK } from "../format/zstd-frame.js";
 
 interface ZstdDecoder {
   decode(frame: Buffer): Promise<Buffer>;
@@ -15,8 +16,9 @@ let zstdDecoder: ZstdDecoder | undefined;
 
 /**
  * The chunk `id` of `length` bytes from its compressed frame, proved against its id: decompressed
- * (natively on libuv's thread pool, gzip or zstd by magic), then its SHA-256 compared with `id`.
- * Throws a FormatError for a frame that is not a chunk of that id and length. A zstd frame is
+ * (natively on libuv's thread pool, gzip or zstd by magic), then its length and SHA-256 checked
+ * (`format/chunk-check.ts`, the checks every reader of chunks makes). Throws a FormatError for a
+ * frame that is not a chunk of that id and length: the client's one way to open a chunk. A zstd frame is
  * handed to the native decoder only when it is one frame whose block headers bound its output
  * near `length` (a frame could otherwise ask for gigabytes); any other goes to the shared decoder,
  * which stops at the limit.
@@ -30,17 +32,18 @@ export async function decodeChunk(
     Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength),
     length,
   );
-  if (bytes.byteLength !== length) {
-    throw new FormatError(`chunk ${id} decompressed to ${bytes.byteLength} bytes, not ${length}`);
-  }
-  const actual = createHash("sha256").update(bytes).digest("hex");
-  if (actual !== id)
-    throw new FormatError(`chunk ${id} has the wrong bytes (their SHA-256 is ${actual})`);
+  checkChunkLength(id, length, bytes.byteLength);
+  checkChunkId(id, sha256HexNative(bytes));
   return bytes;
 }
 
+/** Lowercase hex SHA-256 of `bytes` by node:crypto: synchronous, no copy into WebCrypto. */
+export function sha256HexNative(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
 async function decompress(frame: Buffer, length: number): Promise<Uint8Array> {
-  const codec = detectCodec(frame);
+  const codec = chunkCodec(frame);
   if (codec === "gzip") {
     try {
       return await gunzipAsync(frame, { maxOutputLength: Math.max(length, 1) });
@@ -48,14 +51,13 @@ async function decompress(frame: Buffer, length: number): Promise<Uint8Array> {
       throw new FormatError(`gzip frame does not decode: ${(error as Error).message}`);
     }
   }
-  if (codec !== "zstd") throw new FormatError("frame is neither gzip nor zstd");
   const shape = inspectZstdFrame(frame);
   if (shape.contentSize !== undefined && shape.contentSize !== length) {
     throw new FormatError(
       `zstd frame declares ${shape.contentSize} bytes, not the chunk's ${length}`,
     );
   }
-  if (shape.outputBound <= length + 128 * 1024) {
+  if (shape.outputBound <= length + ZSTD_MAX_BLOCK) {
     try {
       return await nativeZstd().decode(frame);
     } catch (error) {

@@ -1,6 +1,15 @@
 import { type DeflateOptions, gzipSync, Inflate } from "fflate";
 import { FormatError } from "./errors.js";
 import { Decompress } from "./vendor/fzstd.js";
+import {
+  parseZstdBlockHeader,
+  parseZstdFrameHeader,
+  ZSTD_BLOCK,
+  ZSTD_MAX_BLOCK,
+  type ZstdFrameHeader,
+  zstdFrameHeaderLength,
+  zstdWindowSize,
+} from "./zstd-frame.js";
 
 /** A chunk's compression: gzip (RFC 1952) or zstd (RFC 8878), one frame per chunk. */
 export type Codec = "gzip" | "zstd";
@@ -21,7 +30,6 @@ export interface DecodeOptions {
 
 const MAGIC: Record<Codec, string> = { gzip: "1f 8b", zstd: "28 b5 2f fd" };
 const MAX_GZIP_HEADER = 4096;
-const MAX_ZSTD_BLOCK = 128 * 1024;
 const EMPTY: Uint8Array = new Uint8Array(0);
 
 /** The codec of a frame by its magic bytes (the first 2 for gzip, 4 for zstd), if any. */
@@ -234,38 +242,37 @@ function zstdEngine(emit: Sink, limit: number): Engine {
     emit(data);
   });
   const readHeader = (h: Uint8Array) => {
-    const fhd = h[4] ?? 0;
-    const single = (fhd >> 5) & 1;
-    if (fhd & 8) throw corrupt("zstd", "a reserved header bit is set");
-    if (readLE(h, 6 - single, [0, 1, 2, 4][fhd & 3] ?? 0)) {
+    const header = parseZstdFrameHeader(h) as ZstdFrameHeader;
+    if (header.dictionaryId) {
       throw new FormatError("zstd frame needs a dictionary, which edgeboot does not support");
     }
-    const sizeBytes = [single, 2, 4, 8][fhd >> 6] ?? 0;
-    if (sizeBytes)
-      contentSize = readLE(h, h.length - sizeBytes, sizeBytes) + (sizeBytes === 2 ? 256 : 0);
+    contentSize = header.contentSize;
     if (contentSize !== undefined && contentSize > limit) {
       const says = `zstd frame header says it decompresses to ${contentSize} bytes`;
       throw new FormatError(`${says}, more than ${limit} (the limit)`);
     }
-    const window = single ? (contentSize ?? 0) : windowSize(h[5] ?? 0);
-    maxBlock = Math.min(window, MAX_ZSTD_BLOCK);
-    [checksum, part] = [(fhd & 4) !== 0, "block header"];
+    const window = header.windowSize;
+    maxBlock = Math.min(window, ZSTD_MAX_BLOCK);
+    [checksum, part] = [header.checksum, "block header"];
     // fzstd gets an equivalent header. Its window, which it allocates whole, is cut to what the
     // limit lets a match reach, and holds at least one whole block so that none is cut short.
-    const target = Math.max(Math.min(window, limit), MAX_ZSTD_BLOCK);
+    const target = Math.max(Math.min(window, limit), ZSTD_MAX_BLOCK);
     let descriptor = 0;
-    while (descriptor < 255 && windowSize(descriptor) < target) descriptor++;
-    zstd.push(Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, fhd & 4, descriptor));
+    while (descriptor < 255 && zstdWindowSize(descriptor) < target) descriptor++;
+    zstd.push(Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, checksum ? 4 : 0, descriptor));
   };
   const readBlockHeader = (h: Uint8Array) => {
-    const v = readLE(h, 0, 3);
-    const type = (v >> 1) & 3;
-    if (type === 3) throw corrupt("zstd", "a block has the reserved type 3");
-    if (v >>> 3 > maxBlock) {
-      throw corrupt("zstd", `a block of ${v >>> 3} bytes is over its maximum, ${maxBlock} bytes`);
+    const block = parseZstdBlockHeader(h);
+    if (block.type === ZSTD_BLOCK.reserved)
+      throw corrupt("zstd", "a block has the reserved type 3");
+    if (block.size > maxBlock) {
+      throw corrupt(
+        "zstd",
+        `a block of ${block.size} bytes is over its maximum, ${maxBlock} bytes`,
+      );
     }
     zstd.push(h);
-    [last, need, part] = [(v & 1) === 1, type === 1 ? 1 : v >>> 3, "block"];
+    [last, need, part] = [block.last, block.type === ZSTD_BLOCK.rle ? 1 : block.size, "block"];
   };
   const next = () => {
     if (part === "block" && !last) part = "block header";
@@ -287,7 +294,7 @@ function zstdEngine(emit: Sink, limit: number): Engine {
         [used, need] = [used + take.length, need - take.length];
       } else {
         const known = concat([buf, input.subarray(used, used + 5)]);
-        const want = part === "header" ? zstdHeaderLength(known) : 3;
+        const want = part === "header" ? (zstdFrameHeaderLength(known) ?? 5) : 3;
         const take = input.subarray(used, used + want - buf.length);
         [buf, used] = [concat([buf, take]), used + take.length];
         if (buf.length < want) continue;
@@ -301,19 +308,6 @@ function zstdEngine(emit: Sink, limit: number): Engine {
     }
     return input.subarray(used);
   };
-}
-
-/** The frame header's length, from its first 5 bytes (5 until they are known). */
-function zstdHeaderLength(h: Uint8Array): number {
-  const fhd = h[4] ?? 0;
-  const single = (fhd >> 5) & 1;
-  if (h.length < 5) return 5;
-  return 6 - single + ([0, 1, 2, 4][fhd & 3] ?? 0) + ([single, 2, 4, 8][fhd >> 6] ?? 0);
-}
-
-function windowSize(descriptor: number): number {
-  const base = 2 ** (10 + (descriptor >> 3));
-  return base + (base / 8) * (descriptor & 7);
 }
 
 function readLE(b: Uint8Array, at: number, n: number): number {
