@@ -39,11 +39,10 @@ export const SOURCE_DATE_EPOCH = 1_700_000_000;
 
 /**
  * Bumped by hand whenever what the build does changes in a way the hashed inputs do not show
- * (the image key also hashes this file's own source and `edgeboot image`'s). 2: the image is made
- * by `edgeboot image`, whose debugfs pass writes a different amount, so the superblock's
- * "lifetime writes" differs from generation 1's images (nothing else does).
+ * (the image key also hashes this file's own source and `edgeboot image`'s, so a change to how the
+ * image is made rebuilds it from the cached tarball; a bump here rebuilds the tarball too).
  */
-const GENERATION = 2;
+const GENERATION = 1;
 
 /**
  * One Debian root to build.
@@ -133,16 +132,7 @@ export async function buildDebianImage(options) {
   if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(name)) {
     throw new Error(`rootfs name ${JSON.stringify(name)}: use a hostname (a-z, 0-9, -)`);
   }
-  const packages = [...DEBIAN_PACKAGES, ...(options.extraPackages ?? [])].sort();
-  const baseKey = hashOf({
-    GENERATION,
-    suite: DEBIAN_SUITE,
-    mirror: DEBIAN_MIRROR,
-    packages,
-    dpkg: DPKG_EXCLUDES,
-    epoch: SOURCE_DATE_EPOCH,
-    mmdebstrap: (await run(tools.mmdebstrap, ["--version"])).stdout.trim(),
-  });
+  const { base, baseKey } = await debianTarball({ ...options, cacheDir, tools, log, check: false });
   const files = rootFiles(name, marker);
   const imageKey = hashOf({
     baseKey,
@@ -162,10 +152,7 @@ export async function buildDebianImage(options) {
     result = { ...saved, path: image, cached: true, buildMs: 0 };
   } else {
     const started = performance.now();
-    const base = join(cacheDir, `${name}.base-${baseKey}.tar`);
-    if (options.rebuild || !existsSync(base)) {
-      await mmdebstrap(tools.mmdebstrap, packages, base, log);
-    } else log(`debian ${name}: cached mmdebstrap tarball ${base}`);
+    await debianTarball({ ...options, cacheDir, tools, log, check: true });
     const made = await makeImage({ name, base, kernel, files, image, tools, log });
     const buildMs = Math.round(performance.now() - started);
     result = { path: image, ...made, key: imageKey, cached: false, buildMs };
@@ -178,6 +165,60 @@ export async function buildDebianImage(options) {
     result.path = options.out;
   }
   return result;
+}
+
+/**
+ * The mmdebstrap tarball of a variant in the cache (`name.base-KEY.tar`, KEY a hash of every input
+ * of mmdebstrap): with `check`, made first when it is missing (or `rebuild`).
+ * @param {DebianVariant & {
+ *   cacheDir: string, tools: Record<"mmdebstrap", string>, log: (line: string) => void,
+ *   check: boolean, rebuild?: boolean,
+ * }} options
+ * @returns {Promise<{ base: string, baseKey: string }>}
+ */
+async function debianTarball({ name, extraPackages, cacheDir, tools, log, check, rebuild }) {
+  const packages = [...DEBIAN_PACKAGES, ...(extraPackages ?? [])].sort();
+  const baseKey = hashOf({
+    GENERATION,
+    suite: DEBIAN_SUITE,
+    mirror: DEBIAN_MIRROR,
+    packages,
+    dpkg: DPKG_EXCLUDES,
+    epoch: SOURCE_DATE_EPOCH,
+    mmdebstrap: (await run(tools.mmdebstrap, ["--version"])).stdout.trim(),
+  });
+  const base = join(cacheDir, `${name}.base-${baseKey}.tar`);
+  if (check && (rebuild || !existsSync(base))) {
+    await mkdir(cacheDir, { recursive: true });
+    await mmdebstrap(tools.mmdebstrap, packages, base, log);
+  } else if (check) log(`debian ${name}: cached mmdebstrap tarball ${base}`);
+  return { base, baseKey };
+}
+
+/**
+ * Unpacks a Debian root into `dir` as buildDebianImage does before making its image (the variant's
+ * cached mmdebstrap tarball, the kernel's modules, the files of this script for `hostname`, new
+ * mtimes clamped), for those who need the tree itself (bench/updates.mjs). `hostname` defaults to
+ * the variant's name, which names the cached tarball: variants with other packages can share one.
+ * @param {DebianVariant & {
+ *   kernel: import("./kernel.mjs").Kernel, dir: string, hostname?: string,
+ *   cacheDir?: string, log?: (line: string) => void,
+ * }} options
+ * @returns {Promise<{ tree: string, packages: string[], remove: () => Promise<void> }>}
+ */
+export async function prepareDebianTree(options) {
+  const log = options.log ?? (() => {});
+  const cacheDir = join(options.cacheDir ?? bootCacheDir(), "debian");
+  const tools = requireTools(["mmdebstrap", "depmod", "tar", "dpkg-query"]);
+  const { base } = await debianTarball({ ...options, cacheDir, tools, log, check: true });
+  const hostname = options.hostname ?? options.name;
+  const asRoot = rootRunner(tools.mmdebstrap);
+  const tree = options.dir;
+  await asRoot("rm", ["-rf", tree]);
+  await mkdir(tree, { recursive: true });
+  const files = rootFiles(hostname, debianMarker(hostname));
+  const packages = await unpackRoot({ base, kernel: options.kernel, files, tree, tools, asRoot });
+  return { tree, packages, remove: () => asRoot("rm", ["-rf", tree]).then(() => {}) };
 }
 
 /**
@@ -266,13 +307,74 @@ async function mmdebstrap(tool, packages, out, log) {
   log(`debian: mmdebstrap done in ${seconds(started)} s (${mib(size)} MiB tarball)`);
 }
 
+/** The environment of every command of a build: every time is SOURCE_DATE_EPOCH. */
+const BUILD_ENV = {
+  ...process.env,
+  E2FSPROGS_FAKE_TIME: String(SOURCE_DATE_EPOCH),
+  SOURCE_DATE_EPOCH: String(SOURCE_DATE_EPOCH),
+};
+
 /**
- * Unpacks the tarball, adds the kernel's modules (with depmod's index) and `files`, clamps the new
- * files' mtimes, and writes the ext4 image atomically with `edgeboot image` (the built CLI).
+ * Runs commands that create, read or remove files owned by others: directly as root, otherwise in
+ * mmdebstrap's user namespace (the subuid range), where the tree's owners are real.
+ * @param {string} mmdebstrapPath
+ * @returns {(file: string, args: string[]) => Promise<{ stdout: string, stderr: string }>}
+ */
+function rootRunner(mmdebstrapPath) {
+  const root = process.getuid?.() === 0;
+  return (file, args) =>
+    root
+      ? run(file, args, { env: BUILD_ENV })
+      : run(mmdebstrapPath, ["--unshare-helper", file, ...args], { env: BUILD_ENV });
+}
+
+/**
+ * Unpacks the tarball into `tree`, adds the kernel's modules (with depmod's index) and `files`,
+ * and clamps the new files' mtimes to SOURCE_DATE_EPOCH.
+ * @param {{
+ *   base: string, kernel: import("./kernel.mjs").Kernel, files: Record<string, [number, string]>,
+ *   tree: string, tools: Record<"depmod" | "tar", string>,
+ *   asRoot: ReturnType<typeof rootRunner>,
+ * }} options
+ * @returns {Promise<string[]>} `name version` of every package installed in it
+ */
+async function unpackRoot({ base, kernel, files, tree, tools, asRoot }) {
+  await asRoot(tools.tar, ["-xpf", base, "--numeric-owner", "-C", tree]);
+  const modules = join(tree, "usr", "lib", "modules", kernel.version);
+  await mkdir(join(modules, ".."), { recursive: true });
+  await asRoot("cp", ["-a", kernel.modulesDir, modules]);
+  await run(tools.depmod, ["-b", tree, kernel.version], { env: BUILD_ENV });
+  for (const [path, [mode, text]] of Object.entries(files)) {
+    const at = join(tree, path);
+    await mkdir(join(at, ".."), { recursive: true });
+    await rm(at, { force: true });
+    if (mode === 0o777) await run("ln", ["-s", text, at]);
+    else await writeFile(at, text, { mode });
+  }
+  const packages = (
+    await run("dpkg-query", [
+      "--admindir",
+      join(tree, "var/lib/dpkg"),
+      "-W",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format
+      "-f=${Package} ${Version}\\n",
+    ])
+  ).stdout
+    .trim()
+    .split("\n");
+  // New files' mtimes are now: clamp them (edgeboot image pins access and change times).
+  const epoch = `@${SOURCE_DATE_EPOCH}`;
+  await asRoot("find", [tree, "-newermt", epoch, "-exec", "touch", "-h", "-d", epoch, "{}", "+"]);
+  return packages;
+}
+
+/**
+ * Unpacks the root (unpackRoot) and writes its ext4 image atomically with `edgeboot image` (the
+ * built CLI: mke2fs -d with the UUID, hash seed and every time pinned).
  * @param {{
  *   name: string, base: string, kernel: import("./kernel.mjs").Kernel,
  *   files: Record<string, [number, string]>, image: string,
- *   tools: Record<"mke2fs" | "debugfs" | "depmod" | "tar" | "mmdebstrap", string>,
+ *   tools: Record<"depmod" | "tar" | "mmdebstrap", string>,
  *   log: (line: string) => void,
  * }} options
  * @returns {Promise<{ bytes: number, sha256: string, packages: string[] }>}
@@ -282,57 +384,15 @@ async function makeImage({ name, base, kernel, files, image, tools, log }) {
   const work = `${image}.work-${process.pid}`;
   const tree = join(work, "root");
   const partial = join(work, "image");
-  const env = {
-    ...process.env,
-    E2FSPROGS_FAKE_TIME: String(SOURCE_DATE_EPOCH),
-    SOURCE_DATE_EPOCH: String(SOURCE_DATE_EPOCH),
-  };
-  // As root the tree's owners are real; otherwise mmdebstrap's user namespace (the subuid range)
-  // makes them so for the commands that create, read or remove files owned by others.
-  const privileged = process.getuid?.() === 0 ? [] : [tools.mmdebstrap, "--unshare-helper"];
-  /**
-   * @param {string} file
-   * @param {string[]} args
-   */
-  const asRoot = (file, args) => {
-    const [helper, ...helperArgs] = privileged;
-    return helper ? run(helper, [...helperArgs, file, ...args], { env }) : run(file, args, { env });
-  };
+  const asRoot = rootRunner(tools.mmdebstrap);
   await asRoot("rm", ["-rf", work]);
   await mkdir(tree, { recursive: true });
   try {
-    await asRoot(tools.tar, ["-xpf", base, "--numeric-owner", "-C", tree]);
-    const modules = join(tree, "usr", "lib", "modules", kernel.version);
-    await mkdir(join(modules, ".."), { recursive: true });
-    await asRoot("cp", ["-a", kernel.modulesDir, modules]);
-    await run(tools.depmod, ["-b", tree, kernel.version], { env });
-    for (const [path, [mode, text]] of Object.entries(files)) {
-      const at = join(tree, path);
-      await mkdir(join(at, ".."), { recursive: true });
-      await rm(at, { force: true });
-      if (mode === 0o777) await run("ln", ["-s", text, at]);
-      else await writeFile(at, text, { mode });
-    }
-    const packages = (
-      await run("dpkg-query", [
-        "--admindir",
-        join(tree, "var/lib/dpkg"),
-        "-W",
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format
-        "-f=${Package} ${Version}\\n",
-      ])
-    ).stdout
-      .trim()
-      .split("\n");
-    // New files' mtimes are now: clamp them (access and change times are pinned in the image).
-    const epoch = `@${SOURCE_DATE_EPOCH}`;
-    await asRoot("find", [tree, "-newermt", epoch, "-exec", "touch", "-h", "-d", epoch, "{}", "+"]);
-    // The image: `edgeboot image` (mke2fs -d with the UUID, hash seed and every time pinned).
-    const uuid = stableUuid(`edgeboot-debian-${name}`);
+    const packages = await unpackRoot({ base, kernel, files, tree, tools, asRoot });
     log(`debian ${name}: edgeboot image (reproducible ext4)`);
     await asRoot(process.execPath, [
       ...[join(REPO, "bin", "edgeboot.js"), "image", tree, "-o", partial],
-      ...["--label", name.slice(0, 16), "--uuid", uuid],
+      ...["--label", name.slice(0, 16), "--uuid", stableUuid(`edgeboot-debian-${name}`)],
     ]);
     await rename(partial, image);
     const digest = await fileDigest(image);
