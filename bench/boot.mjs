@@ -28,6 +28,7 @@
 // those rows, with EDGEBOOT_BENCH_REPEAT=1 one round, and writes $CACHE/boot.md rather than
 // bench/results/boot.md. For variants by hand, EDGEBOOT_BENCH_NBD_ARGS (added to every host-side
 // `edgeboot nbd`, e.g. "--jobs 32") and EDGEBOOT_BENCH_BOOT_REPORT (write the report there).
+import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
@@ -80,6 +81,10 @@ function logBoot(boot, note = "") {
   );
 }
 
+/** The first line `command --version` prints, as the report names the tool; `missing` if none. */
+const versionLine = (command, missing) =>
+  spawnSync(command, ["--version"]).stdout?.toString().split("\n")[0].trim() || missing;
+
 const loads = [];
 const loadAverage = (when) =>
   loads.push(
@@ -99,10 +104,12 @@ async function main() {
   const busybox = PARTS.has("busybox") ? await runBusybox(kernel, script) : undefined;
   const debian = PARTS.has("debian") ? await runDebian(script) : undefined;
   loadAverage("at the end");
+  const qemu = versionLine("qemu-system-x86_64", "no qemu");
+  const versions = [qemu, versionLine("nbdkit", "no nbdkit")];
   const report = [
-    busybox ? render({ ...busybox, kernel, loads, work: WORK, nbdArgs: NBD_ARGS }) : "",
+    busybox ? render({ ...busybox, kernel, loads, work: WORK, nbdArgs: NBD_ARGS, versions }) : "",
     debian
-      ? renderDebian({ ...debian, loads, work: WORK, standalone: !busybox, cache: CACHE })
+      ? renderDebian({ ...debian, loads, work: WORK, standalone: !busybox, cache: CACHE, qemu })
       : "",
   ].join("\n");
   writeResults(RESULTS, report, notesMarker("bench/boot.mjs"));

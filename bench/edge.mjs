@@ -103,6 +103,10 @@ function killNginxNow() {
 }
 process.on("exit", killNginxNow);
 
+/** The version of an installed npm package. */
+const packageVersion = (pkg) =>
+  JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")).version;
+
 /** PIDs of nginx's master and workers (its pid file names the master). */
 function nginxPids() {
   const master = Number(readFileSync(join(RUNS, "nginx", "nginx.pid"), "utf8").trim());
@@ -239,6 +243,7 @@ async function main() {
       gzip,
       nginx: { version: nginxVersion(), conf: readFileSync(nginx.conf, "utf8"), url: nginx.url },
       wrk: wrkVersion(),
+      runtime: `miniflare ${packageVersion("miniflare")} (workerd ${packageVersion("workerd")})`,
       settings: {
         seconds: SECONDS,
         warmup: WARMUP_SECONDS,

@@ -9,8 +9,10 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ROOT } from "./lib/run.mjs";
+import { template } from "./lib/template.mjs";
 
 const RESULTS = join(ROOT, "bench", "results");
+const prose = template("summary");
 
 /** Each benchmark of the suite: its results file, and what it compares. */
 const BENCHMARKS = [
@@ -52,21 +54,12 @@ function headerLines(text) {
  * not been written.
  */
 export function summarize(readResult) {
-  const out = [
-    "# edgeboot benchmark results",
-    "",
-    "`npm run bench` runs every benchmark below, then writes this page. Each benchmark can run alone",
-    "(its command is given), measures its peer side by side in the same run, generates its inputs",
-    "(nothing is downloaded), and is bounded in time. Figures drift between runs and machines:",
-    "compare only figures of one run, as each table does. Each section is copied from the results",
-    "file it links, which has the commands, every table, profiles and hand-written notes.",
-    "",
-  ];
+  const out = [prose.section("intro"), ""];
   for (const [file, title, command] of BENCHMARKS) {
-    out.push(`## ${title}`, "", `\`${command}\` → [${file}](${file})`, "");
+    out.push(prose.section("benchmark", { title, command, file }), "");
     const text = readResult(file);
     if (text === undefined) {
-      out.push("Not run yet.", "");
+      out.push(prose.section("not-run"), "");
       continue;
     }
     const header = headerLines(text);

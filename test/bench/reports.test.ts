@@ -1,7 +1,7 @@
 // The bench reports rendered from fixed measurements (test/bench/report-inputs.ts), compared with
 // the text they rendered when it was last checked (test/bench/reports/*.md): a change to a report's
-// code or template that changes its text shows here, without running a benchmark. The machine
-// lines and filesystem types are fixed, as is the core count.
+// code or template (bench/templates) that changes its text shows here, without running a
+// benchmark. The machine lines and filesystem types are fixed, as is the core count.
 import { describe, expect, it, vi } from "vitest";
 import {
   bootInput,
@@ -32,28 +32,13 @@ vi.mock("node:os", async (importOriginal) => ({
   availableParallelism: () => 2,
 }));
 
-vi.mock("node:child_process", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("node:child_process")>();
-  const versions: Record<string, string> = {
-    "qemu-system-x86_64":
-      "QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\nCopyright\n",
-    nbdkit: "nbdkit 1.32.5\n",
-  };
-  return {
-    ...actual,
-    spawnSync: (command: string, ...rest: unknown[]) =>
-      command in versions
-        ? { stdout: Buffer.from(versions[command]!) }
-        : (actual.spawnSync as (...a: unknown[]) => unknown)(command, ...rest),
-  };
-});
-
 const { render: renderBoot } = await import("../../bench/lib/boot-report.mjs");
 const { renderDebian } = await import("../../bench/lib/debian-report.mjs");
 const { render: renderEdge } = await import("../../bench/lib/edge-report.mjs");
 const { render: renderFetch } = await import("../../bench/lib/fetch-report.mjs");
 const { render: renderPublish } = await import("../../bench/lib/publish-report.mjs");
 const { summarize } = await import("../../bench/summary.mjs");
+const { sectionsNotRendered } = await import("../../bench/lib/template.mjs");
 
 describe("bench reports", () => {
   it("boot: the busybox rows", async () => {
@@ -97,5 +82,9 @@ describe("bench reports", () => {
     await expect(summarize((file: string) => RESULTS_FILES[file])).toMatchFileSnapshot(
       "reports/summary.md",
     );
+  });
+
+  it("renders every section of every template (run last: the reports above render them)", () => {
+    expect(sectionsNotRendered()).toEqual([]);
   });
 });
