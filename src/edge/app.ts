@@ -1,16 +1,16 @@
 import { Hono } from "hono";
-import { defaultCache, type ResponseCache } from "./cache/index.js";
-import type { AppEnv } from "./context.js";
+import { requireToken } from "./auth.js";
+import { type AppEnv, background } from "./context.js";
+import type { Env } from "./env.js";
 import { getManifestBootFile, getRootfsBootFile } from "./handlers/boot-files.js";
-import { findMissingChunks, getChunk, putChunk } from "./handlers/chunks.js";
-import { home } from "./handlers/home.js";
+import { findMissingChunks, getCastrChunk, getChunk, putChunk } from "./handlers/chunks.js";
 import {
-  getCastrChunk,
   getManifestCaibx,
   getManifestImage,
   getRootfsCaibx,
   getRootfsImage,
-} from "./handlers/image.js";
+} from "./handlers/disk-image.js";
+import { home } from "./handlers/home.js";
 import { getBootMenu, getRootfsIpxe } from "./handlers/ipxe.js";
 import {
   checkManifest,
@@ -21,10 +21,9 @@ import {
 import { deleteChunk, deleteManifest, listChunks, listManifests } from "./handlers/objects.js";
 import { deleteRef, getRef, listRootfs, putRef } from "./handlers/refs.js";
 import { HttpProblem, problemResponse } from "./http/problem.js";
-import type { Env } from "./index.js";
-import { requireToken } from "./middleware/auth/index.js";
 import { meter, OperationBudgetExceeded, operationBudget } from "./storage/budget.js";
 import type { ObjectStorage } from "./storage/index.js";
+import { defaultCache, type ResponseCache } from "./storage/response-cache.js";
 
 /** What the app is built from; tests pass their own to count or break storage calls. */
 export interface AppOptions {
@@ -35,8 +34,10 @@ export interface AppOptions {
 /**
  * The edge's HTTP API, version 1: every route in one place. Reads are public; writes pass
  * `requireToken` first. Every error is answered as problem+json; nothing is left to throw. Each
- * request gets the storage and cache metered against REQUEST_OPERATION_BUDGET (`meter`), the one
- * place the per-request limit of storage and Cache API operations is enforced.
+ * request's services (`RequestServices`, handlers' `c.var`) are set once, before any route: the
+ * storage and cache metered against REQUEST_OPERATION_BUDGET (`meter`), the one place the
+ * per-request limit of storage and Cache API operations is enforced, the request's URL and
+ * `waitUntil`.
  */
 export function createApp({ storage, cache = defaultCache }: AppOptions): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
@@ -47,6 +48,8 @@ export function createApp({ storage, cache = defaultCache }: AppOptions): Hono<A
     c.set("storage", metered.storage);
     c.set("cache", metered.cache);
     c.set("budget", metered.budget);
+    c.set("requestUrl", c.req.url);
+    c.set("waitUntil", background(c));
     await next();
   });
 

@@ -2,6 +2,7 @@ import { FormatError } from "../format/errors.js";
 import { sha256Hex } from "../format/hex.js";
 import { allChunkIds, decodeManifest, type Manifest } from "../format/manifest.js";
 import {
+  CHUNK_PREFIX,
   checkProgressKey,
   chunkKey,
   manifestKey,
@@ -127,7 +128,7 @@ export async function advanceCheck(
   const slice = entry.distinct.slice(from, from + batch);
   const missing = await missingKeys(storage, slice.map(chunkKey));
   if (missing.length > 0) {
-    const ids = missing.map((key) => key.slice("chunks/".length));
+    const ids = missing.map((key) => key.slice(CHUNK_PREFIX.length));
     return { state: "missing", checked, total, missing: ids };
   }
   const reached = Math.max(checked, from + slice.length);

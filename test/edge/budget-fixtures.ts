@@ -1,7 +1,6 @@
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { createApp } from "../../src/edge/app.js";
-import type { ResponseCache } from "../../src/edge/cache/index.js";
 import type {
   ListPage,
   ObjectInfo,
@@ -9,6 +8,7 @@ import type {
   PutOptions,
   StoredObject,
 } from "../../src/edge/storage/index.js";
+import type { ResponseCache } from "../../src/edge/storage/response-cache.js";
 import { ORIGIN } from "./helpers.js";
 
 /** Objects per listing page, as R2's `list` gives by default. */

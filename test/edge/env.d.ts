@@ -1,5 +1,5 @@
 // Types of the Worker under test, as `cloudflare:workers` sees it in vitest-pool-workers.
-// Keep Env in step with the Env of src/edge/index.ts.
+// Keep Env in step with the Env of src/edge/env.ts.
 declare namespace Cloudflare {
   interface Env {
     CHUNKS: R2Bucket;

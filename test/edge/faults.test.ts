@@ -2,9 +2,9 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/edge/app.js";
-import type { ResponseCache } from "../../src/edge/cache/index.js";
 import type { ObjectStorage } from "../../src/edge/storage/index.js";
 import { r2Storage } from "../../src/edge/storage/r2.js";
+import type { ResponseCache } from "../../src/edge/storage/response-cache.js";
 import { sha256Hex } from "../../src/format/hex.js";
 import {
   authorized,

@@ -1,9 +1,9 @@
-import { toHex } from "../../format/hex.js";
+import { sha256Hex } from "../../format/hex.js";
 import { formatChunking, type Manifest } from "../../format/manifest.js";
 import type { Ref, RootfsSummary } from "../../format/ref.js";
 import type { AppContext } from "../context.js";
-import { loadManifest } from "../handlers/image.js";
-import { listSummaries, readRef } from "../handlers/refs.js";
+import { readManifest } from "../reads/manifests.js";
+import { listSummaries, readRef } from "../reads/refs.js";
 import { manifestKey } from "../storage/index.js";
 import { bootCommands, type Command, readCommands } from "./commands.js";
 
@@ -108,7 +108,7 @@ export async function gatherDashboard(
   }
   const readBody = async (id: string, chunks: number) => {
     if (manifests.has(id) || !allowance.take(2, chunks)) return;
-    manifests.set(id, (await loadManifest(c, id)).manifest);
+    manifests.set(id, (await readManifest(c.var, id)).manifest);
   };
   for (const { summary } of rows) await readBody(summary.manifest, summary.chunks);
   for (const { summary, ref } of rows) {
@@ -231,5 +231,5 @@ function newAgainst(manifest: Manifest, before: Manifest): { newChunks: number; 
 /** Lowercase hex SHA-256 of the raw key whose base64 is `key`. */
 async function fingerprint(key: string): Promise<string> {
   const raw = Uint8Array.from(atob(key), (ch) => ch.charCodeAt(0));
-  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", raw)));
+  return sha256Hex(raw);
 }

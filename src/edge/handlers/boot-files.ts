@@ -8,7 +8,8 @@ import {
 import { chunkOffsets, type Manifest } from "../../format/manifest.js";
 import type { AppContext } from "../context.js";
 import { notFound } from "../http/problem.js";
-import { byManifest, byName, loadManifest, serveChunkList, type Target } from "./image.js";
+import { readManifest } from "../reads/manifests.js";
+import { byManifest, byName, serveAssembled, type Target } from "./disk-image.js";
 
 /**
  * GET and HEAD `/v1/manifests/:id/boot/:file` (`kernel` or `initrd`): a boot file of that
@@ -24,10 +25,10 @@ export async function getRootfsBootFile(c: AppContext): Promise<Response> {
 }
 
 async function serveBootFile(c: AppContext, target: Target): Promise<Response> {
-  const { manifest } = await loadManifest(c, target.manifestId);
+  const { manifest } = await readManifest(c.var, target.manifestId);
   const kind = c.req.param("file") ?? "";
   const file = pickBootFile(manifest, kind, target.manifestId);
-  return serveChunkList(c, {
+  return serveAssembled(c, {
     list: file,
     offsets: chunkOffsets(file),
     size: file.size,

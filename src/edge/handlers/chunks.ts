@@ -1,13 +1,15 @@
+import { ChunkIdMismatch, NotAChunkFrame } from "../../format/chunk-check.js";
+import { FormatError } from "../../format/errors.js";
 import { objectIdProblem } from "../../format/ids.js";
 import { parseJsonBytes } from "../../format/json.js";
 import { MAX_FRAME_BYTES, MAX_MISSING_QUERY_IDS } from "../../format/limits.js";
 import { edgeCaps } from "../caps.js";
-import { type AppContext, background } from "../context.js";
+import type { AppContext } from "../context.js";
 import { readBody } from "../http/body.js";
-import { badRequest, HttpProblem } from "../http/problem.js";
-import { chunkKey } from "../storage/index.js";
+import { badRequest, HttpProblem, notFound, unprocessable } from "../http/problem.js";
+import { openChunk } from "../open-chunk.js";
+import { CHUNK } from "../reads/objects.js";
 import { missingKeys } from "../storage/missing.js";
-import { verifyChunkFrame } from "../verify.js";
 import { serveImmutable } from "./immutable.js";
 import { chunkIdParam } from "./params.js";
 
@@ -19,19 +21,23 @@ export function getChunk(c: AppContext): Promise<Response> {
   return serveChunk(c, chunkIdParam(c));
 }
 
-/** Answers with chunk `id` (already validated), through the cache; also casync's store layout. */
-export function serveChunk(c: AppContext, id: string): Promise<Response> {
-  return serveImmutable(
-    c.req.raw,
-    {
-      key: chunkKey(id),
-      path: `/v1/chunks/${id}`,
-      id,
-      contentType: "application/octet-stream",
-      label: `chunk ${id}`,
-    },
-    { storage: c.var.storage, cache: c.var.cache, waitUntil: background(c) },
-  );
+/**
+ * GET and HEAD `/v1/castr/:prefix/:id.cacnk`: a chunk under casync's store layout, where
+ * `:prefix` is the first four hex digits of the id. Any other path is 404.
+ */
+export function getCastrChunk(c: AppContext): Promise<Response> {
+  const file = c.req.param("file") ?? "";
+  const match = /^([0-9a-f]{64})\.cacnk$/.exec(file);
+  const id = match?.[1];
+  if (!id || c.req.param("prefix") !== id.slice(0, 4)) {
+    throw notFound(`a casync store path is /v1/castr/<first 4 hex digits>/<64 hex digits>.cacnk`);
+  }
+  return serveChunk(c, id);
+}
+
+/** Answers with chunk `id` (already validated), through the cache. */
+function serveChunk(c: AppContext, id: string): Promise<Response> {
+  return serveImmutable(c.req.raw, CHUNK, id, c.var);
 }
 
 /**
@@ -44,8 +50,8 @@ export async function putChunk(c: AppContext): Promise<Response> {
   const frame = await readBody(c.req.raw, MAX_FRAME_BYTES, "a chunk frame");
   if (frame.byteLength === 0)
     throw badRequest("the body is empty: send the chunk's compressed frame");
-  await verifyChunkFrame(frame, id);
-  const stored = await c.var.storage.put(chunkKey(id), frame, {
+  await proveUpload(frame, id);
+  const stored = await c.var.storage.put(CHUNK.key(id), frame, {
     contentType: "application/octet-stream",
     onlyIf: { absent: true },
   });
@@ -60,8 +66,32 @@ export async function putChunk(c: AppContext): Promise<Response> {
 export async function findMissingChunks(c: AppContext): Promise<Response> {
   const body = await readBody(c.req.raw, MAX_MISSING_BODY_BYTES, "the id list");
   const ids = parseIdList(body, edgeCaps(c.var.budget.limit).missingIdsPerRequest);
-  const missing = await missingKeys(c.var.storage, ids.map(chunkKey));
-  return c.json({ missing: missing.map((key) => key.slice("chunks/".length)) });
+  const missing = await missingKeys(c.var.storage, ids.map(CHUNK.key));
+  return c.json({ missing: missing.map((key) => key.slice(CHUNK.keyPrefix.length)) });
+}
+
+/**
+ * Proves an uploaded frame is chunk `id` (`openChunk`: one gzip or zstd frame of at most
+ * MAX_CHUNK_BYTES whose SHA-256 is `id`), or throws a 422 problem saying what did not check out.
+ */
+async function proveUpload(frame: Uint8Array, id: string): Promise<void> {
+  try {
+    await openChunk(frame, id);
+  } catch (error) {
+    if (error instanceof NotAChunkFrame) {
+      throw unprocessable(
+        "the body is not a gzip (1f 8b) or zstd (28 b5 2f fd) frame: upload the compressed chunk, not the raw bytes",
+      );
+    }
+    if (error instanceof ChunkIdMismatch) {
+      throw unprocessable(
+        `the frame decompresses to bytes whose SHA-256 is ${error.actual}, not ${id}: a chunk is stored under the hash of its uncompressed bytes`,
+        { actual: error.actual },
+      );
+    }
+    if (error instanceof FormatError) throw unprocessable(error.message);
+    throw error;
+  }
 }
 
 /** 413 when a missing-check asks about more ids than `cap`, saying to split it. */

@@ -3,9 +3,9 @@ import type { AppContext } from "../context.js";
 import { badRequest, notFound } from "../http/problem.js";
 import { respond } from "../http/respond.js";
 import { menuScript, originProblem, rootfsScript, scriptOrigin } from "../ipxe.js";
-import { loadManifest } from "./image.js";
+import { readManifest } from "../reads/manifests.js";
+import { listSummaries, readRef } from "../reads/refs.js";
 import { rootfsNameParam } from "./params.js";
-import { listSummaries, readRef } from "./refs.js";
 
 /** Cache-Control of iPXE scripts: they follow every publish at once. */
 export const SCRIPT_CACHE_CONTROL = "no-cache";
@@ -44,7 +44,7 @@ export async function getRootfsIpxe(c: AppContext): Promise<Response> {
   const current = await readRef(c.var.storage, name);
   if (!current) throw notFound(`no rootfs named "${name}" is published here`);
   const { ref } = current;
-  const { manifest } = await loadManifest(c, ref.manifest);
+  const { manifest } = await readManifest(c.var, ref.manifest);
   if (!manifest.boot) {
     throw notFound(
       `rootfs "${name}" has no boot files: publish it with --kernel (and --initrd, --cmdline) to boot it with iPXE`,

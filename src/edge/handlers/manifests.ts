@@ -3,7 +3,7 @@ import { sha256Hex } from "../../format/hex.js";
 import { MAX_MANIFEST_BYTES } from "../../format/limits.js";
 import { decodeManifest, type Manifest } from "../../format/manifest.js";
 import { edgeCaps } from "../caps.js";
-import { type AppContext, background } from "../context.js";
+import type { AppContext } from "../context.js";
 import { readBody } from "../http/body.js";
 import { badRequest, conflict, HttpProblem, notFound, unprocessable } from "../http/problem.js";
 import {
@@ -13,7 +13,8 @@ import {
   pendingManifest,
   resumeCheck,
 } from "../manifest-check.js";
-import { manifestKey, pendingManifestKey } from "../storage/index.js";
+import { MANIFEST } from "../reads/objects.js";
+import { pendingManifestKey } from "../storage/index.js";
 import { serveImmutable } from "./immutable.js";
 import { manifestIdParam } from "./params.js";
 
@@ -24,17 +25,7 @@ import { manifestIdParam } from "./params.js";
 export async function getManifest(c: AppContext): Promise<Response> {
   const id = manifestIdParam(c);
   try {
-    return await serveImmutable(
-      c.req.raw,
-      {
-        key: manifestKey(id),
-        path: `/v1/manifests/${id}`,
-        id,
-        contentType: "application/json",
-        label: `manifest ${id}`,
-      },
-      { storage: c.var.storage, cache: c.var.cache, waitUntil: background(c) },
-    );
+    return await serveImmutable(c.req.raw, MANIFEST, id, c.var);
   } catch (error) {
     if (!(error instanceof HttpProblem) || error.status !== 404) throw error;
     if (!(await c.var.storage.head(pendingManifestKey(id)))) throw error;

@@ -1,13 +1,7 @@
-import { cacheKey } from "../cache/index.js";
 import type { AppContext } from "../context.js";
 import { badRequest, notFound } from "../http/problem.js";
-import {
-  checkProgressKey,
-  chunkKey,
-  manifestKey,
-  PENDING_MANIFEST_PREFIX,
-  pendingManifestKey,
-} from "../storage/index.js";
+import { CHUNK, forgetCached, MANIFEST, type ObjectKind } from "../reads/objects.js";
+import { checkProgressKey, PENDING_MANIFEST_PREFIX, pendingManifestKey } from "../storage/index.js";
 import { chunkIdParam, manifestIdParam } from "./params.js";
 
 /** Longest cursor accepted back from a client: R2's are far shorter. */
@@ -26,7 +20,7 @@ export interface ListedObject {
  * cursor back as `?cursor=` for the next page. What garbage collection sweeps from.
  */
 export function listChunks(c: AppContext): Promise<Response> {
-  return listPage(c, "chunks/");
+  return listPage(c, CHUNK.keyPrefix);
 }
 
 /**
@@ -38,7 +32,7 @@ export function listManifests(c: AppContext): Promise<Response> {
   if (state === "pending") return listPage(c, PENDING_MANIFEST_PREFIX);
   if (state !== "complete")
     throw badRequest(`state is "complete" or "pending", not "${state.slice(0, 32)}"`);
-  return listPage(c, "manifests/");
+  return listPage(c, MANIFEST.keyPrefix);
 }
 
 /**
@@ -47,7 +41,7 @@ export function listManifests(c: AppContext): Promise<Response> {
  */
 export function deleteChunk(c: AppContext): Promise<Response> {
   const id = chunkIdParam(c);
-  return deleteObject(c, chunkKey(id), `/v1/chunks/${id}`, `chunk ${id}`);
+  return deleteObject(c, CHUNK, id);
 }
 
 /**
@@ -62,8 +56,8 @@ export async function deleteManifest(c: AppContext): Promise<Response> {
     await storage.delete(pendingManifestKey(id));
     await storage.delete(checkProgressKey(id));
   }
-  if (pending && !(await storage.head(manifestKey(id)))) return c.body(null, 204);
-  return deleteObject(c, manifestKey(id), `/v1/manifests/${id}`, `manifest ${id}`);
+  if (pending && !(await storage.head(MANIFEST.key(id)))) return c.body(null, 204);
+  return deleteObject(c, MANIFEST, id);
 }
 
 async function listPage(c: AppContext, prefix: string): Promise<Response> {
@@ -80,10 +74,10 @@ async function listPage(c: AppContext, prefix: string): Promise<Response> {
   });
 }
 
-async function deleteObject(c: AppContext, key: string, path: string, label: string) {
+async function deleteObject(c: AppContext, kind: ObjectKind, id: string) {
   const storage = c.var.storage;
-  if (!(await storage.head(key))) throw notFound(`no ${label} is stored here`);
-  await storage.delete(key);
-  await c.var.cache.delete(cacheKey(c.req.url, path)).catch(() => false);
+  if (!(await storage.head(kind.key(id)))) throw notFound(`no ${kind.name} ${id} is stored here`);
+  await storage.delete(kind.key(id));
+  await forgetCached(c.var, kind, id);
   return c.body(null, 204);
 }

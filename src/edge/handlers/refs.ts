@@ -1,13 +1,11 @@
 import { FormatError, FormatSyntaxError } from "../../format/errors.js";
 import { MAX_REF_BYTES } from "../../format/limits.js";
 import {
-  decodeRef,
   decodeRefUpdate,
   encodeRef,
   nextHistory,
   type Ref,
   type RefUpdate,
-  type RootfsSummary,
   verifyRefSignature,
 } from "../../format/ref.js";
 import type { AppContext } from "../context.js";
@@ -22,13 +20,8 @@ import {
   unprocessable,
 } from "../http/problem.js";
 import { respond } from "../http/respond.js";
-import {
-  manifestKey,
-  type ObjectStorage,
-  pendingManifestKey,
-  REF_PREFIX,
-  refKey,
-} from "../storage/index.js";
+import { type CurrentRef, forgetResolvedRef, listSummaries, readRef } from "../reads/refs.js";
+import { manifestKey, type ObjectStorage, pendingManifestKey, refKey } from "../storage/index.js";
 import { rootfsNameParam } from "./params.js";
 
 /** Cache-Control of refs and the rootfs list: they move, so caches may keep them only briefly. */
@@ -37,39 +30,10 @@ export const REF_CACHE_CONTROL = "public, max-age=30";
 /** How far ahead of the edge's clock a ref's publish time may be. */
 const CLOCK_SKEW_MS = 10 * 60 * 1000;
 
-/** A ref as stored, with the storage etag it has now. */
-export interface CurrentRef {
-  ref: Ref;
-  etag: string;
-}
-
 /** GET `/v1/rootfs`: every rootfs, from the refs' metadata alone (one listing, no reads). */
 export async function listRootfs(c: AppContext): Promise<Response> {
   const rootfs = await listSummaries(c.var.storage);
   return c.json({ rootfs }, 200, { "Cache-Control": REF_CACHE_CONTROL });
-}
-
-/** Every rootfs on offer, in name order. */
-export async function listSummaries(storage: ObjectStorage): Promise<RootfsSummary[]> {
-  const summaries: RootfsSummary[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await storage.list(REF_PREFIX, cursor);
-    for (const object of page.objects) {
-      const meta = object.customMetadata;
-      summaries.push({
-        name: object.key.slice(REF_PREFIX.length),
-        manifest: meta.manifest ?? "",
-        published: meta.published ?? "",
-        size: Number(meta.size ?? 0),
-        chunks: Number(meta.chunks ?? 0),
-        signed: meta.signed === "yes",
-        bootable: meta.bootable === "yes",
-      });
-    }
-    cursor = page.cursor;
-  } while (cursor);
-  return summaries;
 }
 
 /** GET and HEAD `/v1/rootfs/:name`: the ref, with an ETag that changes whenever it moves. */
@@ -126,7 +90,7 @@ export async function putRef(c: AppContext): Promise<Response> {
       `rootfs "${name}" was moved by another publisher during this update: read it again and retry`,
     );
   }
-  resolved.delete(name);
+  forgetResolvedRef(name);
   return c.json(ref, current ? 200 : 201, { ETag: `"${stored.etag}"` });
 }
 
@@ -137,44 +101,8 @@ export async function deleteRef(c: AppContext): Promise<Response> {
   if (!current) throw notFound(`no rootfs named "${name}" is published here`);
   checkPreconditions(c.req.raw.headers, current);
   await c.var.storage.delete(refKey(name));
-  resolved.delete(name);
+  forgetResolvedRef(name);
   return c.body(null, 204);
-}
-
-/**
- * Refs read for `/image` and `index.caibx` by name, kept briefly by this isolate: a range reader
- * sends thousands of requests, and each would otherwise read `refs/<name>` from R2. Well within
- * the 30 s for which those responses may be cached anyway; a move or delete through this isolate
- * forgets the entry at once.
- */
-const RESOLVED_MS = 5_000;
-const RESOLVED_SIZE = 64;
-const resolved = new Map<string, { at: number; ref: Ref }>();
-
-/** The current ref of rootfs `name` as `readRef` gives it, at most RESOLVED_MS old. */
-export async function resolveRef(storage: ObjectStorage, name: string): Promise<Ref | undefined> {
-  const memo = resolved.get(name);
-  if (memo && Date.now() - memo.at < RESOLVED_MS) return memo.ref;
-  resolved.delete(name);
-  const current = await readRef(storage, name);
-  if (!current) return undefined;
-  resolved.set(name, { at: Date.now(), ref: current.ref });
-  for (const oldest of resolved.keys()) {
-    if (resolved.size <= RESOLVED_SIZE) break;
-    resolved.delete(oldest);
-  }
-  return current.ref;
-}
-
-/** The current ref of rootfs `name` with its storage etag, if there is one. */
-export async function readRef(
-  storage: ObjectStorage,
-  name: string,
-): Promise<CurrentRef | undefined> {
-  const stored = await storage.get(refKey(name));
-  if (!stored) return undefined;
-  const bytes = new Uint8Array(await new Response(stored.body).arrayBuffer());
-  return { ref: decodeRef(bytes), etag: stored.etag };
 }
 
 /**

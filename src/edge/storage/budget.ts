@@ -1,5 +1,5 @@
-import type { ResponseCache } from "../cache/index.js";
 import type { ObjectStorage } from "./index.js";
+import type { ResponseCache } from "./response-cache.js";
 
 /**
  * Storage and Cache API operations one request may make unless `REQUEST_OPERATION_BUDGET` says

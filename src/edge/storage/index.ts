@@ -43,10 +43,14 @@ export interface ObjectStorage {
   list(prefix: string, cursor?: string): Promise<ListPage>;
 }
 
+/** The prefix under which every chunk's compressed frame lives. */
+export const CHUNK_PREFIX = "chunks/";
+/** The prefix under which every complete manifest lives. */
+export const MANIFEST_PREFIX = "manifests/";
 /** The key of a chunk's compressed frame. */
-export const chunkKey = (id: ObjectId): string => `chunks/${id}`;
+export const chunkKey = (id: ObjectId): string => `${CHUNK_PREFIX}${id}`;
 /** The key of a manifest document. */
-export const manifestKey = (id: ObjectId): string => `manifests/${id}`;
+export const manifestKey = (id: ObjectId): string => `${MANIFEST_PREFIX}${id}`;
 /** The key of a manifest stored but not yet checked complete (`manifest-check.ts`). */
 export const pendingManifestKey = (id: ObjectId): string => `pending/manifests/${id}`;
 /** The key of a pending manifest's check progress (in its metadata: `checked`). */

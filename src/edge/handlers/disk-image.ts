@@ -1,24 +1,22 @@
 import { caibxSize, encodeCaibx } from "../../format/caibx.js";
-import { FormatError } from "../../format/errors.js";
-import { sha256Hex } from "../../format/hex.js";
-import { chunkOffsets, decodeManifest, type Manifest } from "../../format/manifest.js";
-import { cacheKey } from "../cache/index.js";
+import { type ChunkList, chunkListRange } from "../assembly.js";
 import { chunkSpanProblem, edgeCaps } from "../caps.js";
-import { type AppContext, background } from "../context.js";
+import type { AppContext } from "../context.js";
 import { notFound } from "../http/problem.js";
 import { IMMUTABLE, type Representation, respond, type SpanLimit } from "../http/respond.js";
-import { type ChunkList, chunkListRange } from "../image.js";
-import { manifestKey } from "../storage/index.js";
-import { serveChunk } from "./chunks.js";
+import { readManifest } from "../reads/manifests.js";
+import { resolveRef } from "../reads/refs.js";
 import { manifestIdParam, rootfsNameParam } from "./params.js";
-import { REF_CACHE_CONTROL, resolveRef } from "./refs.js";
+import { REF_CACHE_CONTROL } from "./refs.js";
+
+/**
+ * The disk image of a manifest, by id (immutable) or by rootfs name (following its ref): assembled
+ * from verified chunks (`/image`), or as casync's blob index of its chunks (`index.caibx`); and
+ * how any content assembled from chunks is answered (`serveAssembled`, boot files' too).
+ */
 
 /** Default bound on one `/image` response: see `Env.IMAGE_MAX_RESPONSE_BYTES`. */
 export const DEFAULT_IMAGE_MAX_RESPONSE_BYTES = 256 * 1024 * 1024;
-
-/** Parsed manifests kept by this isolate, most recently used last: parsing a large one costs CPU. */
-const MANIFEST_MEMO_SIZE = 16;
-const manifestMemo = new Map<string, { manifest: Manifest; offsets: number[] }>();
 
 /** An image, index or boot file picked by manifest id (immutable) or by rootfs name (follows the ref). */
 export interface Target {
@@ -47,20 +45,6 @@ export async function getRootfsCaibx(c: AppContext): Promise<Response> {
   return serveCaibx(c, await byName(c));
 }
 
-/**
- * GET and HEAD `/v1/castr/:prefix/:id.cacnk`: a chunk under casync's store layout, where
- * `:prefix` is the first four hex digits of the id. Any other path is 404.
- */
-export function getCastrChunk(c: AppContext): Promise<Response> {
-  const file = c.req.param("file") ?? "";
-  const match = /^([0-9a-f]{64})\.cacnk$/.exec(file);
-  const id = match?.[1];
-  if (!id || c.req.param("prefix") !== id.slice(0, 4)) {
-    throw notFound(`a casync store path is /v1/castr/<first 4 hex digits>/<64 hex digits>.cacnk`);
-  }
-  return serveChunk(c, id);
-}
-
 /** The manifest named by `:id`: immutable, cached for a year. */
 export function byManifest(c: AppContext): Target {
   return { manifestId: manifestIdParam(c), cacheControl: IMMUTABLE };
@@ -79,8 +63,8 @@ export async function byName(c: AppContext): Promise<Target> {
 }
 
 async function serveImage(c: AppContext, target: Target): Promise<Response> {
-  const { manifest, offsets } = await loadManifest(c, target.manifestId);
-  return serveChunkList(c, {
+  const { manifest, offsets } = await readManifest(c.var, target.manifestId);
+  return serveAssembled(c, {
     list: manifest,
     offsets,
     size: manifest.size,
@@ -111,13 +95,8 @@ export interface AssembledContent {
  * verified before it is sent, and one response carries at most IMAGE_MAX_RESPONSE_BYTES and
  * spans at most `chunksPerResponse` chunks (what the request's operation budget allows).
  */
-export function serveChunkList(c: AppContext, content: AssembledContent): Response {
-  const services = {
-    storage: c.var.storage,
-    cache: c.var.cache,
-    requestUrl: c.req.url,
-    waitUntil: background(c),
-  };
+export function serveAssembled(c: AppContext, content: AssembledContent): Response {
+  const services = c.var;
   const rep: Representation = {
     size: content.size,
     etag: content.etag,
@@ -154,7 +133,7 @@ function imageResponseLimit(configured: string | undefined): number {
 }
 
 async function serveCaibx(c: AppContext, target: Target): Promise<Response> {
-  const { manifest } = await loadManifest(c, target.manifestId);
+  const { manifest } = await readManifest(c.var, target.manifestId);
   const index = encodeCaibx(manifest);
   return respond(c.req.raw, {
     size: caibxSize(manifest.chunks.length),
@@ -164,39 +143,4 @@ async function serveCaibx(c: AppContext, target: Target): Promise<Response> {
     cacheControl: target.cacheControl,
     body: new Blob([index]).stream(),
   });
-}
-
-/**
- * Manifest `id`, parsed: from this isolate's memo, else the cache, else storage, and checked
- * against its id (the image must match what the id names).
- */
-export async function loadManifest(
-  c: AppContext,
-  id: string,
-): Promise<{ manifest: Manifest; offsets: number[] }> {
-  const memo = manifestMemo.get(id);
-  if (memo) {
-    manifestMemo.delete(id);
-    manifestMemo.set(id, memo);
-    return memo;
-  }
-  const cached = await c.var.cache.match(cacheKey(c.req.url, `/v1/manifests/${id}`));
-  let bytes: Uint8Array;
-  if (cached?.body) {
-    bytes = new Uint8Array(await cached.arrayBuffer());
-  } else {
-    const stored = await c.var.storage.get(manifestKey(id));
-    if (!stored) throw notFound(`no manifest ${id} is stored here`);
-    bytes = new Uint8Array(await new Response(stored.body).arrayBuffer());
-  }
-  if ((await sha256Hex(bytes)) !== id)
-    throw new FormatError(`stored manifest ${id} does not match its id`);
-  const manifest = decodeManifest(bytes);
-  const entry = { manifest, offsets: chunkOffsets(manifest) };
-  manifestMemo.set(id, entry);
-  for (const oldest of manifestMemo.keys()) {
-    if (manifestMemo.size <= MANIFEST_MEMO_SIZE) break;
-    manifestMemo.delete(oldest);
-  }
-  return entry;
 }

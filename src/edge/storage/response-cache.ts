@@ -7,8 +7,3 @@ export interface ResponseCache {
 
 /** The data center's cache (`caches.default`). On `*.workers.dev` it stores nothing: use a custom domain. */
 export const defaultCache = (): ResponseCache => caches.default;
-
-/** The cache key of an immutable object: its canonical URL on this edge, as a bare GET. */
-export function cacheKey(requestUrl: string, path: string): Request {
-  return new Request(new URL(path, requestUrl).toString(), { method: "GET" });
-}

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import { HttpProblem } from "../../http/problem.js";
+import { HttpProblem } from "./http/problem.js";
 
 /** Where the expected token comes from: the Worker's `PUBLISH_TOKEN` secret, usually. */
 export type TokenSource<E> = (env: E) => string | undefined;

@@ -1,0 +1,46 @@
+import { FormatError } from "../../format/errors.js";
+import { sha256Hex } from "../../format/hex.js";
+import { chunkOffsets, decodeManifest, type Manifest } from "../../format/manifest.js";
+import { notFound } from "../http/problem.js";
+import { MANIFEST, type ReadServices, readThrough } from "./objects.js";
+
+/** Parsed manifests kept by this isolate, most recently used last: parsing a large one costs CPU. */
+const MANIFEST_MEMO_SIZE = 16;
+const manifestMemo = new Map<string, ParsedManifest>();
+
+/** A manifest as the routes that assemble or describe its image use it. */
+export interface ParsedManifest {
+  manifest: Manifest;
+  /** `chunkOffsets(manifest)`. */
+  offsets: number[];
+}
+
+/**
+ * Manifest `id`, parsed: from this isolate's memo, else read through the cache (`readThrough`),
+ * checked against its id (the image must match what the id names) and parsed; 404 when it is
+ * not stored. At most two operations (cache lookup, storage read). It is not put in the cache
+ * from here: the routes that read a manifest to use it budget two operations for it
+ * (`ASSEMBLY_FIXED_OPERATIONS` in caps.ts, the dashboard's reads), and this isolate keeps it
+ * parsed anyway; `GET /v1/manifests/:id` fills the cache.
+ */
+export async function readManifest(services: ReadServices, id: string): Promise<ParsedManifest> {
+  const memo = manifestMemo.get(id);
+  if (memo) {
+    manifestMemo.delete(id);
+    manifestMemo.set(id, memo);
+    return memo;
+  }
+  const read = await readThrough(services, MANIFEST, id);
+  if (!read) throw notFound(`no manifest ${id} is stored here`);
+  if ((await sha256Hex(read.bytes)) !== id) {
+    throw new FormatError(`stored manifest ${id} does not match its id`);
+  }
+  const manifest = decodeManifest(read.bytes);
+  const entry = { manifest, offsets: chunkOffsets(manifest) };
+  manifestMemo.set(id, entry);
+  for (const oldest of manifestMemo.keys()) {
+    if (manifestMemo.size <= MANIFEST_MEMO_SIZE) break;
+    manifestMemo.delete(oldest);
+  }
+  return entry;
+}
