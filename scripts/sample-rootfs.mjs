@@ -2,6 +2,7 @@
 // POSIX tar of a tiny tree (/etc, /init, /usr/share/doc) padded with generated text to 8 MiB, so
 // it spans several chunks. The same call always writes the same bytes.
 import { writeFile } from "node:fs/promises";
+import { xorshift32 } from "../testing/random.mjs";
 
 const BLOCK = 512;
 
@@ -39,14 +40,11 @@ function dir(name) {
 function prose(bytes) {
   const words =
     "root chunk edge boot kernel initramfs manifest cache verify mirror block device".split(" ");
-  let x = 0x2545f491;
+  const next = xorshift32(0x2545f491);
   const out = [];
   let length = 0;
   while (length < bytes) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    const word = words[(x >>> 0) % words.length];
+    const word = words[next() % words.length];
     out.push(word);
     length += word.length + 1;
   }

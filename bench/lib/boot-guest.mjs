@@ -4,10 +4,11 @@ import { spawn } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
-import { cacheUsage, imageCoverage, recordedReads, startNbd } from "../../scripts/boot/cli.mjs";
+import { cacheUsage, imageCoverage, recordedReads } from "../../scripts/boot/cli.mjs";
 import { INITRAMFS_FAILURE } from "../../scripts/boot/initramfs.mjs";
 import { bootGuest, lineTime } from "../../scripts/boot/qemu.mjs";
 import { bootMarker, DATA_FAILURE } from "../../scripts/boot/rootfs.mjs";
+import { startNbd } from "../../testing/edgeboot-nbd.mjs";
 import { freePort } from "./run.mjs";
 
 const BOOT_TIMEOUT_MS = 90_000;

@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { staticBusybox } from "../../scripts/boot/busybox.mjs";
 import { bootMarker, DATA_FAILURE } from "../../scripts/boot/rootfs.mjs";
 import { requireTools, run } from "../../scripts/boot/tools.mjs";
+import { fractions, mulberry32 } from "../../testing/random.mjs";
 
 /** The scattered-read rootfs: what it holds and what its boot reads. */
 export const SCATTER = {
@@ -30,18 +31,6 @@ function noise(size, label) {
   return createCipheriv("aes-256-ctr", key, Buffer.alloc(16)).update(Buffer.alloc(size));
 }
 
-/** mulberry32: the same sequence for the same seed. */
-function random(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Builds the scatter rootfs at `out`.
  * @returns {Promise<{ path: string, bytes: number, readBytes: number, readFiles: number,
@@ -50,7 +39,7 @@ function random(seed) {
 export async function buildScatterRootfs(out, v = SCATTER) {
   const { mke2fs } = requireTools(["mke2fs"]);
   const busybox = await staticBusybox();
-  const rand = random(v.seed);
+  const rand = fractions(mulberry32(v.seed));
   const staging = await mkdtemp(join(dirname(out), `.rootfs-${v.name}-`));
   try {
     const tree = join(staging, "root");

@@ -4,17 +4,18 @@
 // and the cold-cache pass against a fresh Worker.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, symlinkSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { Miniflare } from "miniflare";
+import { join } from "node:path";
 import { Agent, request } from "undici";
-import { bundleWorker as bundle, WORKER_MODULE_RULES } from "../../scripts/worker-bundle.mjs";
+import { bundleWorker as bundle } from "../../scripts/worker-bundle.mjs";
+import { startWorker } from "../../testing/workers.mjs";
 import { stats } from "./latency.mjs";
 import { log, ROOT, run, shell } from "./run.mjs";
 import { cpuSeconds, quiet, runWrk } from "./wrk.mjs";
 
 /** The PUBLISH_TOKEN of every Worker. */
 export const TOKEN = "edgeboot-bench-token";
-export const COMPATIBILITY_DATE = "2026-04-26";
+/** wrangler.toml's, which every Worker here runs with (bench/edge.mjs reports it). */
+export { COMPATIBILITY_DATE } from "../../testing/workers.mjs";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -39,25 +40,15 @@ export function workerPool({ scratch, viaEntry }) {
    */
   async function start(key, script, { cache = true, r2 = "r2", bindings = {} } = {}) {
     const before = workerdChildren();
-    const options = {
-      modules: true,
-      scriptPath: script,
-      modulesRoot: dirname(script),
-      modulesRules: WORKER_MODULE_RULES,
-      compatibilityDate: COMPATIBILITY_DATE,
-      r2Buckets: ["CHUNKS"],
+    const { url: entry, mf } = await startWorker(script, {
       r2Persist: join(scratch, r2),
       cache,
       cachePersist: join(scratch, `cache-${key}`),
       bindings: { PUBLISH_TOKEN: TOKEN, ...bindings },
-      host: "127.0.0.1",
-      port: 0,
-    };
-    if (!viaEntry) options.unsafeDirectSockets = [{ host: "127.0.0.1", port: 0 }];
-    const mf = new Miniflare(options);
+      ...(viaEntry ? {} : { unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }] }),
+    });
     const worker = { key, mf, stop: () => mf.dispose() };
     running.add(worker);
-    const entry = (await mf.ready).toString().replace(/\/$/, "");
     const direct = viaEntry ? entry : (await mf.unsafeGetDirectURL()).toString().replace(/\/$/, "");
     const pids = [...workerdChildren()].filter((pid) => !before.has(pid));
     if (pids.length !== 1) throw new Error(`expected one new workerd for ${key}, found ${pids}`);

@@ -1,6 +1,5 @@
-// The edgeboot CLI as the boot demo drives it: publish an image, serve the edge over NBD, and
-// read back what the NBD server's cache holds afterwards.
-import { spawn } from "node:child_process";
+// The edgeboot CLI as the boot demo drives it: publish an image and read back what the NBD
+// server's cache holds afterwards (testing/edgeboot-nbd.mjs starts the server).
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -31,65 +30,6 @@ export async function edgeboot(args, env = {}) {
  */
 export function publishImage({ edge, token, image, name }) {
   return edgeboot(["publish", image, "--name", name, "--edge", edge], { EDGEBOOT_TOKEN: token });
-}
-
-/**
- * A running `edgeboot nbd`.
- * @typedef {object} NbdServer
- * @property {string} host
- * @property {number} port
- * @property {string} cacheDir
- * @property {() => string} stderr everything it has logged so far
- * @property {() => Promise<void>} close stops it (SIGTERM, then SIGKILL after 5 s)
- */
-
-/**
- * Starts `edgeboot nbd EDGE --listen 127.0.0.1:0` and waits for the port it prints.
- * @param {{ edge: string, cacheDir: string, record?: string, args?: string[] }} options
- * @returns {Promise<NbdServer>}
- */
-export function startNbd({ edge, cacheDir, record, args = [] }) {
-  if (!existsSync(join(REPO, "dist", "cli", "edgeboot.js"))) {
-    throw new Error("the CLI is not built: run `node scripts/build-cli.mjs` (npm run build:cli)");
-  }
-  const argv = [BIN, "nbd", edge, "--listen", "127.0.0.1:0", "--cache-dir", cacheDir, ...args];
-  if (record) argv.push("--record", record);
-  const child = spawn(process.execPath, argv, { stdio: ["ignore", "pipe", "pipe"] });
-  const killOnExit = () => child.kill("SIGKILL");
-  process.once("exit", killOnExit);
-  let stdout = "";
-  let stderr = "";
-  child.stderr.setEncoding("utf8").on("data", (d) => {
-    stderr += d;
-  });
-  const close = async () => {
-    process.removeListener("exit", killOnExit);
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-    await exited;
-    clearTimeout(timer);
-  };
-  return new Promise((resolve, reject) => {
-    child.stdout.setEncoding("utf8").on("data", (d) => {
-      stdout += d;
-      const match = /nbd:\/\/127\.0\.0\.1:(\d+)\//.exec(stdout);
-      if (match) {
-        resolve({
-          host: "127.0.0.1",
-          port: Number(match[1]),
-          cacheDir,
-          stderr: () => stderr,
-          close,
-        });
-      }
-    });
-    child.on("error", reject);
-    child.on("exit", (code, signal) =>
-      reject(new Error(`edgeboot nbd exited (${signal ?? code}) before listening: ${stderr}`)),
-    );
-  });
 }
 
 /**

@@ -16,13 +16,13 @@
 import { existsSync } from "node:fs";
 import { mkdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { startProxy } from "../../testing/http-proxy.mjs";
 import { edgeboot } from "./cli.mjs";
 import { buildDebianImage, DEBIAN_VARIANTS, debianMarker } from "./debian.mjs";
 import { buildAll, startLocalEdge } from "./edge.mjs";
 import { INITRAMFS_FAILURE } from "./initramfs.mjs";
 import { obtainKernel } from "./kernel.mjs";
 import { bootGuest, consoleText, IPXE_VIRTIO_ROM } from "./qemu.mjs";
-import { startRelay } from "./relay.mjs";
 import { requireTools, run } from "./tools.mjs";
 
 /** The edge's address inside the guest (a guestfwd rule), and so its PUBLIC_URL. */
@@ -65,8 +65,8 @@ export const NETBOOT_TIMEOUT_MS = 300_000;
 /**
  * Everything a network boot needs, running.
  * @typedef {object} Netboot
- * @property {import("./edge.mjs").LocalEdge} edge the edge on the host's loopback
- * @property {import("./relay.mjs").Relay} relay the counting relay in front of it (what the
+ * @property {import("../../testing/workers.mjs").LocalEdge} edge the edge on the host's loopback
+ * @property {import("../../testing/http-proxy.mjs").HttpProxy} relay the counting relay in front of it (what the
  *   guest reaches by default)
  * @property {import("./kernel.mjs").Kernel} kernel
  * @property {Record<string, import("./debian.mjs").DebianImage>} images by rootfs name
@@ -143,7 +143,7 @@ export async function prepareNetboot(options) {
     BOOT_MENU_TIMEOUT_SECONDS: String(menuTimeoutSeconds),
     REQUEST_OPERATION_BUDGET: String(options.operationBudget ?? NETBOOT_OPERATION_BUDGET),
   });
-  const relay = await startRelay(edge.url).catch(async (error) => {
+  const relay = await startProxy({ upstream: edge.url }).catch(async (error) => {
     await edge.close();
     throw error;
   });
@@ -218,7 +218,7 @@ export async function prepareNetboot(options) {
  *   steps: NetbootSteps,
  *   uptime: number,
  *   failedUnits: number,
- *   requests: import("./relay.mjs").RelayedRequest[],
+ *   requests: import("../../testing/http-proxy.mjs").ProxiedRequest[],
  *   chunkRequests: number,
  * }} NetbootResult the boot, with the root's own uptime and failed units from its marker line,
  *   and the requests the relay saw from qemu's start (times relative to it)
@@ -287,7 +287,7 @@ export function menuKeys(netboot, name) {
 
 /**
  * @param {import("./qemu.mjs").BootResult} result
- * @param {import("./relay.mjs").RelayedRequest[]} requests times relative to qemu's start
+ * @param {import("../../testing/http-proxy.mjs").ProxiedRequest[]} requests times relative to qemu's start
  * @param {string} name
  * @returns {NetbootSteps}
  */

@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { staticBusybox } from "../../scripts/boot/busybox.mjs";
-import { imageCoverage, type NbdServer, publishImage, startNbd } from "../../scripts/boot/cli.mjs";
+import { imageCoverage, publishImage } from "../../scripts/boot/cli.mjs";
 import { buildInitramfs, INITRAMFS_FAILURE } from "../../scripts/boot/initramfs.mjs";
 import { type Kernel, obtainKernel } from "../../scripts/boot/kernel.mjs";
 import { bootGuest } from "../../scripts/boot/qemu.mjs";
@@ -17,6 +17,7 @@ import {
   ROOTFS_VARIANTS,
 } from "../../scripts/boot/rootfs.mjs";
 import { requireTools } from "../../scripts/boot/tools.mjs";
+import { type NbdProcess, startNbd } from "../../testing/edgeboot-nbd.mjs";
 import { startEdge, type TestEdge, tempDir } from "../cli/edge.js";
 
 /** Each boot, from qemu's start to its marker. Seen here: about 3-4.5 s. */
@@ -24,7 +25,7 @@ const BOOT_BOUND_MS = 60_000;
 const NAMES = ["alpha", "beta"] as const;
 
 let edge: TestEdge | undefined;
-let nbd: NbdServer | undefined;
+let nbd: NbdProcess | undefined;
 let removeDir: (() => Promise<void>) | undefined;
 let kernel: Kernel;
 let initrd: string;

@@ -6,7 +6,7 @@
 // Missing tools fail this file with the apt-get line to run: CI installs them (.ci/run).
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type NbdServer, publishImage, startNbd } from "../../scripts/boot/cli.mjs";
+import { publishImage } from "../../scripts/boot/cli.mjs";
 import {
   buildDebianImage,
   DEBIAN_VARIANTS,
@@ -17,6 +17,7 @@ import { buildInitramfs, INITRAMFS_FAILURE } from "../../scripts/boot/initramfs.
 import { type Kernel, obtainKernel } from "../../scripts/boot/kernel.mjs";
 import { bootGuest } from "../../scripts/boot/qemu.mjs";
 import { requireTools } from "../../scripts/boot/tools.mjs";
+import { type NbdProcess, startNbd } from "../../testing/edgeboot-nbd.mjs";
 import { startEdge, type TestEdge, tempDir } from "../cli/edge.js";
 
 /**
@@ -27,7 +28,7 @@ const BOOT_BOUND_MS = 150_000;
 const NAMES = ["debian-a", "debian-b"] as const;
 
 let edge: TestEdge | undefined;
-let nbd: NbdServer | undefined;
+let nbd: NbdProcess | undefined;
 let removeDir: (() => Promise<void>) | undefined;
 let kernel: Kernel;
 let initrd: string;

@@ -20,8 +20,8 @@ import {
   ROOTFS_VARIANTS,
 } from "../../scripts/boot/rootfs.mjs";
 import { requireTools } from "../../scripts/boot/tools.mjs";
+import { type HttpProxy, startProxy } from "../../testing/http-proxy.mjs";
 import { runCli, startEdge, type TestEdge, tempDir } from "../cli/edge.js";
-import { startProxy, type TestProxy } from "../client/proxy.js";
 
 const run = promisify(execFile);
 /** From qemu's start to the root's marker. Seen here: 14 s with 2 vCPUs on an idle machine. */
@@ -36,7 +36,7 @@ interface SignedRef {
 }
 
 let edge: TestEdge | undefined;
-let proxy: TestProxy | undefined;
+let proxy: HttpProxy | undefined;
 let removeDir: (() => Promise<void>) | undefined;
 let dir: string;
 let kernel: Kernel;
@@ -60,7 +60,7 @@ beforeAll(async () => {
   ]);
   expect(built.code, built.stderr).toBe(0);
   edge = await startEdge();
-  proxy = await startProxy(edge.url);
+  proxy = await startProxy({ upstream: edge.url });
   // alpha is signed by the key the initramfs pins; beta by another key.
   for (const [name, key] of [
     ["alpha", publisher],
@@ -229,7 +229,7 @@ describe("a guest fetches its root from the edge itself (edgeboot initramfs, qem
         /^edgeboot initramfs: mounting rootfs alpha \(ext4, read-only\) from \/dev\/nbd0 failed: the fetcher says: .*wrong bytes/,
       );
     } finally {
-      proxy!.rewrite = (answer) => answer;
+      proxy!.rewrite = undefined;
     }
   });
 });

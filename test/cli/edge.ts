@@ -1,40 +1,24 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { Decoder } from "@toondepauw/node-zstd";
-import { Miniflare } from "miniflare";
 import { afterAll, beforeAll } from "vitest";
-import { WORKER_MODULE_RULES } from "../../scripts/worker-bundle.mjs";
 import { decodeManifest } from "../../src/format/manifest.js";
+import { xorshift32 } from "../../testing/random.mjs";
+import { type LocalEdge, startEdgeWorker } from "../../testing/workers.mjs";
 
 /** A real edge Worker in workerd (Miniflare), on a loopback port, with a fresh local R2 bucket. */
-export interface TestEdge {
-  url: string;
-  token: string;
-  mf: Miniflare;
-  close(): Promise<void>;
-}
+export type TestEdge = LocalEdge;
 
 /** Starts the Worker bundle built by global-setup.ts, with `vars` (e.g. REQUEST_OPERATION_BUDGET). */
-export async function startEdge(
+export function startEdge(
   token = "e2e-token-0123456789",
   vars: Record<string, string> = {},
 ): Promise<TestEdge> {
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: "dist/test-worker/edge.js",
-    modulesRules: WORKER_MODULE_RULES,
-    compatibilityDate: "2026-04-26",
-    r2Buckets: ["CHUNKS"],
-    bindings: { ...vars, PUBLISH_TOKEN: token },
-    host: "127.0.0.1",
-    port: 0,
-  });
-  const url = (await mf.ready).toString().replace(/\/$/, "");
-  return { url, token, mf, close: () => mf.dispose() };
+  return startEdgeWorker("dist/test-worker/edge.js", { token, vars });
 }
 
 /** The outcome of one CLI run. */
@@ -65,49 +49,6 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
   });
 }
 
-/** A running `edgeboot nbd` child process. */
-export interface NbdProcess {
-  child: ChildProcess;
-  port: number;
-  /** What it has written to stderr so far. */
-  stderr: () => string;
-  /** Stops it with SIGTERM and waits for it to exit. */
-  stop(): Promise<void>;
-}
-
-/** Starts `edgeboot nbd EDGE` on an ephemeral loopback port, reading the port from its stdout. */
-export async function startNbd(edge: string, ...extra: string[]): Promise<NbdProcess> {
-  const child = spawn(
-    process.execPath,
-    ["bin/edgeboot.js", "nbd", edge, "--listen", "127.0.0.1:0", ...extra],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let err = "";
-  child.stderr?.on("data", (d) => {
-    err += d;
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = "";
-    child.stdout?.on("data", (d) => {
-      out += d;
-      const match = /nbd:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
-      if (match) resolve(Number(match[1]));
-    });
-    child.on("exit", (code) => reject(new Error(`edgeboot nbd exited with ${code}: ${err}`)));
-  });
-  return {
-    child,
-    port,
-    stderr: () => err,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
-}
-
 /** A temporary directory, removed by the returned function. */
 export async function tempDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "edgeboot-test-"));
@@ -117,11 +58,9 @@ export async function tempDir(): Promise<{ dir: string; remove: () => Promise<vo
 /** Deterministic image bytes: text-like runs and noise, so chunks compress like real files. */
 export function imageBytes(size: number, seed = 1): Buffer {
   const out = Buffer.alloc(size);
-  let x = seed * 0x9e3779b1 || 1;
+  const next = xorshift32(seed * 0x9e3779b1 || 1);
   for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
+    const x = next();
     out[i] = (x & 0x300) === 0 ? x & 0xff : 97 + ((x >>> 8) & 15);
   }
   return out;

@@ -4,10 +4,12 @@ import { readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { Miniflare } from "miniflare";
 import { Pool } from "undici";
 import { describe, expect, it } from "vitest";
-import { imageBytes, runCli, startNbd, useEdgeAndDir } from "./edge.js";
+import { startNbd } from "../../testing/edgeboot-nbd.mjs";
+import { lcg } from "../../testing/random.mjs";
+import { startWorker } from "../../testing/workers.mjs";
+import { imageBytes, runCli, useEdgeAndDir } from "./edge.js";
 
 /**
  * A bounded load test on loopback: many connections fetch chunks and image ranges from the edge,
@@ -78,16 +80,8 @@ async function bareWorkerGrowth(frames: Map<string, Uint8Array>): Promise<{
   memory: { middle: number; last: number; max: number };
 }> {
   const before = new Set(workerdPids());
-  const mf = new Miniflare({
-    modules: true,
-    scriptPath: "bench/lib/bare-worker.js",
-    compatibilityDate: "2026-04-26",
-    r2Buckets: ["CHUNKS"],
-    host: "127.0.0.1",
-    port: 0,
-  });
+  const { url, mf, close } = await startWorker("bench/lib/bare-worker.js");
   try {
-    const url = (await mf.ready).toString().replace(/\/$/, "");
     const bucket = await mf.getR2Bucket("CHUNKS");
     for (const [id, frame] of frames) await bucket.put(`chunks/${id}`, frame);
     const pid = workerdPids().find((p) => !before.has(p)) as number;
@@ -113,7 +107,7 @@ async function bareWorkerGrowth(frames: Map<string, Uint8Array>): Promise<{
     await pool.close();
     return { requests, memory: flatness(samples).workerd };
   } finally {
-    await mf.dispose();
+    await close();
   }
 }
 
@@ -144,7 +138,10 @@ describe("load", () => {
       frameBytes.set(id, frame);
       frames.set(id, digest(frame));
     }
-    const nbd = await startNbd(fixture.edge.url, "--cache-dir", join(fixture.dir, "nbd-cache"));
+    const nbd = await startNbd({
+      edge: fixture.edge.url,
+      cacheDir: join(fixture.dir, "nbd-cache"),
+    });
     const pool = new Pool(fixture.edge.url, { connections: HTTP_CONNECTIONS });
     const stats = { chunkGets: 0, rangeGets: 0, nbdCopies: 0, wrong: 0, errors: 0, bytes: 0 };
     const failures: string[] = [];
@@ -155,11 +152,8 @@ describe("load", () => {
       () => samples.push({ workerd: rssMb(workerd), nbd: rssMb(nbd.child.pid as number) }),
       250,
     );
-    let seed = 12345;
-    const random = (n: number) => {
-      seed = (seed * 1103515245 + 12345) >>> 0;
-      return (seed >>> 8) % n;
-    };
+    const next = lcg(12345);
+    const random = (n: number) => (next() >>> 8) % n;
     const http = async (worker: number) => {
       for (let round = worker; Date.now() < deadline; round++) {
         const ranged = round % 2 === 0;
@@ -240,7 +234,7 @@ describe("load", () => {
     clearInterval(sampler);
     const memory = flatness(samples);
     await pool.close();
-    await nbd.stop();
+    await nbd.close();
 
     const requests = stats.chunkGets + stats.rangeGets;
     // Long runs (bench:load) also measure the peer: workerd's growth is judged against it.

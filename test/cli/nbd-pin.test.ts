@@ -9,7 +9,8 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { signRefUpdate } from "../../src/format/ref.js";
 import { loadSigningKeys } from "../../src/publish/keys.js";
-import { imageBytes, runCli, startNbd, useEdgeAndDir } from "./edge.js";
+import { startNbd } from "../../testing/edgeboot-nbd.mjs";
+import { imageBytes, runCli, useEdgeAndDir } from "./edge.js";
 
 const run = promisify(execFile);
 const fixture = useEdgeAndDir();
@@ -50,8 +51,8 @@ function pinOf(name: string, ref: ServedRef, sig = ref.signature?.sig): string {
 /** Runs `edgeboot nbd` until it listens (then stops it) or exits; gives what it said. */
 async function nbdOutcome(cache: string, ...args: string[]) {
   try {
-    const server = await startNbd(fixture.edge.url, "--cache-dir", cache, ...args);
-    await server.stop();
+    const server = await startNbd({ edge: fixture.edge.url, cacheDir: cache, args });
+    await server.close();
     return { served: true, said: server.stderr() };
   } catch (error) {
     return { served: false, said: (error as Error).message };
@@ -66,17 +67,17 @@ describe("edgeboot nbd --pin", () => {
     const first = await publish("pinned", 1, "--key", publisher.key);
     const second = await publish("pinned", 2, "--key", publisher.key);
     expect(second.ref.manifest).not.toBe(first.ref.manifest);
-    const server = await startNbd(
-      fixture.edge.url,
-      ...["--cache-dir", join(fixture.dir, "cache-good"), "--trust", publisher.pub],
-      ...["--pin", pinOf("pinned", first.ref)],
-    );
+    const server = await startNbd({
+      edge: fixture.edge.url,
+      cacheDir: join(fixture.dir, "cache-good"),
+      args: ["--trust", publisher.pub, "--pin", pinOf("pinned", first.ref)],
+    });
     try {
       const out = join(fixture.dir, "pinned.out");
       await run("nbdcopy", [`nbd://127.0.0.1:${server.port}/pinned`, out], { timeout: 60_000 });
       expect(digest(await readFile(out))).toBe(digest(first.bytes));
     } finally {
-      await server.stop();
+      await server.close();
     }
   });
 

@@ -6,7 +6,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { startProxy } from "../client/proxy.js";
+import { startProxy } from "../../testing/http-proxy.mjs";
 import { imageBytes, runCli, startEdge, useEdgeAndDir } from "./edge.js";
 
 const run = promisify(execFile);
@@ -77,7 +77,7 @@ describe("casync extract against the edge", () => {
   ])(
     "with --seed= the older version of a %s-chunked image, fetches only the chunks that changed",
     async (name, changedChunks) => {
-      const proxy = await startProxy(fixture.edge.url);
+      const proxy = await startProxy({ upstream: fixture.edge.url });
       try {
         const out = join(fixture.dir, `${name}2.casync`);
         await run(

@@ -2,8 +2,9 @@ import { createHash } from "node:crypto";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { startProxy } from "../../testing/http-proxy.mjs";
 import { imageBytes, runCli, useEdgeAndDir } from "../cli/edge.js";
-import { closedPort, startProxy } from "./proxy.js";
+import { closedPort } from "./loopback-servers.js";
 
 const fixture = useEdgeAndDir();
 const CHUNK = 65536;
@@ -138,7 +139,7 @@ describe("edgeboot ls and fetch against a running edge", () => {
   it("names an edge that flips a byte, after refetching with no-cache, and takes the chunk from a good mirror", async () => {
     const original = imageBytes(3 * CHUNK, 51);
     await publish("epsilon", original);
-    const proxy = await startProxy(fixture.edge.url);
+    const proxy = await startProxy({ upstream: fixture.edge.url });
     proxy.rewrite = (answer) => {
       if (answer.path.startsWith("/v1/chunks/") && answer.status === 200) {
         const body = Buffer.from(answer.body);
@@ -175,7 +176,7 @@ describe("edgeboot ls and fetch against a running edge", () => {
   it("detects an edge that serves another chunk's bytes", async () => {
     const original = imageBytes(3 * CHUNK, 61);
     await publish("zeta", original);
-    const proxy = await startProxy(fixture.edge.url);
+    const proxy = await startProxy({ upstream: fixture.edge.url });
     let other: Buffer | undefined;
     proxy.rewrite = (answer) => {
       if (!answer.path.startsWith("/v1/chunks/") || answer.status !== 200) return answer;

@@ -3,8 +3,8 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { BootClient } from "../../src/client/index.js";
+import { startProxy } from "../../testing/http-proxy.mjs";
 import { imageBytes, runCli, useEdgeAndDir } from "../cli/edge.js";
-import { startProxy } from "./proxy.js";
 
 const fixture = useEdgeAndDir();
 const CHUNK = 65536;
@@ -112,7 +112,7 @@ describe("ImageReader against a running edge", () => {
 
   it("shares one download among concurrent reads of a chunk, and reads ahead of a sequential reader in proportion to its run", async () => {
     await published("shared", "fixed:64K");
-    const proxy = await startProxy(fixture.edge.url);
+    const proxy = await startProxy({ upstream: fixture.edge.url });
     const boot = client("cache-shared", [proxy.url]);
     try {
       const reader = await boot.open("shared", { readAhead: 0 });

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { BootClient } from "../../src/client/index.js";
 import { imageBytes, runCli, tempDir } from "../cli/edge.js";
-import { closedPort, startStaticServer } from "./proxy.js";
+import { closedPort, startStaticServer } from "./loopback-servers.js";
 
 const digest = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 

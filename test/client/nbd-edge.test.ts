@@ -4,7 +4,8 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { imageBytes, type NbdProcess, runCli, startNbd, useEdgeAndDir } from "../cli/edge.js";
+import { type NbdProcess, startNbd } from "../../testing/edgeboot-nbd.mjs";
+import { imageBytes, runCli, useEdgeAndDir } from "../cli/edge.js";
 
 const run = promisify(execFile);
 const fixture = useEdgeAndDir();
@@ -27,12 +28,12 @@ beforeAll(async () => {
     });
     expect(published.code, published.stderr).toBe(0);
   }
-  server = await startNbd(fixture.edge.url, "--cache-dir", join(fixture.dir, "cache"));
+  server = await startNbd({ edge: fixture.edge.url, cacheDir: join(fixture.dir, "cache") });
   port = server.port;
 });
 
 afterAll(async () => {
-  await server?.stop();
+  await server?.close();
 });
 
 describe("edgeboot nbd against a running edge, read by real NBD clients", () => {

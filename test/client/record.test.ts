@@ -3,13 +3,12 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
-import { imageBytes, runCli, startNbd as startNbdProcess, useEdgeAndDir } from "../cli/edge.js";
+import { startNbd } from "../../testing/edgeboot-nbd.mjs";
+import { imageBytes, runCli, useEdgeAndDir } from "../cli/edge.js";
 
 const run = promisify(execFile);
 const fixture = useEdgeAndDir();
 const CHUNK = 65536;
-
-const startNbd = (...extra: string[]) => startNbdProcess(fixture.edge.url, ...extra);
 
 describe("recording a boot and prefetching it", () => {
   it("records the chunks read in order, puts them into the manifest with --profile, and prefetches them", async () => {
@@ -35,12 +34,11 @@ describe("recording a boot and prefetching it", () => {
     expect((await publish()).code).toBe(0);
 
     const record = join(fixture.dir, "boot.json");
-    const recording = await startNbd(
-      "--record",
+    const recording = await startNbd({
+      edge: fixture.edge.url,
+      cacheDir: join(fixture.dir, "cache-rec"),
       record,
-      "--cache-dir",
-      join(fixture.dir, "cache-rec"),
-    );
+    });
     try {
       const uri = `nbd://127.0.0.1:${recording.port}/prof`;
       for (const chunk of [7, 2, 7, 5]) {
@@ -49,7 +47,7 @@ describe("recording a boot and prefetching it", () => {
         });
       }
     } finally {
-      await recording.stop();
+      await recording.close();
     }
     const profile = JSON.parse(await readFile(record, "utf8")) as {
       format: string;
@@ -74,7 +72,7 @@ describe("recording a boot and prefetching it", () => {
     expect(manifest.prefetch.filter((c) => c !== 0)).toEqual([7, 2, 5]);
 
     const cache = join(fixture.dir, "cache-pre");
-    const booting = await startNbd("--cache-dir", cache);
+    const booting = await startNbd({ edge: fixture.edge.url, cacheDir: cache });
     try {
       await run("nbdinfo", ["--size", `nbd://127.0.0.1:${booting.port}/prof`], { timeout: 30_000 });
       for (let i = 0; i < 100 && !/prefetched \d+ chunks/.test(booting.stderr()); i++) {
@@ -82,7 +80,7 @@ describe("recording a boot and prefetching it", () => {
       }
       expect(booting.stderr()).toMatch(/prefetched \d+ chunks of manifest/);
     } finally {
-      await booting.stop();
+      await booting.close();
     }
     const shown = await runCli(["cache", "--cache-dir", cache]);
     const cached = Number(/chunks\s+(\d+)/.exec(shown.stdout)?.[1]);

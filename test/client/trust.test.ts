@@ -1,8 +1,8 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { startProxy } from "../../testing/http-proxy.mjs";
 import { imageBytes, runCli, useEdgeAndDir } from "../cli/edge.js";
-import { startProxy } from "./proxy.js";
 
 const fixture = useEdgeAndDir();
 
@@ -78,7 +78,7 @@ describe("ref trust", () => {
     const fresh = await fetchCli(fixture.edge.url, "replayed", cache, "--trust", publisher.pub);
     expect(fresh.code, fresh.stderr).toBe(0);
 
-    const proxy = await startProxy(fixture.edge.url);
+    const proxy = await startProxy({ upstream: fixture.edge.url });
     proxy.rewrite = (answer) =>
       answer.path === "/v1/rootfs/replayed"
         ? { ...answer, body: oldRef, headers: { ...answer.headers } }
@@ -108,7 +108,7 @@ describe("ref trust", () => {
 
   it("refuses a ref served under another name", async () => {
     await publish("realname", 7);
-    const proxy = await startProxy(fixture.edge.url);
+    const proxy = await startProxy({ upstream: fixture.edge.url });
     const other = Buffer.from(
       await (await fetch(`${fixture.edge.url}/v1/rootfs/realname`)).arrayBuffer(),
     );

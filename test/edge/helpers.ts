@@ -7,6 +7,7 @@ import { r2Storage } from "../../src/edge/storage/r2.js";
 import type { BootFile, BootFiles } from "../../src/format/boot-files.js";
 import { sha256Hex } from "../../src/format/hex.js";
 import { encodeManifest, MANIFEST_VERSION, type Manifest } from "../../src/format/manifest.js";
+import { lcg } from "../../testing/random.mjs";
 import { TEST_PUBLISH_TOKEN } from "./token.js";
 
 export { TEST_PUBLISH_TOKEN };
@@ -38,11 +39,8 @@ export interface TestChunk {
 /** Deterministic pseudo-random bytes, compressible enough to make a realistic frame. */
 export function testBytes(length: number, seed = 1): Uint8Array {
   const out = new Uint8Array(length);
-  let x = seed * 2654435761;
-  for (let i = 0; i < length; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = (x >>> 24) & (i % 3 === 0 ? 0xff : 0x0f);
-  }
+  const next = lcg(seed * 2654435761);
+  for (let i = 0; i < length; i++) out[i] = (next() >>> 24) & (i % 3 === 0 ? 0xff : 0x0f);
   return out;
 }
 

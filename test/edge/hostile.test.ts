@@ -1,16 +1,11 @@
 import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
+import { fractions, xorshift32 } from "../../testing/random.mjs";
 import { authorized, call, makeChunk, moveRef, storeImage, type TestChunk } from "./helpers.js";
 
 /** A small deterministic generator, so a failure names a request that can be replayed. */
 function random(seed: number) {
-  let x = seed >>> 0;
-  const next = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
+  const next = fractions(xorshift32(seed));
   return <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
 }
 

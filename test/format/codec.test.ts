@@ -10,6 +10,7 @@ import {
 } from "../../src/format/codec.js";
 import { FormatError } from "../../src/format/errors.js";
 import { sha256Hex } from "../../src/format/hex.js";
+import { fractions, xorshift32 } from "../../testing/random.mjs";
 import {
   BIG_WINDOW_B64,
   BOMB_FCS_B64,
@@ -29,13 +30,7 @@ function base64(text: string): Uint8Array {
 
 /** A seeded generator of numbers in [0, 1), for reproducible random piece sizes. */
 function random(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
+  return fractions(xorshift32(seed >>> 0 || 1));
 }
 
 function cat(...parts: Uint8Array[]): Uint8Array {

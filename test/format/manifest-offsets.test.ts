@@ -1,19 +1,11 @@
 /** chunkOffsets and chunkAt: the offset table of a manifest and the lookup of a position in it. */
 import { describe, expect, it } from "vitest";
 import { chunkAt, chunkOffsets } from "../../src/format/manifest.js";
+import { fractions, mulberry32 } from "../../testing/random.mjs";
 import { fixedManifest, KiB } from "./manifest-fixtures.js";
 
 /** Small deterministic PRNG (mulberry32), so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = (seed: number) => fractions(mulberry32(seed));
 
 describe("chunkOffsets and chunkAt", () => {
   /** Reference: the chunk holding `position` by linear scan. */

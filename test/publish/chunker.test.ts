@@ -8,20 +8,13 @@ import {
   DEFAULT_CHUNKING,
   parseChunkingSpec,
 } from "../../src/publish/chunker.js";
+import { mulberry32 } from "../../testing/random.mjs";
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
 
 /** mulberry32: a small seeded PRNG, so every run sees the same "random" data. */
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+const rng = mulberry32;
 
 function randomBytes(length: number, seed: number): Buffer {
   const next = rng(seed);

@@ -5,6 +5,7 @@ import {
   type NbdServer,
   type NbdServerOptions,
 } from "../../../src/client/nbd/server.js";
+import { xorshift32 } from "../../../testing/random.mjs";
 
 /** 5 MiB + 123 bytes: not a multiple of any block size. */
 export const DISK_SIZE = 5 * 1024 * 1024 + 123;
@@ -15,15 +16,8 @@ export const PATTERN_BLOCKS = 16;
 /** Deterministic pseudo-random bytes (xorshift32). */
 export function pseudoRandomImage(size: number, seed = 0x2545f491): Uint8Array {
   const words = new Uint32Array(Math.ceil(size / 4));
-  let x = seed >>> 0;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    words[i] = x;
-  }
+  const next = xorshift32(seed);
+  for (let i = 0; i < words.length; i++) words[i] = next();
   return new Uint8Array(words.buffer, 0, size);
 }
 

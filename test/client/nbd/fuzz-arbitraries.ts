@@ -5,9 +5,9 @@
 import { connect, type Socket } from "node:net";
 import fc from "fast-check";
 import { expect } from "vitest";
+import { RawClient } from "../../../testing/nbd-client.mjs";
 import { fuzzTimeout } from "../../fixtures/fuzz.js";
 import { pseudoRandomImage, type Running } from "./fixtures.js";
-import { RawClient } from "./raw-client.js";
 
 /** Per test: a property that hangs or crawls fails on time instead of stalling the run. */
 export const TIMEOUT = fuzzTimeout(10);

@@ -8,10 +8,10 @@ import type { Socket } from "node:net";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeRequestHeader } from "../../../src/client/nbd/protocol.js";
+import { MAGIC, OPT, RawClient } from "../../../testing/nbd-client.mjs";
 import { fuzzRuns } from "../../fixtures/fuzz.js";
 import { memoryExport, memorySource, type Running, startServer } from "./fixtures.js";
 import { DISK, stillServesOn, TIMEOUT, u16, u32, u64, within } from "./fuzz-arbitraries.js";
-import { MAGIC, OPT, RawClient } from "./raw-client.js";
 
 /** Requests of every type, flags, offsets and lengths in and out of range, with and without payloads. */
 const requestStream = fc

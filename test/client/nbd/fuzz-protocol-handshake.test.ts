@@ -7,6 +7,7 @@
 import type { Socket } from "node:net";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAGIC } from "../../../testing/nbd-client.mjs";
 import { fuzzRuns } from "../../fixtures/fuzz.js";
 import { memoryExport, memorySource, type Running, startServer } from "./fixtures.js";
 import {
@@ -20,7 +21,6 @@ import {
   u32,
   within,
 } from "./fuzz-arbitraries.js";
-import { MAGIC } from "./raw-client.js";
 
 const QUICK_EXPORT = "only-the-good-client-knows-this-name";
 

@@ -16,9 +16,9 @@ import {
   encodeString,
   MAX_STRING_BYTES,
 } from "../../../src/client/nbd/protocol.js";
+import { MAGIC } from "../../../testing/nbd-client.mjs";
 import { fuzzRuns } from "../../fixtures/fuzz.js";
 import { infoData, nameBytes, TIMEOUT, u16, u32, u64 } from "./fuzz-arbitraries.js";
-import { MAGIC } from "./raw-client.js";
 
 // ---- references ----
 

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createNbdServer } from "../../../src/client/nbd/server.js";
+import { CMD, ERR, OPT, RawClient, REP } from "../../../testing/nbd-client.mjs";
 import {
   DISK_SIZE,
   memoryExport,
@@ -11,7 +12,6 @@ import {
   sha256,
   startServer,
 } from "./fixtures.js";
-import { CMD, ERR, OPT, RawClient, REP } from "./raw-client.js";
 
 const disk = pseudoRandomImage(DISK_SIZE);
 const MAX_REQUEST = 32 * 1024 * 1024;
