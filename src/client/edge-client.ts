@@ -1,6 +1,12 @@
-import { Agent, errors, request } from "undici";
-import { MAX_FRAME_BYTES, MAX_MANIFEST_BYTES, MAX_REF_BYTES } from "../format/limits.js";
-import { backoffDelay, isTransientStatus, sleep } from "../format/retry.js";
+import { EDGE_API } from "../format/api.js";
+import {
+  answerDetail,
+  type EdgeAnswer,
+  EdgeHttp,
+  ExchangeFailure,
+  parseEdgeUrl,
+} from "../http/edge-http.js";
+import { backoffDelay, isTransientStatus, sleep } from "../http/retry.js";
 
 /** A failure the user can act on: unreachable edges, missing objects, refused answers. */
 export class ClientError extends Error {
@@ -52,12 +58,13 @@ type Outcome =
  * Reads objects from one or more edges (an edgeboot Worker, or a directory store behind any static
  * web server: the same paths), tried in the order given. An edge that fails is skipped for a
  * while; a request fails over to the next edge at once, and backs off only after every edge has
- * failed it. Keep-alive connections through undici, a bound on requests in flight, a timeout on
- * each request and a size limit on each body.
+ * failed it; a bound on requests in flight over all edges. This is the failover: each edge is
+ * one EdgeHttp (http/edge-http.ts: connections, the timeout of each whole request, the size limit
+ * of each body, the reason of each failure), shared with the publisher's writes.
  */
 export class EdgeClient {
   readonly edges: readonly URL[];
-  private readonly agent: Agent;
+  private readonly http = new Map<string, EdgeHttp>();
   private readonly penaltyUntil = new Map<string, number>();
   private readonly waiting: (() => void)[] = [];
   private active = 0;
@@ -67,34 +74,40 @@ export class EdgeClient {
     private readonly options: EdgeClientOptions = {},
   ) {
     if (edgeUrls.length === 0) throw new ClientError("give at least one edge URL");
-    this.edges = edgeUrls.map(parseEdgeUrl);
-    const timeout = options.timeoutMs ?? 30_000;
-    this.agent = new Agent({
-      connections: options.inFlight ?? 16,
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-      keepAliveTimeout: 30_000,
-    });
+    this.edges = edgeUrls.map((url) => parseEdgeUrl(url, ClientError));
+    for (const edge of this.edges) {
+      this.http.set(
+        edge.href,
+        new EdgeHttp(edge, {
+          connections: options.inFlight ?? 16,
+          timeoutMs: options.timeoutMs,
+          timeoutWholeExchange: true,
+        }),
+      );
+    }
   }
 
   /** The compressed frame of chunk `id`. */
   getChunk(id: string, options: { noCache?: boolean; edges?: readonly URL[] } = {}) {
-    return this.get(`v1/chunks/${id}`, { maxBytes: MAX_FRAME_BYTES, ...options });
+    return this.get(EDGE_API.chunk.path(id), { maxBytes: EDGE_API.chunk.maxBytes, ...options });
   }
 
   /** The bytes of manifest `id`. */
   getManifest(id: string): Promise<Fetched> {
-    return this.get(`v1/manifests/${id}`, { maxBytes: MAX_MANIFEST_BYTES });
+    return this.get(EDGE_API.manifest.path(id), { maxBytes: EDGE_API.manifest.maxBytes });
   }
 
   /** The bytes of the ref of rootfs `name`. */
   getRef(name: string): Promise<Fetched> {
-    return this.get(`v1/rootfs/${name}`, { maxBytes: MAX_REF_BYTES, noCache: true });
+    return this.get(EDGE_API.ref.path(name), { maxBytes: EDGE_API.ref.maxBytes, noCache: true });
   }
 
   /** The JSON listing of `GET /v1/rootfs` from the first edge that has one. */
   async listRootfs(): Promise<Fetched> {
-    return this.get("v1/rootfs", { maxBytes: MAX_MANIFEST_BYTES, noCache: true });
+    return this.get(EDGE_API.rootfsList.path(), {
+      maxBytes: EDGE_API.rootfsList.maxBytes,
+      noCache: true,
+    });
   }
 
   /**
@@ -139,7 +152,7 @@ export class EdgeClient {
 
   /** Closes every connection. */
   async close(): Promise<void> {
-    await this.agent.close();
+    await Promise.all([...this.http.values()].map((http) => http.close()));
   }
 
   /**
@@ -179,42 +192,35 @@ export class EdgeClient {
   }
 
   private async getOnce(edge: URL, path: string, options: GetOptions): Promise<Outcome> {
-    const url = new URL(path, edge);
     const headers: Record<string, string> = { Accept: "*/*" };
     if (options.noCache) headers["Cache-Control"] = "no-cache";
-    const timeout = this.options.timeoutMs ?? 30_000;
+    let answer: EdgeAnswer;
     try {
-      const response = await request(url, {
-        method: "GET",
-        dispatcher: this.agent,
+      answer = await (this.http.get(edge.href) as EdgeHttp).exchange({
+        path,
         headers,
-        signal: AbortSignal.timeout(timeout),
+        maxBytes: options.maxBytes,
       });
-      if (response.statusCode === 404 || response.statusCode === 410) {
-        await response.body.dump();
-        return { kind: "missing", url: url.href };
-      }
-      if (response.statusCode !== 200) {
-        const detail = (await response.body.text()).slice(0, 300);
-        return {
-          kind: "failed",
-          url: url.href,
-          reason: `status ${response.statusCode}${detail ? ` (${detail})` : ""}`,
-          transient: isTransientStatus(response.statusCode),
-        };
-      }
-      const bytes = await readLimited(response.body, options.maxBytes, url.href);
-      const etag = response.headers.etag;
-      return {
-        kind: "ok",
-        fetched: { bytes, url: url.href, edge, etag: typeof etag === "string" ? etag : undefined },
-      };
     } catch (error) {
-      if (error instanceof ClientError) {
-        return { kind: "failed", url: url.href, reason: error.message, transient: false };
-      }
-      return { kind: "failed", url: url.href, reason: reasonOf(error), transient: true };
+      if (!(error instanceof ExchangeFailure)) throw error;
+      return { kind: "failed", url: error.url, reason: error.reason, transient: error.transient };
     }
+    const { url, status } = answer;
+    if (status === 404 || status === 410) return { kind: "missing", url };
+    if (status !== 200) {
+      const detail = answerDetail(answer);
+      return {
+        kind: "failed",
+        url,
+        reason: `status ${status}${detail ? ` (${detail})` : ""}`,
+        transient: isTransientStatus(status),
+      };
+    }
+    const etag = answer.headers.etag;
+    return {
+      kind: "ok",
+      fetched: { bytes: answer.body, url, edge, etag: typeof etag === "string" ? etag : undefined },
+    };
   }
 
   private byHealth(): URL[] {
@@ -242,49 +248,6 @@ export class EdgeClient {
   }
 }
 
-/** Parses an edge URL given by the user (http or https; a path prefix is kept). */
-export function parseEdgeUrl(text: string): URL {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new ClientError(`"${text}" is not a URL: give an edge as https://edge.example.com`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new ClientError(`an edge URL must be http: or https:, not ${url.protocol} (${text})`);
-  }
-  if (!url.pathname.endsWith("/")) url.pathname += "/";
-  url.search = "";
-  url.hash = "";
-  return url;
-}
-
-async function readLimited(
-  body: AsyncIterable<Buffer> & { destroy(): void },
-  maxBytes: number,
-  url: string,
-): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let total = 0;
-  for await (const part of body) {
-    total += part.byteLength;
-    if (total > maxBytes) {
-      body.destroy();
-      throw new ClientError(`${url} sent more than ${maxBytes} bytes: not an edgeboot object`);
-    }
-    parts.push(part);
-  }
-  return Buffer.concat(parts, total);
-}
-
 function badBytesMessage(path: string, bad: string[]): string {
   return `wrong bytes for ${path}, even with no-cache, from ${bad.join(", ")}: that edge or a cache in front of it serves corrupt data`;
-}
-
-function reasonOf(error: unknown): string {
-  if (error instanceof errors.UndiciError || error instanceof Error) {
-    const code = (error as { cause?: { code?: string }; code?: string }).cause?.code;
-    return code ?? (error as { code?: string }).code ?? error.message;
-  }
-  return String(error);
 }

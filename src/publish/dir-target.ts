@@ -1,12 +1,14 @@
 import { createHash, randomBytes } from "node:crypto";
 import { access, mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
+import { EDGE_API } from "../format/api.js";
 import { decodeRef, encodeRef, nextHistory, type Ref, type RefUpdate } from "../format/ref.js";
 import { type CurrentRef, type PublishTarget, RefConflictError } from "./target.js";
 
 /**
  * Publishes into a directory laid out like the edge's read API (`v1/chunks/<id>`,
- * `v1/manifests/<id>`, `v1/rootfs/<name>`), so any static web server can serve it as a mirror,
+ * `v1/manifests/<id>`, `v1/rootfs/<name>`: the paths of `EDGE_API`, format/api.ts, below the
+ * directory), so any static web server can serve it as a mirror,
  * or `wrangler r2 object put` can load it. Every file is written whole, then renamed into place.
  */
 export class DirectoryTarget implements PublishTarget {
@@ -18,22 +20,22 @@ export class DirectoryTarget implements PublishTarget {
   }
 
   async missing(ids: readonly string[]): Promise<string[]> {
-    const present = await Promise.all(ids.map((id) => exists(this.path("chunks", id))));
+    const present = await Promise.all(ids.map((id) => exists(this.file(EDGE_API.chunk.path(id)))));
     return ids.filter((_, index) => !present[index]);
   }
 
   async putChunk(id: string, frame: Uint8Array): Promise<void> {
-    await this.write(this.path("chunks", id), frame);
+    await this.write(this.file(EDGE_API.chunk.path(id)), frame);
   }
 
   async putManifest(id: string, bytes: Uint8Array): Promise<void> {
-    await this.write(this.path("manifests", id), bytes);
+    await this.write(this.file(EDGE_API.manifest.path(id)), bytes);
   }
 
   async getRef(name: string): Promise<CurrentRef | undefined> {
     let bytes: Buffer;
     try {
-      bytes = await readFile(this.path("rootfs", name));
+      bytes = await readFile(this.file(EDGE_API.ref.path(name)));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw error;
@@ -49,13 +51,14 @@ export class DirectoryTarget implements PublishTarget {
       );
     }
     const ref: Ref = { name, ...update, previous: nextHistory(current?.ref, update.manifest) };
-    await this.write(this.path("rootfs", name), encodeRef(ref));
+    await this.write(this.file(EDGE_API.ref.path(name)), encodeRef(ref));
   }
 
   async close(): Promise<void> {}
 
-  private path(kind: "chunks" | "manifests" | "rootfs", name: string): string {
-    return join(this.where, "v1", kind, name);
+  /** Where the file of an API path is. */
+  private file(apiPath: string): string {
+    return join(this.where, apiPath);
   }
 
   private async write(path: string, bytes: Uint8Array): Promise<void> {

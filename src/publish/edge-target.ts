@@ -1,7 +1,25 @@
-import { Agent, errors, request } from "undici";
+import {
+  EDGE_API,
+  edgeLimitsOf,
+  type ManifestCheckAnswer,
+  type MissingAnswer,
+  type MissingQuery,
+  type ObjectPage,
+  type RootfsListing,
+} from "../format/api.js";
 import { decodeRef, encodeRefUpdate, type RefUpdate } from "../format/ref.js";
-import { backoffDelay, isTransientStatus, sleep } from "../format/retry.js";
+import {
+  answerDetail,
+  type EdgeAnswer,
+  EdgeHttp,
+  type EdgeRequest,
+  ExchangeFailure,
+  parseEdgeUrl,
+} from "../http/edge-http.js";
 import { type CurrentRef, PublishError, type PublishTarget, RefConflictError } from "./target.js";
+
+/** A page of `listObjects` (the wire type lives in format/api.ts). */
+export type { ObjectPage } from "../format/api.js";
 
 /**
  * Ids per `POST /v1/chunks/missing` when the edge does not say (`GET /` `limits`, from edges
@@ -10,15 +28,10 @@ import { type CurrentRef, PublishError, type PublishTarget, RefConflictError } f
 export const DEFAULT_MISSING_BATCH = 50;
 
 /** What the edge lets one request ask (`GET /` `limits`); only what the publisher uses. */
-export interface EdgeLimits {
+export interface PublishLimits {
   missingIdsPerRequest: number;
   /** Chunks one `/image` or boot-file response may span; unknown for edges that do not say. */
   chunksPerResponse?: number;
-}
-
-/** A manifest check's answer (202): how far it got. */
-interface CheckAnswer {
-  checked?: number;
 }
 
 export interface EdgeTargetOptions {
@@ -36,44 +49,29 @@ export interface EdgeTargetOptions {
 /** What an object listing lists: chunks, complete manifests, or pending manifests. */
 export type ObjectListing = "chunks" | "manifests" | "pending";
 
-/** One page of an object listing. */
-export interface ObjectPage {
-  objects: { id: string; size: number; uploaded: string }[];
-  cursor?: string;
-}
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: Buffer;
-}
-
 /** Publishes to an edge over its HTTP API, with keep-alive, retries and backoff. */
 export class EdgeTarget implements PublishTarget {
   readonly where: string;
-  private readonly base: URL;
-  private readonly agent: Agent;
-  private limitsRead?: Promise<EdgeLimits>;
+  private readonly http: EdgeHttp;
+  private limitsRead?: Promise<PublishLimits>;
 
-  constructor(
-    edgeUrl: string,
-    private readonly options: EdgeTargetOptions,
-  ) {
-    this.base = parseEdgeUrl(edgeUrl);
-    this.where = this.base.origin + this.base.pathname.replace(/\/$/, "");
-    const timeout = options.timeoutMs ?? 60_000;
-    this.agent = new Agent({
-      connections: options.connections ?? 16,
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
+  constructor(edgeUrl: string, options: EdgeTargetOptions) {
+    this.http = new EdgeHttp(parseEdgeUrl(edgeUrl, PublishError), {
+      token: options.token,
+      connections: options.connections,
+      timeoutMs: options.timeoutMs ?? 60_000,
+      attempts: options.attempts,
+      backoffMs: options.backoffMs,
     });
+    this.where = this.http.where;
   }
 
   /** The edge's caps, read once from `GET /`. */
-  limits(): Promise<EdgeLimits> {
-    this.limitsRead ??= this.send("GET", "", undefined, { Accept: "application/json" }).then(
-      (answer) => edgeLimits(answer.body),
-    );
+  limits(): Promise<PublishLimits> {
+    this.limitsRead ??= this.send({
+      path: EDGE_API.home.path(),
+      headers: { Accept: "application/json" },
+    }).then((answer) => publishLimits(answer.body));
     return this.limitsRead;
   }
 
@@ -85,18 +83,24 @@ export class EdgeTarget implements PublishTarget {
     const missing: string[] = [];
     const batch = (await this.limits()).missingIdsPerRequest;
     for (let at = 0; at < ids.length; at += batch) {
-      const body = JSON.stringify({ ids: ids.slice(at, at + batch) });
-      const answer = await this.send("POST", "v1/chunks/missing", body, {
-        "Content-Type": "application/json",
+      const query: MissingQuery = { ids: ids.slice(at, at + batch) };
+      const answer = await this.send({
+        method: "POST",
+        path: EDGE_API.missingChunks.path(),
+        body: JSON.stringify(query),
+        headers: { "Content-Type": "application/json" },
       });
-      missing.push(...(JSON.parse(answer.body.toString("utf8")) as { missing: string[] }).missing);
+      missing.push(...json<MissingAnswer>(answer).missing);
     }
     return missing;
   }
 
   async putChunk(id: string, frame: Uint8Array): Promise<void> {
-    await this.send("PUT", `v1/chunks/${id}`, frame, {
-      "Content-Type": "application/octet-stream",
+    await this.send({
+      method: "PUT",
+      path: EDGE_API.chunk.path(id),
+      body: frame,
+      headers: { "Content-Type": "application/octet-stream" },
     });
   }
 
@@ -105,18 +109,24 @@ export class EdgeTarget implements PublishTarget {
    * edge holds it complete. Interrupted, calling it again resumes where the edge's check stopped.
    */
   async putManifest(id: string, bytes: Uint8Array): Promise<void> {
-    let answer = await this.send("PUT", `v1/manifests/${id}`, bytes, {
-      "Content-Type": "application/json",
+    let answer = await this.send({
+      method: "PUT",
+      path: EDGE_API.manifest.path(id),
+      body: bytes,
+      headers: { "Content-Type": "application/json" },
     });
     while (answer.status === 202) {
-      const { checked } = JSON.parse(answer.body.toString("utf8")) as CheckAnswer;
-      const from = checked === undefined ? "" : `?from=${checked}`;
-      answer = await this.send("POST", `v1/manifests/${id}/check${from}`, undefined, {});
+      const check = json<ManifestCheckAnswer>(answer);
+      const from = check.state === "pending" ? check.checked : undefined;
+      answer = await this.send({ method: "POST", path: EDGE_API.manifestCheck.path(id, from) });
     }
   }
 
   async getRef(name: string): Promise<CurrentRef | undefined> {
-    const answer = await this.send("GET", `v1/rootfs/${name}`, undefined, {}, [404]);
+    const answer = await this.send(
+      { path: EDGE_API.ref.path(name), maxBytes: EDGE_API.ref.maxBytes },
+      [404],
+    );
     if (answer.status === 404) return undefined;
     const etag = String(answer.headers.etag ?? "");
     return { ref: decodeRef(answer.body), etag };
@@ -127,10 +137,12 @@ export class EdgeTarget implements PublishTarget {
       ? { "If-Match": expected.etag }
       : { "If-None-Match": "*" };
     const answer = await this.send(
-      "PUT",
-      `v1/rootfs/${name}`,
-      encodeRefUpdate(update),
-      { "Content-Type": "application/json", ...condition },
+      {
+        method: "PUT",
+        path: EDGE_API.ref.path(name),
+        body: encodeRefUpdate(update),
+        headers: { "Content-Type": "application/json", ...condition },
+      },
       [412],
     );
     if (answer.status === 412) {
@@ -142,14 +154,19 @@ export class EdgeTarget implements PublishTarget {
 
   /** Every rootfs name the edge lists. */
   async rootfsNames(): Promise<string[]> {
-    const answer = await this.send("GET", "v1/rootfs", undefined, {});
-    const doc = JSON.parse(answer.body.toString("utf8")) as { rootfs: { name: string }[] };
-    return doc.rootfs.map((r) => r.name);
+    const answer = await this.send({
+      path: EDGE_API.rootfsList.path(),
+      maxBytes: EDGE_API.rootfsList.maxBytes,
+    });
+    return json<RootfsListing>(answer).rootfs.map((r) => r.name);
   }
 
   /** The bytes of manifest `id`, or undefined when the edge has none. */
   async getManifest(id: string): Promise<Buffer | undefined> {
-    const answer = await this.send("GET", `v1/manifests/${id}`, undefined, {}, [404]);
+    const answer = await this.send(
+      { path: EDGE_API.manifest.path(id), maxBytes: EDGE_API.manifest.maxBytes },
+      [404],
+    );
     return answer.status === 404 ? undefined : answer.body;
   }
 
@@ -158,116 +175,78 @@ export class EdgeTarget implements PublishTarget {
    * complete (`pending`) (token needed).
    */
   async listObjects(kind: ObjectListing, cursor?: string): Promise<ObjectPage> {
-    const query = new URLSearchParams();
-    if (kind === "pending") query.set("state", "pending");
-    if (cursor) query.set("cursor", cursor);
-    const path = `v1/${kind === "chunks" ? "chunks" : "manifests"}`;
-    const answer = await this.send("GET", query.size ? `${path}?${query}` : path, undefined, {});
-    return JSON.parse(answer.body.toString("utf8")) as ObjectPage;
+    const path =
+      kind === "chunks"
+        ? EDGE_API.chunkList.path(cursor)
+        : EDGE_API.manifestList.path(kind === "pending" ? "pending" : "complete", cursor);
+    return json<ObjectPage>(await this.send({ path }));
   }
 
   /** The bytes of pending manifest `id` (token needed), or undefined when none is pending. */
   async getPendingManifest(id: string): Promise<Buffer | undefined> {
-    const answer = await this.send("GET", `v1/manifests/${id}/pending`, undefined, {}, [404]);
+    const answer = await this.send(
+      { path: EDGE_API.pendingManifest.path(id), maxBytes: EDGE_API.pendingManifest.maxBytes },
+      [404],
+    );
     return answer.status === 404 ? undefined : answer.body;
   }
 
   /** Deletes a chunk or manifest (token needed); one already gone is no error. */
   async deleteObject(kind: "chunks" | "manifests", id: string): Promise<void> {
-    await this.send("DELETE", `v1/${kind}/${id}`, undefined, {}, [404]);
+    const path = kind === "chunks" ? EDGE_API.chunk.path(id) : EDGE_API.manifest.path(id);
+    await this.send({ method: "DELETE", path }, [404]);
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    await this.http.close();
   }
 
-  private async send(
-    method: "GET" | "POST" | "PUT" | "DELETE",
-    path: string,
-    body: string | Uint8Array | undefined,
-    headers: Record<string, string>,
-    expected: number[] = [],
-  ): Promise<Answer> {
-    const url = new URL(path, this.base);
-    const attempts = this.options.attempts ?? 5;
-    for (let attempt = 1; ; attempt++) {
-      let answer: Answer;
-      try {
-        const response = await request(url, {
-          method,
-          dispatcher: this.agent,
-          headers: { Authorization: `Bearer ${this.options.token}`, ...headers },
-          body,
-        });
-        answer = {
-          status: response.statusCode,
-          headers: response.headers,
-          body: Buffer.from(await response.body.arrayBuffer()),
-        };
-      } catch (error) {
-        if (attempt >= attempts) throw unreachable(this.where, error);
-        await sleep(backoffDelay(attempt, this.options.backoffMs));
-        continue;
-      }
-      if (answer.status < 300 || expected.includes(answer.status)) return answer;
-      if (isTransientStatus(answer.status) && attempt < attempts) {
-        await sleep(backoffDelay(attempt, this.options.backoffMs, answer.headers["retry-after"]));
-        continue;
-      }
-      throw refused(method, url, answer);
+  /**
+   * Sends `req` with the edge's retries; a 2xx answer or one of `expected` is returned, anything
+   * else throws a PublishError saying what the edge said and what to do.
+   */
+  private async send(req: EdgeRequest, expected: number[] = []): Promise<EdgeAnswer> {
+    let answer: EdgeAnswer;
+    try {
+      answer = await this.http.send(req);
+    } catch (error) {
+      if (!(error instanceof ExchangeFailure)) throw error;
+      throw new PublishError(
+        error.transient
+          ? `cannot reach the edge at ${this.where} (${error.reason}): check the URL and that the edge is running`
+          : error.message,
+      );
     }
+    if (answer.status < 300 || expected.includes(answer.status)) return answer;
+    throw refused(req.method ?? "GET", answer);
   }
 }
 
 /** The caps in a `GET /` answer; the defaults where the edge names none. */
-export function edgeLimits(body: Buffer): EdgeLimits {
-  let limits: Record<string, unknown> | undefined;
+function publishLimits(body: Buffer): PublishLimits {
+  let home: unknown;
   try {
-    limits = (JSON.parse(body.toString("utf8")) as { limits?: Record<string, unknown> }).limits;
+    home = JSON.parse(body.toString("utf8"));
   } catch {}
-  const count = (value: unknown) =>
-    typeof value === "number" && Number.isSafeInteger(value) && value > 0 ? value : undefined;
+  const limits = edgeLimitsOf(home);
   return {
-    missingIdsPerRequest: count(limits?.missingIdsPerRequest) ?? DEFAULT_MISSING_BATCH,
-    chunksPerResponse: count(limits?.chunksPerResponse),
+    missingIdsPerRequest: limits.missingIdsPerRequest ?? DEFAULT_MISSING_BATCH,
+    chunksPerResponse: limits.chunksPerResponse,
   };
 }
 
-function parseEdgeUrl(edgeUrl: string): URL {
-  let url: URL;
-  try {
-    url = new URL(edgeUrl);
-  } catch {
-    throw new PublishError(
-      `"${edgeUrl}" is not a URL: give the edge as --edge https://edge.example.com`,
-    );
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new PublishError(`the edge URL must be http: or https:, not ${url.protocol}`);
-  }
-  if (!url.pathname.endsWith("/")) url.pathname += "/";
-  return url;
+function json<T>(answer: EdgeAnswer): T {
+  return JSON.parse(answer.body.toString("utf8")) as T;
 }
 
-function unreachable(where: string, error: unknown): PublishError {
-  const reason =
-    error instanceof errors.UndiciError || error instanceof Error
-      ? ((error as { cause?: { code?: string } }).cause?.code ?? error.message)
-      : String(error);
-  return new PublishError(
-    `cannot reach the edge at ${where} (${reason}): check the URL and that the edge is running`,
-  );
-}
-
-function refused(method: string, url: URL, answer: Answer): PublishError {
-  let detail = answer.body.toString("utf8").slice(0, 500);
-  try {
-    detail = (JSON.parse(detail) as { detail?: string }).detail ?? detail;
-  } catch {}
+function refused(method: string, answer: EdgeAnswer): PublishError {
+  const detail = answerDetail(answer);
   if (answer.status === 401) {
     return new PublishError(
       `the edge refused the token (${detail}): set EDGEBOOT_TOKEN or --token-file to the edge's PUBLISH_TOKEN`,
     );
   }
-  return new PublishError(`${method} ${url.pathname} failed with ${answer.status}: ${detail}`);
+  return new PublishError(
+    `${method} ${new URL(answer.url).pathname} failed with ${answer.status}: ${detail}`,
+  );
 }

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EDGE_API } from "../../src/format/api.js";
 import { DEFAULT_CHUNKING } from "../../src/publish/chunker.js";
 import { EdgeTarget } from "../../src/publish/edge-target.js";
 import { publish } from "../../src/publish/publish.js";
@@ -72,7 +73,7 @@ describe("EdgeTarget retries", () => {
   it("retries 503, 429 and 500 with backoff and then succeeds", async () => {
     const proxy = await faultyProxy(edge.url, (req, seen) => {
       if (req.method === "PUT" && req.url?.startsWith("/v1/chunks/") && seen === 1) return 503;
-      if (req.url === "/v1/chunks/missing" && seen === 1) return 429;
+      if (req.url === EDGE_API.missingChunks.path() && seen === 1) return 429;
       if (req.url?.startsWith("/v1/manifests/") && seen <= 2) return 500;
       return undefined;
     });
@@ -95,7 +96,7 @@ describe("EdgeTarget retries", () => {
     await expect(attempt).rejects.toThrow(/422: injected 422/);
     const manifestPuts = [...proxy.seen].filter(([key]) => key.startsWith("PUT /v1/manifests/"));
     expect(manifestPuts.map(([, count]) => count)).toEqual([1]);
-    expect((await fetch(`${edge.url}/v1/rootfs/refused`)).status).toBe(404);
+    expect((await fetch(`${edge.url}${EDGE_API.ref.path("refused")}`)).status).toBe(404);
     await target.close();
     await proxy.close();
   });
@@ -104,7 +105,7 @@ describe("EdgeTarget retries", () => {
     const proxy = await faultyProxy(edge.url, (req) => (req.url === "/" ? undefined : 503));
     const target = new EdgeTarget(proxy.url, { token: edge.token, backoffMs: 5, attempts: 3 });
     await expect(target.missing(["0".repeat(64)])).rejects.toThrow(/failed with 503/);
-    expect(proxy.seen.get("POST /v1/chunks/missing")).toBe(3);
+    expect(proxy.seen.get(`POST ${EDGE_API.missingChunks.path()}`)).toBe(3);
     await target.close();
     await proxy.close();
   });

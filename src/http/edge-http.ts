@@ -1,0 +1,190 @@
+import { Agent, type Dispatcher, request } from "undici";
+import { problemDetail } from "../format/api.js";
+import { backoffDelay, isTransientStatus, sleep } from "./retry.js";
+
+/**
+ * The Node side of talking to one edge (an edgeboot Worker, or a directory mirror behind a static
+ * web server) over HTTP, for the boot client's reads and the publisher's writes alike: keep-alive
+ * connections, timeouts, a size limit on each answer, retries with backoff, and a reason in words
+ * for every failure.
+ */
+
+/** How to talk to one edge. */
+export interface EdgeHttpOptions {
+  /** Keep-alive connections at once. */
+  connections?: number;
+  /** Time for an answer's headers, and between the pieces of a body, in ms (default 30 s). */
+  timeoutMs?: number;
+  /** Whether `timeoutMs` also bounds each whole exchange, headers and body together. */
+  timeoutWholeExchange?: boolean;
+  /** Sent as `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Exchanges {@link EdgeHttp.send} makes of a request that fails transiently (default 5). */
+  attempts?: number;
+  /** First backoff delay in ms; doubles each retry. */
+  backoffMs?: number;
+}
+
+/** One request to the edge. */
+export interface EdgeRequest {
+  method?: "GET" | "POST" | "PUT" | "DELETE";
+  /** A path of the API, as `EDGE_API` builds it (format/api.ts); resolved below the edge's URL. */
+  path: string;
+  body?: string | Uint8Array;
+  headers?: Record<string, string>;
+  /** Largest answer body accepted (`EDGE_API`'s `maxBytes`); a longer one fails the exchange. */
+  maxBytes?: number;
+}
+
+/** An answer, whatever its status, with its body read whole. */
+export interface EdgeAnswer {
+  url: string;
+  status: number;
+  headers: Dispatcher.ResponseData["headers"];
+  body: Buffer;
+}
+
+/** An exchange that brought no whole answer: `reason` says why, `transient` whether a retry may help. */
+export class ExchangeFailure extends Error {
+  override name = "ExchangeFailure";
+  constructor(
+    readonly url: string,
+    readonly reason: string,
+    readonly transient: boolean,
+  ) {
+    super(`${url}: ${reason}`);
+  }
+}
+
+/** HTTP to one edge, at `base` (parsed by {@link parseEdgeUrl}). */
+export class EdgeHttp {
+  /** The edge's URL without its trailing slash, for messages. */
+  readonly where: string;
+  private readonly agent: Agent;
+  private readonly timeoutMs: number;
+
+  constructor(
+    readonly base: URL,
+    private readonly options: EdgeHttpOptions = {},
+  ) {
+    this.where = base.origin + base.pathname.replace(/\/$/, "");
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.agent = new Agent({
+      connections: options.connections ?? 16,
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
+      keepAliveTimeout: 30_000,
+    });
+  }
+
+  /** The URL of an API path on this edge (a path prefix of the edge's URL is kept). */
+  url(path: string): URL {
+    return new URL(path.replace(/^\//, ""), this.base);
+  }
+
+  /** One exchange: the answer whatever its status; throws an ExchangeFailure when none came whole. */
+  async exchange(req: EdgeRequest): Promise<EdgeAnswer> {
+    const url = this.url(req.path).href;
+    const headers: Record<string, string> = { ...req.headers };
+    if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
+    let answer: Dispatcher.ResponseData;
+    try {
+      answer = await request(url, {
+        method: req.method ?? "GET",
+        dispatcher: this.agent,
+        headers,
+        body: req.body,
+        signal: this.options.timeoutWholeExchange ? AbortSignal.timeout(this.timeoutMs) : undefined,
+      });
+    } catch (error) {
+      throw new ExchangeFailure(url, reasonOf(error), true);
+    }
+    const body = await readBody(answer.body, url, req.maxBytes).catch((error: unknown) => {
+      if (error instanceof ExchangeFailure) throw error;
+      throw new ExchangeFailure(url, reasonOf(error), true);
+    });
+    return { url, status: answer.statusCode, headers: answer.headers, body };
+  }
+
+  /**
+   * `exchange`, again with backoff (`Retry-After` when the edge sends one) while it fails
+   * transiently (no answer, 429, 5xx), up to the attempts allowed. Returns the last answer,
+   * whatever its status; throws the last ExchangeFailure when no answer came.
+   */
+  async send(req: EdgeRequest): Promise<EdgeAnswer> {
+    const attempts = this.options.attempts ?? 5;
+    for (let attempt = 1; ; attempt++) {
+      let answer: EdgeAnswer;
+      try {
+        answer = await this.exchange(req);
+      } catch (error) {
+        if (!(error as ExchangeFailure).transient || attempt >= attempts) throw error;
+        await sleep(backoffDelay(attempt, this.options.backoffMs));
+        continue;
+      }
+      if (!isTransientStatus(answer.status) || attempt >= attempts) return answer;
+      await sleep(backoffDelay(attempt, this.options.backoffMs, answer.headers["retry-after"]));
+    }
+  }
+
+  /** Closes every connection. */
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+/** What an answer that is not the one asked for says: its problem `detail`, else its first bytes. */
+export function answerDetail(answer: EdgeAnswer): string {
+  const text = answer.body.toString("utf8");
+  return problemDetail(text) ?? text.slice(0, 300);
+}
+
+/**
+ * The edge URL the user gave as `text` (http or https; a path prefix is kept and ends in a slash;
+ * a query or fragment is dropped), else throws `fail` saying what to give.
+ */
+export function parseEdgeUrl(text: string, fail: new (message: string) => Error): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new fail(`"${text}" is not a URL: give an edge as https://edge.example.com`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new fail(`an edge URL must be http: or https:, not ${url.protocol} (${text})`);
+  }
+  if (!url.pathname.endsWith("/")) url.pathname += "/";
+  url.search = "";
+  url.hash = "";
+  return url;
+}
+
+async function readBody(
+  body: AsyncIterable<Buffer> & { destroy(): void },
+  url: string,
+  maxBytes = Number.POSITIVE_INFINITY,
+): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let total = 0;
+  for await (const part of body) {
+    total += part.byteLength;
+    if (total > maxBytes) {
+      body.destroy();
+      throw new ExchangeFailure(
+        url,
+        `sent more than ${maxBytes} bytes: not an edgeboot object`,
+        false,
+      );
+    }
+    parts.push(part);
+  }
+  return Buffer.concat(parts, total);
+}
+
+function reasonOf(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { cause?: { code?: string }; code?: string }).cause?.code;
+    return code ?? String((error as { code?: unknown }).code ?? error.message);
+  }
+  return String(error);
+}

@@ -1,0 +1,58 @@
+import { createServer, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { EdgeClient, NotFoundError } from "../../src/client/edge-client.js";
+import { EDGE_API } from "../../src/format/api.js";
+
+const id = "cd".repeat(32);
+const open: { server: Server; sockets: Set<Socket> }[] = [];
+
+/** A loopback HTTP server that answers every request with `answer`. */
+async function serve(answer: (res: ServerResponse, path: string) => void): Promise<string> {
+  const sockets = new Set<Socket>();
+  const server = createServer((req, res) => answer(res, req.url ?? "/"));
+  server.on("connection", (socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  open.push({ server, sockets });
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+afterEach(async () => {
+  for (const { server, sockets } of open.splice(0)) {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+describe("EdgeClient", () => {
+  it("fails over to the next edge, and names a missing object only when every edge lacks it", async () => {
+    const frame = Buffer.from("frame");
+    const down = await serve((res) => res.writeHead(503).end('{"detail":"resting"}'));
+    const up = await serve((res, path) =>
+      path === EDGE_API.chunk.path(id) ? res.end(frame) : res.writeHead(404).end(),
+    );
+    const client = new EdgeClient([down, up], { attempts: 1 });
+    try {
+      const fetched = await client.getChunk(id);
+      expect(fetched.bytes).toEqual(frame);
+      expect(fetched.url).toBe(`${up}${EDGE_API.chunk.path(id)}`);
+      await expect(client.getRef("nosuch")).rejects.toThrow(/status 503 \(resting\)/);
+      const onlyUp = new EdgeClient([up]);
+      await expect(onlyUp.getRef("nosuch")).rejects.toBeInstanceOf(NotFoundError);
+      await onlyUp.close();
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("keeps an edge URL's path prefix", async () => {
+    const prefixed = await serve((res, path) => res.end(path));
+    const client = new EdgeClient([`${prefixed}/mirror`]);
+    try {
+      const fetched = await client.getRef("debian");
+      expect(fetched.bytes.toString()).toBe(`/mirror${EDGE_API.ref.path("debian")}`);
+    } finally {
+      await client.close();
+    }
+  });
+});
