@@ -97,11 +97,11 @@ export class EdgeHttp {
         signal: this.options.timeoutWholeExchange ? AbortSignal.timeout(this.timeoutMs) : undefined,
       });
     } catch (error) {
-      throw new ExchangeFailure(url, reasonOf(error), true);
+      throw new ExchangeFailure(url, this.reasonOf(error, "the answer"), true);
     }
     const body = await readBody(answer.body, url, req.maxBytes).catch((error: unknown) => {
       if (error instanceof ExchangeFailure) throw error;
-      throw new ExchangeFailure(url, reasonOf(error), true);
+      throw new ExchangeFailure(url, this.reasonOf(error, "the body"), true);
     });
     return { url, status: answer.statusCode, headers: answer.headers, body };
   }
@@ -130,6 +130,30 @@ export class EdgeHttp {
   /** Closes every connection. */
   async close(): Promise<void> {
     await this.agent.close();
+  }
+
+  /** Why an exchange failed while waiting for `awaited`, in words. */
+  private reasonOf(error: unknown, awaited: "the answer" | "the body"): string {
+    const { name, code, cause } = (error ?? {}) as {
+      name?: string;
+      code?: unknown;
+      cause?: unknown;
+    };
+    const causeCode = (cause as { code?: unknown } | undefined)?.code;
+    const known = [causeCode, code].find((c): c is string => typeof c === "string");
+    if (
+      name === "TimeoutError" ||
+      known === "UND_ERR_HEADERS_TIMEOUT" ||
+      known === "UND_ERR_BODY_TIMEOUT"
+    ) {
+      return `timed out after ${this.timeoutMs / 1000} s`;
+    }
+    if (known === "UND_ERR_SOCKET") {
+      return awaited === "the body"
+        ? "the connection closed before the body ended"
+        : "the connection closed before an answer came";
+    }
+    return known ?? (error instanceof Error ? error.message : String(error));
   }
 }
 
@@ -179,12 +203,4 @@ async function readBody(
     parts.push(part);
   }
   return Buffer.concat(parts, total);
-}
-
-function reasonOf(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { cause?: { code?: string }; code?: string }).cause?.code;
-    return code ?? String((error as { code?: unknown }).code ?? error.message);
-  }
-  return String(error);
 }

@@ -156,4 +156,25 @@ describe("the network failing under publish and fetch", () => {
       await proxy.close();
     }
   });
+
+  it("says a download was cut short, in words, when every try is", async () => {
+    const bytes = imageBytes(2 * 65536, 704);
+    const image = join(fixture.dir, "alwayscut.img");
+    await writeFile(image, bytes);
+    const args = ["publish", image, "--name", "alwayscut", "--edge", fixture.edge.url];
+    expect((await runCli(args, { EDGEBOOT_TOKEN: fixture.edge.token })).code).toBe(0);
+    const proxy = await faultyProxy({
+      truncate: (method, path) => method === "GET" && path.startsWith("/v1/chunks/"),
+    });
+    try {
+      const out = join(fixture.dir, "alwayscut.out");
+      const cache = join(fixture.dir, "cache-alwayscut");
+      const run = await runCli(["fetch", proxy.url, "alwayscut", "-o", out, "--cache-dir", cache]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/: the connection closed before the body ended/);
+      expect(run.stderr).not.toMatch(/UND_ERR/);
+    } finally {
+      await proxy.close();
+    }
+  });
 });

@@ -24,7 +24,34 @@ afterEach(async () => {
   }
 });
 
-describe("EdgeClient", () => {
+describe("EdgeClient's reasons for a failed request", () => {
+  it("says a request timed out, and after how long", async () => {
+    const silent = await serve(() => {});
+    const client = new EdgeClient([silent], { timeoutMs: 250, attempts: 1 });
+    try {
+      await expect(client.getChunk(id)).rejects.toThrow(
+        `GET ${EDGE_API.chunk.path(id)} failed on every edge: ${silent}${EDGE_API.chunk.path(id)}: timed out after 0.25 s`,
+      );
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("says a body was cut short, not the socket's error code", async () => {
+    const cut = await serve((res) => {
+      res.writeHead(200, { "Content-Length": "1000" });
+      res.write(Buffer.alloc(10), () => res.socket?.destroy());
+    });
+    const client = new EdgeClient([cut], { attempts: 1 });
+    try {
+      const failed = client.getManifest(id);
+      await expect(failed).rejects.toThrow(/: the connection closed before the body ended$/);
+      await expect(failed).rejects.not.toThrow(/UND_ERR/);
+    } finally {
+      await client.close();
+    }
+  });
+
   it("fails over to the next edge, and names a missing object only when every edge lacks it", async () => {
     const frame = Buffer.from("frame");
     const down = await serve((res) => res.writeHead(503).end('{"detail":"resting"}'));

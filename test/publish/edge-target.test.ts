@@ -1,6 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EDGE_API } from "../../src/format/api.js";
@@ -108,5 +108,23 @@ describe("EdgeTarget retries", () => {
     expect(proxy.seen.get(`POST ${EDGE_API.missingChunks.path()}`)).toBe(3);
     await target.close();
     await proxy.close();
+  });
+
+  it("says a request timed out, and after how long", async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer(() => {});
+    silent.on("connection", (socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+    const target = new EdgeTarget(url, { token: edge.token, timeoutMs: 200, attempts: 1 });
+    try {
+      await expect(target.missing(["0".repeat(64)])).rejects.toThrow(
+        `cannot reach the edge at ${url} (timed out after 0.2 s)`,
+      );
+    } finally {
+      await target.close();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 });
