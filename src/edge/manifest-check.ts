@@ -96,10 +96,8 @@ export async function resumeCheck(
     if (!(await storage.head(pendingManifestKey(id)))) return null;
     return { entry: memo, checked: await readProgress(storage, id) };
   }
-  const stored = await storage.get(pendingManifestKey(id));
-  if (!stored) return null;
-  const bytes = new Uint8Array(await new Response(stored.body).arrayBuffer());
-  await checkId(id, bytes);
+  const bytes = await pendingBytes(storage, id);
+  if (!bytes) return null;
   const entry = pendingManifest(id, decodeManifest(bytes));
   return { entry, checked: await readProgress(storage, id), bytes };
 }
@@ -140,7 +138,7 @@ export async function advanceCheck(
   }
   const stored = await storage.put(
     manifestKey(entry.id),
-    bytes ?? (await pendingBytes(storage, entry.id)),
+    bytes ?? (await pendingBytes(storage, entry.id)) ?? vanished(entry.id),
     {
       contentType: "application/json",
       customMetadata: entry.metadata,
@@ -159,16 +157,17 @@ async function readProgress(storage: ObjectStorage, id: string): Promise<number>
   return Number.isSafeInteger(checked) && checked > 0 ? checked : 0;
 }
 
-async function pendingBytes(storage: ObjectStorage, id: string): Promise<Uint8Array> {
+/** The bytes of pending manifest `id`, checked against its id; undefined when none is stored. */
+async function pendingBytes(storage: ObjectStorage, id: string): Promise<Uint8Array | undefined> {
   const stored = await storage.get(pendingManifestKey(id));
-  if (!stored) throw new FormatError(`pending manifest ${id} vanished during its check`);
+  if (!stored) return undefined;
   const bytes = new Uint8Array(await new Response(stored.body).arrayBuffer());
-  await checkId(id, bytes);
-  return bytes;
-}
-
-async function checkId(id: string, bytes: Uint8Array): Promise<void> {
   if ((await sha256Hex(bytes)) !== id) {
     throw new FormatError(`stored pending manifest ${id} does not match its id`);
   }
+  return bytes;
+}
+
+function vanished(id: string): never {
+  throw new FormatError(`pending manifest ${id} vanished during its check`);
 }
