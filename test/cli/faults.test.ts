@@ -4,6 +4,7 @@ import { createServer, request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { EDGE_API } from "../../src/format/api.js";
 import { imageBytes, readBack, runCli, useEdgeAndDir } from "./edge.js";
 
 const fixture = useEdgeAndDir();
@@ -102,7 +103,8 @@ describe("the network failing under publish and fetch", () => {
       const failed = await runCli([...args, proxy.url], { EDGEBOOT_TOKEN: fixture.edge.token });
       expect(failed.code).toBe(1);
       expect(failed.stderr).toMatch(/cannot reach the edge/);
-      expect((await fetch(`${fixture.edge.url}/v1/rootfs/nomanifest`)).status).toBe(404);
+      const ref = await fetch(`${fixture.edge.url}${EDGE_API.ref.path("nomanifest")}`);
+      expect(ref.status).toBe(404);
     } finally {
       await proxy.close();
     }
