@@ -45,26 +45,17 @@ import { render } from "./lib/boot-report.mjs";
 import { bootDebianOnce, prepareDebian, republishWithProfile } from "./lib/debian-boot.mjs";
 import { renderDebian } from "./lib/debian-report.mjs";
 import { startDelayProxy } from "./lib/delay-proxy.mjs";
-import {
-  CACHE,
-  elapsed,
-  ensureTool,
-  log,
-  notesMarker,
-  REPEAT,
-  ROOT,
-  writeResults,
-} from "./lib/run.mjs";
+import { CACHE, elapsed, ensureTool, log, REPEAT } from "./lib/run.mjs";
+import { benchDirs, runScript, saveReport } from "./lib/script.mjs";
 
-const WORK = join(CACHE, "boot-runs");
+const { runs: WORK, results: FULL_RESULTS } = benchDirs("boot");
 /** The rows this run boots: busybox (host-side edgeboot nbd), debian (the in-guest fetcher). */
 const PARTS = new Set(
   (process.env.EDGEBOOT_BENCH_BOOT ?? "busybox,debian").split(",").filter(Boolean),
 );
 const REDUCED = !PARTS.has("busybox") || !PARTS.has("debian");
 const RESULTS =
-  process.env.EDGEBOOT_BENCH_BOOT_REPORT ??
-  (REDUCED ? join(CACHE, "boot.md") : join(ROOT, "bench", "results", "boot.md"));
+  process.env.EDGEBOOT_BENCH_BOOT_REPORT ?? (REDUCED ? join(CACHE, "boot.md") : FULL_RESULTS);
 /** Extra arguments for every `edgeboot nbd` (by-hand variants, e.g. "--jobs 32"). */
 const NBD_ARGS = (process.env.EDGEBOOT_BENCH_NBD_ARGS ?? "").split(/\s+/).filter(Boolean);
 const BUDGET_S = Number(process.env.EDGEBOOT_BENCH_BUDGET_S ?? 2400);
@@ -112,9 +103,7 @@ async function main() {
       ? renderDebian({ ...debian, loads, work: WORK, standalone: !busybox, cache: CACHE, qemu })
       : "",
   ].join("\n");
-  writeResults(RESULTS, report, notesMarker("bench/boot.mjs"));
-  process.stdout.write(report);
-  log(`wrote ${RESULTS}`);
+  saveReport("bench/boot.mjs", RESULTS, report);
 }
 
 /** The busybox rows: alpha and scatter through `edgeboot nbd` on the host and qemu's NBD client. */
@@ -289,12 +278,4 @@ async function runDebian(script) {
   return { debian, proxy, boots };
 }
 
-try {
-  await main();
-} catch (error) {
-  process.stderr.write(`\nbench:boot failed: ${error instanceof Error ? error.stack : error}\n`);
-  process.exitCode = 1;
-} finally {
-  for (const step of cleanups.reverse()) await step().catch(() => {});
-}
-process.exit();
+await runScript("bench/boot.mjs", main, cleanups);

@@ -30,8 +30,8 @@
 // /dev/shm/edgeboot-bench-edge), EDGEBOOT_BENCH_EDGE_ENTRY=1, EDGEBOOT_BENCH_CACHE,
 // EDGEBOOT_BENCH_NO_BUILD=1.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join, relative } from "node:path";
 import { checkRanges, RANGES_PER_SIZE, rangeConfigs } from "./lib/edge-ranges.mjs";
 import { render } from "./lib/edge-report.mjs";
 import {
@@ -48,27 +48,12 @@ import {
 } from "./lib/edge-workers.mjs";
 import { makeImages } from "./lib/images.mjs";
 import { nginxVersion, startNginx } from "./lib/nginx.mjs";
-import {
-  bash,
-  buildCli,
-  CACHE,
-  elapsed,
-  ensureTool,
-  log,
-  notesMarker,
-  REPEAT,
-  ROOT,
-  writeResults,
-} from "./lib/run.mjs";
+import { bash, buildCli, CACHE, elapsed, log, REPEAT, ROOT } from "./lib/run.mjs";
+import { benchDirs, ensureTools, runScript, saveReport } from "./lib/script.mjs";
 import { refChunks } from "./lib/stores.mjs";
 import { wrkScript, wrkVersion } from "./lib/wrk.mjs";
 
-const RUNS = join(CACHE, "edge-runs");
-const WWW = join(RUNS, "www");
-const RESULTS = join(ROOT, "bench", "results", "edge.md");
-const SCRATCH =
-  process.env.EDGEBOOT_BENCH_SCRATCH ??
-  (existsSync("/dev/shm") ? "/dev/shm/edgeboot-bench-edge" : join(RUNS, "scratch"));
+const { runs: RUNS, www: WWW, scratch: SCRATCH, results: RESULTS } = benchDirs("edge");
 const SECONDS = Math.max(1, Number(process.env.EDGEBOOT_BENCH_EDGE_SECONDS ?? 3));
 const WARMUP_SECONDS = 1;
 const CONNECTIONS = Math.max(1, Number(process.env.EDGEBOOT_BENCH_EDGE_CONNECTIONS ?? 8));
@@ -115,8 +100,10 @@ function nginxPids() {
 }
 
 async function main() {
-  const notes = [ensureTool("wrk", "wrk"), ensureTool("nginx", "nginx-light")];
-  if (notes.some(Boolean)) throw new Error(notes.filter(Boolean).join(" "));
+  ensureTools([
+    ["wrk", "wrk"],
+    ["nginx", "nginx-light"],
+  ]);
   const loadBefore = readFileSync("/proc/loadavg", "utf8").trim();
   buildCli();
   const images = makeImages();
@@ -265,12 +252,10 @@ async function main() {
   } finally {
     await stopAll(nginx);
   }
-  mkdirSync(dirname(RESULTS), { recursive: true });
-  writeResults(RESULTS, report, notesMarker("bench/edge.mjs"));
-  process.stdout.write(report);
+  saveReport("bench/edge.mjs", RESULTS, report);
   rmSync(RUNS, { recursive: true, force: true });
   rmSync(SCRATCH, { recursive: true, force: true });
-  log(`wrote ${relative(ROOT, RESULTS)}; removed ${RUNS} and ${SCRATCH}`);
+  log(`removed ${RUNS} and ${SCRATCH}`);
 }
 
 async function stopAll(nginx) {
@@ -291,7 +276,4 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
   });
 }
 
-main().catch((error) => {
-  process.stderr.write(`bench/edge: ${error.stack ?? error}\n`);
-  process.exitCode = 1;
-});
+await runScript("bench/edge.mjs", main);

@@ -27,7 +27,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { join } from "node:path";
 import { render } from "./lib/fetch-report.mjs";
 import { IMAGE_BYTES, makeImages } from "./lib/images.mjs";
 import {
@@ -44,28 +44,20 @@ import {
   buildCli,
   CACHE,
   elapsed,
-  ensureTool,
   hasCommand,
   log,
-  notesMarker,
   REPEAT,
-  ROOT,
   run,
   sha256File,
   shell,
   summarizeProfiles,
-  writeResults,
 } from "./lib/run.mjs";
+import { benchDirs, ensureTools, runScript, saveReport } from "./lib/script.mjs";
 import { caibxChunks, chunkFiles, refChunks } from "./lib/stores.mjs";
 
-const RUNS = join(CACHE, "fetch-runs");
-const WWW = join(RUNS, "www");
-const RESULTS = join(ROOT, "bench", "results", "fetch.md");
+const { runs: RUNS, www: WWW, scratch: SCRATCH, results: RESULTS } = benchDirs("fetch");
 const BUDGET_S = Number(process.env.EDGEBOOT_BENCH_BUDGET_S ?? 300);
 const READS = Math.max(10, Number(process.env.EDGEBOOT_BENCH_NBD_READS ?? 500));
-const SCRATCH =
-  process.env.EDGEBOOT_BENCH_SCRATCH ??
-  (existsSync("/dev/shm") ? "/dev/shm/edgeboot-bench-fetch" : join(RUNS, "scratch"));
 const CDC = "cdc:16K/64K/256K";
 
 /** Bytes sent over the loopback interface so far (each byte counted once). */
@@ -348,8 +340,10 @@ async function latencyRuns(nginx, stores, v1) {
 }
 
 async function main() {
-  const notes = [ensureTool("casync", "casync"), ensureTool("nginx", "nginx-light")];
-  if (notes.some(Boolean)) throw new Error(notes.filter(Boolean).join(" "));
+  ensureTools([
+    ["casync", "casync"],
+    ["nginx", "nginx-light"],
+  ]);
   buildCli();
   const images = makeImages();
   const v1 = join(CACHE, "v1.img");
@@ -393,15 +387,10 @@ async function main() {
     scratch: SCRATCH,
     runsDir: RUNS,
   });
-  mkdirSync(dirname(RESULTS), { recursive: true });
-  writeResults(RESULTS, report, notesMarker("bench/fetch.mjs"));
-  process.stdout.write(report);
+  saveReport("bench/fetch.mjs", RESULTS, report);
   rmSync(RUNS, { recursive: true, force: true });
   rmSync(SCRATCH, { recursive: true, force: true });
-  log(`wrote ${relative(ROOT, RESULTS)}; removed ${RUNS} and ${SCRATCH}`);
+  log(`removed ${RUNS} and ${SCRATCH}`);
 }
 
-main().catch((error) => {
-  process.stderr.write(`bench/fetch: ${error.stack ?? error}\n`);
-  process.exit(1);
-});
+await runScript("bench/fetch.mjs", main);

@@ -14,7 +14,7 @@
 // EDGEBOOT_BENCH_BUDGET_S (after this many seconds optional runs are skipped; default 480),
 // EDGEBOOT_BENCH_CACHE (cache directory), EDGEBOOT_BENCH_NO_BUILD=1 (use dist/cli as it is).
 import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { join } from "node:path";
 import { IMAGE_BYTES, makeImages } from "./lib/images.mjs";
 import { render } from "./lib/publish-report.mjs";
 import {
@@ -25,19 +25,17 @@ import {
   ensureTool,
   log,
   mb,
-  notesMarker,
   REPEAT,
   ROOT,
   run,
   summarizeProfiles,
-  writeResults,
 } from "./lib/run.mjs";
+import { runScript, saveReport } from "./lib/script.mjs";
 import { caibxChunks, chunkFiles, manifestChunks } from "./lib/stores.mjs";
 
 const RUNS = join(CACHE, "runs");
 const RESULTS = join(ROOT, "bench", "results", "publish.md");
 const BUDGET_S = Number(process.env.EDGEBOOT_BENCH_BUDGET_S ?? 480);
-const NOTES_MARKER = notesMarker("bench/publish.mjs");
 
 function edgebootArgv(image, dir, extra) {
   return ["node", "bin/edgeboot.js", "publish", image, "--name", "bench", "--out", dir, ...extra];
@@ -200,15 +198,10 @@ async function main() {
   }
 
   const report = render(configs, images, profiles);
-  mkdirSync(dirname(RESULTS), { recursive: true });
   // Hand-written notes below the marker survive a rerun (they say which run they were written for).
-  writeResults(RESULTS, report, NOTES_MARKER);
-  process.stdout.write(report);
+  saveReport("bench/publish.mjs", RESULTS, report);
   rmSync(RUNS, { recursive: true, force: true });
-  log(`wrote ${relative(ROOT, RESULTS)}; removed the stores in ${RUNS}`);
+  log(`removed the stores in ${RUNS}`);
 }
 
-main().catch((error) => {
-  process.stderr.write(`bench/publish: ${error.stack ?? error}\n`);
-  process.exit(1);
-});
+await runScript("bench/publish.mjs", main);
