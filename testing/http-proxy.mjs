@@ -71,8 +71,9 @@ const sleep = (ms) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)
  * @property {number} port  its loopback port
  * @property {number} rttMs the round trip it adds to each request
  * @property {ProxiedRequest[]} requests every request so far, in arrival order
- * @property {Rewrite | undefined} rewrite when set, each answer is read whole and sent back as
- *   this returns it (with its content-length); settable at any time
+ * @property {Rewrite | undefined} rewrite when set, each answer is asked for unencoded (no
+ *   accept-encoding), read whole and sent back as this returns it (with its content-length);
+ *   settable at any time, read as each request arrives
  * @property {() => Mark} mark a point to count from, for `since`
  * @property {(mark: Mark) => Traffic} since
  * @property {() => number} peak the most requests in flight at once since the start
@@ -156,18 +157,21 @@ export async function startProxy({ upstream, rttMs = 0, connectRtt = false, keep
       outgoing.end(`edgeboot test proxy: the upstream ${upstream} failed: ${error}\n`);
     };
     await sleep(rttMs / 2 + (entry.newConnection && connectRtt ? rttMs : 0));
+    const rewrite = proxy.rewrite;
+    const headers = endToEnd(incoming.headers);
+    // A rewrite reads and changes the body itself, so it asks for it unencoded.
+    if (rewrite) delete headers["accept-encoding"];
     const forward = request(
       {
         host: target.hostname,
         port: target.port,
         method: entry.method,
         path: entry.path,
-        headers: { ...endToEnd(incoming.headers), host: target.host },
+        headers: { ...headers, host: target.host },
         agent,
       },
       async (answer) => {
         await sleep(rttMs / 2);
-        const rewrite = proxy.rewrite;
         if (rewrite) return rewriteAnswer(answer, outgoing, entry, rewrite).catch(failed);
         entry.status = answer.statusCode ?? 0;
         outgoing.writeHead(entry.status, endToEnd(answer.headers));

@@ -202,12 +202,12 @@ export class RawClient {
 
   /**
    * NBD_OPT_GO or NBD_OPT_INFO data: name length, name, info count, info types.
-   * @param {string} name
+   * @param {string | Uint8Array} name a string is sent as UTF-8; bytes as they are (any bytes)
    * @param {number[]} [infos]
    * @returns {Buffer}
    */
   static infoData(name, infos = []) {
-    const nameBytes = Buffer.from(name, "utf8");
+    const nameBytes = typeof name === "string" ? Buffer.from(name, "utf8") : Buffer.from(name);
     const out = Buffer.alloc(4 + nameBytes.byteLength + 2 + 2 * infos.length);
     out.writeUInt32BE(nameBytes.byteLength, 0);
     nameBytes.copy(out, 4);

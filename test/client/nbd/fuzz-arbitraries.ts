@@ -27,18 +27,6 @@ export const nameBytes = fc.oneof(
   fc.integer({ min: 4094, max: 4098 }).map((n) => new Uint8Array(n).fill(0x61)),
 );
 
-/** The data of an NBD_OPT_GO / INFO option: the export name and the requested info types. */
-export function infoData(name: Uint8Array, infos: number[]): Uint8Array {
-  const out = Buffer.alloc(4 + name.byteLength + 2 + 2 * infos.length);
-  out.writeUInt32BE(name.byteLength, 0);
-  out.set(name, 4);
-  out.writeUInt16BE(infos.length, 4 + name.byteLength);
-  infos.forEach((info, i) => {
-    out.writeUInt16BE(info, 6 + name.byteLength + 2 * i);
-  });
-  return out;
-}
-
 /** The image the fuzzed servers export. */
 export const DISK = pseudoRandomImage(64 * 1024 + 123, 0x1234567);
 

@@ -7,12 +7,11 @@
 import type { Socket } from "node:net";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAGIC } from "../../../testing/nbd-client.mjs";
+import { MAGIC, RawClient } from "../../../testing/nbd-client.mjs";
 import { fuzzRuns } from "../../fixtures/fuzz.js";
 import { memoryExport, memorySource, type Running, startServer } from "./fixtures.js";
 import {
   DISK,
-  infoData,
   nameBytes,
   rawSocket,
   stillServesOn,
@@ -33,7 +32,9 @@ const optionStream = fc
           fc.oneof(fc.constantFrom(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11), u32),
           fc.oneof(
             fc.uint8Array({ maxLength: 40 }),
-            fc.tuple(nameBytes, fc.array(u16, { maxLength: 4 })).map(([n, i]) => infoData(n, i)),
+            fc
+              .tuple(nameBytes, fc.array(u16, { maxLength: 4 }))
+              .map(([n, i]) => RawClient.infoData(n, i)),
             nameBytes,
           ),
         )

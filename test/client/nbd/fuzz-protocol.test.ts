@@ -16,9 +16,9 @@ import {
   encodeString,
   MAX_STRING_BYTES,
 } from "../../../src/client/nbd/protocol.js";
-import { MAGIC } from "../../../testing/nbd-client.mjs";
+import { MAGIC, RawClient } from "../../../testing/nbd-client.mjs";
 import { fuzzRuns } from "../../fixtures/fuzz.js";
-import { infoData, nameBytes, TIMEOUT, u16, u32, u64 } from "./fuzz-arbitraries.js";
+import { nameBytes, TIMEOUT, u16, u32, u64 } from "./fuzz-arbitraries.js";
 
 // ---- references ----
 
@@ -94,11 +94,13 @@ describe("NBD wire format", { timeout: TIMEOUT }, () => {
   it("decodes NBD_OPT_GO / INFO data exactly as a reference does, never throwing", () => {
     const data = fc.oneof(
       fc.uint8Array({ maxLength: 40 }),
-      fc.tuple(nameBytes, fc.array(u16, { maxLength: 6 })).map(([n, i]) => infoData(n, i)),
+      fc
+        .tuple(nameBytes, fc.array(u16, { maxLength: 6 }))
+        .map(([n, i]) => RawClient.infoData(n, i)),
       fc
         .tuple(nameBytes, fc.array(u16, { maxLength: 6 }), fc.integer({ min: -3, max: 3 }))
         .map(([n, i, d]) => {
-          const whole = infoData(n, i);
+          const whole = RawClient.infoData(n, i);
           return d < 0
             ? whole.subarray(0, Math.max(0, whole.byteLength + d))
             : Buffer.concat([whole, Buffer.alloc(d)]);
