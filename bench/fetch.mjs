@@ -28,6 +28,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
+import { startNbd } from "../testing/edgeboot-nbd.mjs";
 import { render } from "./lib/fetch-report.mjs";
 import { IMAGE_BYTES, makeImages } from "./lib/images.mjs";
 import {
@@ -35,7 +36,6 @@ import {
   imageChecker,
   openTimed,
   randomOffsets,
-  startNbdServer,
   timeGets,
   timeNbdReads,
 } from "./lib/latency.mjs";
@@ -297,13 +297,13 @@ async function latencyRuns(nginx, stores, v1) {
   };
   // Each server is stopped however its pass ends, so that none outlives the benchmark.
   let serverArgv;
-  const withServer = async (edge, cache, body) => {
-    const server = await startNbdServer(edge, cache);
+  const withServer = async (edge, cacheDir, body) => {
+    const server = await startNbd({ edge, cacheDir });
     serverArgv ??= server.argv;
     try {
       return await body(server);
     } finally {
-      await server.stop();
+      await server.close();
     }
   };
   const cache = join(dir, "cache");

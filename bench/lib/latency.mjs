@@ -1,23 +1,15 @@
 // Read latency through `edgeboot nbd`: random 4 KiB reads, one at a time, timed at the client,
 // each checked against the image; and the same offsets as HTTP range GETs straight from nginx.
-import { spawn } from "node:child_process";
 import { closeSync, openSync, readSync } from "node:fs";
 import { Agent, request } from "undici";
-import { NbdClient } from "./nbd-client.mjs";
-import { ROOT } from "./run.mjs";
+import { NbdClient } from "../../testing/nbd-client.mjs";
+import { fractions, mulberry32 } from "../../testing/random.mjs";
 
 export const READ_BYTES = 4096;
 
 /** `count` offsets of READ_BYTES-aligned reads, uniform over `size` bytes (mulberry32, `seed`). */
 export function randomOffsets(count, size, seed = 0x5eed) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+  const next = fractions(mulberry32(seed));
   const blocks = Math.floor(size / READ_BYTES);
   return Array.from({ length: count }, () => Math.floor(next() * blocks) * READ_BYTES);
 }
@@ -54,40 +46,6 @@ export function stats(samples) {
     p99: rank(99),
     max: sorted.at(-1),
   };
-}
-
-/**
- * Starts `edgeboot nbd EDGE --listen 127.0.0.1:0 --cache-dir DIR`; resolves with the port it
- * printed, its argv, and stop().
- */
-export function startNbdServer(edge, cacheDir) {
-  const argv = ["node", "bin/edgeboot.js", "nbd", edge, "--listen", "127.0.0.1:0"];
-  argv.push("--cache-dir", cacheDir);
-  const child = spawn(argv[0], argv.slice(1), { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stderr.on("data", (d) => {
-    stderr += d;
-  });
-  const exited = new Promise((resolve) => child.on("exit", resolve));
-  return new Promise((resolve, reject) => {
-    child.stdout.on("data", (d) => {
-      stdout += d;
-      const port = /nbd:\/\/127\.0\.0\.1:(\d+)\//.exec(stdout)?.[1];
-      if (port) {
-        resolve({
-          argv,
-          port: Number(port),
-          stderr: () => stderr,
-          async stop() {
-            child.kill("SIGTERM");
-            await exited;
-          },
-        });
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`edgeboot nbd exited ${code}:\n${stderr}`)));
-  });
 }
 
 /** Compares read data with the image file's bytes. */
