@@ -1,11 +1,11 @@
 import { availableParallelism } from "node:os";
 import type { Command } from "commander";
-import { DEFAULT_CACHE_LIMIT, DiskCache, defaultCacheDir } from "../client/cache/index.js";
-import { ClientError } from "../client/edge-client.js";
+import { DEFAULT_CACHE_LIMIT, DiskCache, defaultCacheDir } from "../client/disk-cache.js";
 import { fetchImage } from "../client/fetch-image.js";
 import { BootClient } from "../client/index.js";
-import { mebibytes, parseSize } from "../format/units.js";
+import { mebibytes } from "../lib/units.js";
 import { loadPublicKey } from "../publish/keys.js";
+import { parsePositive, parseSizeFlag } from "./flags.js";
 import { fetchProgressBar } from "./progress.js";
 
 /** Options shared by the commands that read from edges. */
@@ -136,24 +136,6 @@ export function clientCommands(program: Command): void {
         ].join("\n"),
       );
     });
-}
-
-/** Parses a size flag such as `8G`, `500M` or `1048576`. */
-export function parseSizeFlag(text: string, flag: string): number {
-  const size = parseSize(text);
-  if (size === undefined) {
-    throw new ClientError(`${flag} must be a size such as 8G, 500M or 1048576, not "${text}"`);
-  }
-  return size;
-}
-
-/** Parses a positive integer flag. */
-export function parsePositive(text: string, flag: string): number {
-  const value = Number(text);
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new ClientError(`${flag} must be a positive integer, not "${text}"`);
-  }
-  return value;
 }
 
 function table(rows: string[][]): string {

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
-import { mebibytes } from "../format/units.js";
+import { mebibytes } from "../lib/units.js";
 import { EdgeTarget } from "../publish/edge-target.js";
 import { collectGarbage } from "../publish/gc.js";
-import { PublishError } from "../publish/target.js";
+import { parseDuration } from "./flags.js";
 import { readToken } from "./publish.js";
 
 interface GcFlags {
@@ -32,7 +32,7 @@ export function gcCommand(program: Command): void {
     )
     .option("--dry-run", "show what would be deleted, delete nothing")
     .action(async (flags: GcFlags) => {
-      const graceMs = parseDuration(flags.grace);
+      const graceMs = parseDuration(flags.grace, "--grace");
       const edge = new EdgeTarget(flags.edge, { token: await readToken(flags.tokenFile) });
       const tty = process.stderr.isTTY;
       let found = 0;
@@ -67,14 +67,4 @@ export function gcCommand(program: Command): void {
         await edge.close();
       }
     });
-}
-
-/** Parses `24h`, `30m`, `90s`, `2d` or `0`. */
-export function parseDuration(text: string): number {
-  const match = /^(\d+)([smhd]?)$/.exec(text.trim());
-  if (!match)
-    throw new PublishError(`--grace must be a duration such as 24h, 30m, 90s or 0, not "${text}"`);
-  const unit =
-    { "": 1000, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as string] ?? 1000;
-  return Number(match[1]) * unit;
 }

@@ -1,8 +1,8 @@
 import { Command, CommanderError } from "commander";
 import { ClientError } from "../client/edge-client.js";
 import { FormatError } from "../format/errors.js";
-import { InitramfsError } from "../publish/initramfs/errors.js";
-import { generateKeyPair, KeyFileError } from "../publish/keys.js";
+import { UserError } from "../lib/errors.js";
+import { generateKeyPair } from "../publish/keys.js";
 import { PublishError } from "../publish/target.js";
 import { clientCommands } from "./client.js";
 import { gcCommand } from "./gc.js";
@@ -38,7 +38,10 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** Runs the CLI; expected failures print one line saying what to do, and exit 1. */
+/**
+ * Runs the CLI. A {@link UserError} (and, until they extend it, a PublishError, ClientError or
+ * FormatError) is printed as one `edgeboot: message` line, without a stack, and sets its exit code.
+ */
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram().exitOverride();
   try {
@@ -48,17 +51,18 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = error.exitCode;
       return;
     }
-    if (
-      error instanceof PublishError ||
-      error instanceof ClientError ||
-      error instanceof FormatError ||
-      error instanceof KeyFileError ||
-      error instanceof InitramfsError
-    ) {
-      process.stderr.write(`edgeboot: ${error.message}\n`);
-      process.exitCode = 1;
-      return;
-    }
-    throw error;
+    if (!isUserError(error)) throw error;
+    process.stderr.write(`edgeboot: ${error.message}\n`);
+    process.exitCode = error instanceof UserError ? error.exitCode : 1;
   }
+}
+
+/** Whether the CLI reports `error` to the user as one line rather than as a crash. */
+function isUserError(error: unknown): error is Error {
+  return (
+    error instanceof UserError ||
+    error instanceof PublishError ||
+    error instanceof ClientError ||
+    error instanceof FormatError
+  );
 }

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { mebibytes } from "../format/units.js";
+import { mebibytes } from "../lib/units.js";
 import {
   type BuiltInitramfs,
   buildInitramfs,

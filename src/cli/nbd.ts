@@ -1,10 +1,11 @@
 import type { Command } from "commander";
 import { BootRecorder } from "../client/boot-record.js";
-import { ClientError } from "../client/edge-client.js";
 import { EdgeExportSource } from "../client/edge-exports.js";
 import type { PinnedRef, ResolvedRootfs } from "../client/index.js";
 import { createNbdServer, NbdListenError, type NbdServer } from "../client/nbd/server.js";
+import { UserError } from "../lib/errors.js";
 import { type ClientFlags, clientFrom, withClientOptions } from "./client.js";
+import { parseListen, parsePin } from "./flags.js";
 
 interface NbdFlags extends ClientFlags {
   listen: string;
@@ -103,29 +104,6 @@ async function listen(server: NbdServer, flags: NbdFlags): Promise<string> {
       : error.code === "EADDRINUSE"
         ? "stop what is listening there (another edgeboot nbd?), or give another --listen HOST:PORT (port 0 picks a free one)"
         : "give another --listen HOST:PORT";
-    throw new ClientError(`${error.message}: ${remedy}`);
+    throw new UserError(`${error.message}: ${remedy}`);
   }
-}
-
-/** Parses a `--pin` value: `NAME=MANIFEST,PUBLISHED` with an optional `,SIGNATURE`. */
-export function parsePin(text: string): PinnedRef {
-  const match = /^([^=,\s]+)=([^,\s]+),([^,\s]+)(?:,([^,\s]+))?$/.exec(text);
-  if (!match?.[1] || !match[2] || !match[3]) {
-    throw new ClientError(
-      `--pin must be NAME=MANIFEST,PUBLISHED[,SIGNATURE], e.g. debian=<64 hex>,2026-11-26T11:00:00.000Z,<base64>, not "${text}"`,
-    );
-  }
-  const pin: PinnedRef = { name: match[1], manifest: match[2], published: match[3] };
-  if (match[4]) pin.sig = match[4];
-  return pin;
-}
-
-/** Parses `HOST:PORT`, `[V6]:PORT`, `:PORT` or `PORT`. */
-export function parseListen(text: string): { host: string; port: number } {
-  const match = /^(?:\[([0-9a-f:.]+)\]|([^:]*)):(\d+)$|^(\d+)$/i.exec(text);
-  const port = Number(match?.[3] ?? match?.[4]);
-  if (!match || !Number.isInteger(port) || port > 65535) {
-    throw new ClientError(`--listen must be HOST:PORT, e.g. 127.0.0.1:10809, not "${text}"`);
-  }
-  return { host: match[1] ?? (match[2] === "" ? "0.0.0.0" : (match[2] ?? "127.0.0.1")), port };
 }

@@ -1,6 +1,6 @@
 import { SingleBar } from "cli-progress";
 import type { FetchProgress } from "../client/fetch-image.js";
-import { mebibytes } from "../format/units.js";
+import { mebibytes } from "../lib/units.js";
 import type { PublishProgress } from "../publish/publish.js";
 
 /** A progress line: `update` as work goes, `stop` at the end (twice is harmless). */

@@ -2,16 +2,18 @@ import { readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import type { Command } from "commander";
 import { bootFileEntries } from "../format/boot-files.js";
-import { type Codec, isCodec } from "../format/codec.js";
+import type { Codec } from "../format/codec.js";
 import { formatChunking } from "../format/manifest.js";
 import { parseBootProfile } from "../format/profile.js";
-import { mebibytes } from "../format/units.js";
+import { UserError } from "../lib/errors.js";
+import { mebibytes } from "../lib/units.js";
 import { DEFAULT_CHUNKING, parseChunkingSpec } from "../publish/chunker.js";
 import { DirectoryTarget } from "../publish/dir-target.js";
 import { EdgeTarget } from "../publish/edge-target.js";
 import { loadSigningKeys } from "../publish/keys.js";
 import { type BootFileOptions, type PublishSummary, publish } from "../publish/publish.js";
-import { PublishError, type PublishTarget } from "../publish/target.js";
+import type { PublishTarget } from "../publish/target.js";
+import { parseCodec, parsePositive } from "./flags.js";
 import { publishProgressBar } from "./progress.js";
 
 /** Default compression level of each codec. */
@@ -31,6 +33,7 @@ interface PublishFlags {
   kernel?: string;
   initrd?: string;
   cmdline?: string;
+  allowEmpty?: boolean;
 }
 
 /** `edgeboot publish IMAGE --name NAME (--edge URL | --out DIR) [--kernel FILE [--initrd FILE] [--cmdline ARGS]]`. */
@@ -62,13 +65,14 @@ export function publishCommand(program: Command): void {
       "--cmdline <args>",
       "kernel arguments of your own; the edge adds edgeboot.* (default: none)",
     )
+    .option("--allow-empty", "publish a 0-byte image (refused otherwise: usually a failed build)")
     .action(async (image: string, flags: PublishFlags) => {
       const boot = bootOptions(flags);
       const codec = parseCodec(flags.codec);
       const chunking = parseChunkingSpec(flags.chunking);
       const level =
-        flags.level === undefined ? DEFAULT_LEVEL[codec] : parseInteger(flags.level, "--level");
-      const jobs = parseInteger(flags.jobs ?? "1", "--jobs");
+        flags.level === undefined ? DEFAULT_LEVEL[codec] : parsePositive(flags.level, "--level");
+      const jobs = parsePositive(flags.jobs ?? "1", "--jobs");
       const keys = flags.key ? await loadSigningKeys(flags.key) : undefined;
       const prefetchReads = flags.profile
         ? await profileReads(flags.profile, flags.name)
@@ -87,6 +91,7 @@ export function publishCommand(program: Command): void {
           keys,
           prefetchReads,
           boot,
+          allowEmpty: flags.allowEmpty === true,
           onProgress: bar.update,
         });
         bar.stop();
@@ -127,7 +132,7 @@ function bootOptions(flags: PublishFlags): BootFileOptions | undefined {
           ? "--cmdline"
           : undefined;
     if (stray)
-      throw new PublishError(`${stray} needs --kernel FILE: a rootfs boots from a kernel first`);
+      throw new UserError(`${stray} needs --kernel FILE: a rootfs boots from a kernel first`);
     return undefined;
   }
   return { kernel: flags.kernel, initrd: flags.initrd, cmdline: flags.cmdline };
@@ -150,7 +155,7 @@ async function profileReads(path: string, name: string): Promise<[number, number
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
-    throw new PublishError(
+    throw new UserError(
       `cannot read the profile ${path} (${(error as NodeJS.ErrnoException).code})`,
     );
   }
@@ -158,23 +163,22 @@ async function profileReads(path: string, name: string): Promise<[number, number
   try {
     profile = parseBootProfile(text);
   } catch (error) {
-    throw new PublishError(`${path}: ${(error as Error).message}`);
+    throw new UserError(`${path}: ${(error as Error).message}`);
   }
   const reads = profile.images
     .filter((image) => image.name === name)
     .flatMap((image) => image.reads);
   if (reads.length === 0) {
     const names = profile.images.map((image) => image.name).join(", ") || "none";
-    throw new PublishError(`${path} records no boot of "${name}" (it has: ${names})`);
+    throw new UserError(`${path} records no boot of "${name}" (it has: ${names})`);
   }
   return reads;
 }
 
 async function chooseTarget(flags: PublishFlags): Promise<PublishTarget> {
-  if (flags.edge && flags.out)
-    throw new PublishError("give either --edge URL or --out DIR, not both");
+  if (flags.edge && flags.out) throw new UserError("give either --edge URL or --out DIR, not both");
   if (flags.out) return new DirectoryTarget(flags.out);
-  if (!flags.edge) throw new PublishError("say where to publish: --edge URL or --out DIR");
+  if (!flags.edge) throw new UserError("say where to publish: --edge URL or --out DIR");
   return new EdgeTarget(flags.edge, {
     token: await readToken(flags.tokenFile),
   });
@@ -187,29 +191,17 @@ export async function readToken(tokenFile: string | undefined): Promise<string> 
     try {
       text = await readFile(tokenFile, "utf8");
     } catch (error) {
-      throw new PublishError(
+      throw new UserError(
         `cannot read the token file ${tokenFile} (${(error as NodeJS.ErrnoException).code})`,
       );
     }
     const token = text.split("\n")[0]?.trim() ?? "";
-    if (!token) throw new PublishError(`the token file ${tokenFile} is empty`);
+    if (!token) throw new UserError(`the token file ${tokenFile} is empty`);
     return token;
   }
   const token = process.env.EDGEBOOT_TOKEN?.trim();
   if (!token) {
-    throw new PublishError("no publish token: set EDGEBOOT_TOKEN or pass --token-file PATH");
+    throw new UserError("no publish token: set EDGEBOOT_TOKEN or pass --token-file PATH");
   }
   return token;
-}
-
-function parseCodec(value: string): Codec {
-  if (!isCodec(value)) throw new PublishError(`unknown codec "${value}": use zstd or gzip`);
-  return value;
-}
-
-function parseInteger(value: string, flag: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new PublishError(`${flag} must be a positive integer, not "${value}"`);
-  return n;
 }

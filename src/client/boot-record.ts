@@ -1,6 +1,5 @@
-import { randomBytes } from "node:crypto";
-import { rename, writeFile } from "node:fs/promises";
 import type { BootProfile, BootProfileImage } from "../format/profile.js";
+import { writeFileAtomic } from "../lib/atomic-file.js";
 
 /** How long new reads wait before the record file is rewritten. */
 const FLUSH_DELAY_MS = 500;
@@ -60,8 +59,6 @@ export class BootRecorder {
         reads,
       })),
     };
-    const temp = `${this.path}.${randomBytes(4).toString("hex")}`;
-    await writeFile(temp, `${JSON.stringify(profile)}\n`);
-    await rename(temp, this.path);
+    await writeFileAtomic(this.path, `${JSON.stringify(profile)}\n`);
   }
 }

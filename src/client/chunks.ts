@@ -1,6 +1,7 @@
 import { MAX_FRAME_BYTES } from "../format/limits.js";
-import type { DiskCache } from "./cache/index.js";
+import { LruMap } from "../lib/lru.js";
 import { decodeChunk } from "./decode.js";
+import type { DiskCache } from "./disk-cache.js";
 import type { EdgeClient } from "./edge-client.js";
 
 /** Decoded chunks kept in memory by default: 64 MiB. */
@@ -56,12 +57,13 @@ export class ChunkLoader {
     corrupt: 0,
     badDownloads: 0,
   };
-  private readonly memory = new Map<string, Uint8Array>();
-  private memoryUsed = 0;
+  private readonly memory: LruMap<string, Uint8Array>;
   private readonly loading = new Map<string, Promise<LoadedChunk>>();
   private readonly writing = new Map<string, Promise<void>>();
 
-  constructor(private readonly options: ChunkLoaderOptions) {}
+  constructor(private readonly options: ChunkLoaderOptions) {
+    this.memory = new LruMap({ maxWeight: this.memoryBudget, weigh: (bytes) => bytes.byteLength });
+  }
 
   /** The `length` bytes of chunk `id`, kept in memory for the next reads. */
   async load(id: string, length: number): Promise<Uint8Array> {
@@ -82,11 +84,11 @@ export class ChunkLoader {
   }
 
   /**
-   * Makes sure chunk `id` is in the disk cache, downloading it if not; `keep` also holds it
-   * decoded in memory (for chunks a boot is about to read).
+   * Makes sure chunk `id` is in the disk cache, downloading it if not; `holdInMemory` also holds
+   * it decoded in memory (for chunks a boot is about to read).
    */
-  async ensure(id: string, length: number, keep = false): Promise<void> {
-    await this.get(id, length, keep);
+  async ensure(id: string, length: number, holdInMemory = false): Promise<void> {
+    await this.get(id, length, holdInMemory);
     await this.writing.get(id);
   }
 
@@ -95,11 +97,9 @@ export class ChunkLoader {
     return this.options.memoryBytes ?? DEFAULT_MEMORY_BYTES;
   }
 
-  private get(id: string, length: number, keep: boolean): Promise<LoadedChunk> {
+  private get(id: string, length: number, holdInMemory: boolean): Promise<LoadedChunk> {
     const held = this.memory.get(id);
     if (held) {
-      this.memory.delete(id);
-      this.memory.set(id, held);
       this.stats.memory++;
       return Promise.resolve({ bytes: held, source: "memory" });
     }
@@ -110,20 +110,24 @@ export class ChunkLoader {
       const written = this.writing.get(id);
       loading = (
         written
-          ? written.then(() => this.loadUncached(id, length, keep))
-          : this.loadUncached(id, length, keep)
+          ? written.then(() => this.loadUncached(id, length, holdInMemory))
+          : this.loadUncached(id, length, holdInMemory)
       ).finally(() => this.loading.delete(id));
       this.loading.set(id, loading);
     }
     return loading;
   }
 
-  private async loadUncached(id: string, length: number, keep: boolean): Promise<LoadedChunk> {
+  private async loadUncached(
+    id: string,
+    length: number,
+    holdInMemory: boolean,
+  ): Promise<LoadedChunk> {
     const cached = await this.fromDisk(id, length);
     const loaded: LoadedChunk = cached
       ? { bytes: cached, source: "disk" }
       : { bytes: await this.download(id, length), source: "edge" };
-    if (keep) this.remember(id, loaded.bytes);
+    if (holdInMemory) this.memory.set(id, loaded.bytes);
     return loaded;
   }
 
@@ -162,7 +166,7 @@ export class ChunkLoader {
     this.stats.fetched++;
     this.stats.fetchedBytes += frame?.byteLength ?? 0;
     this.options.onFetch?.(id);
-    if (frame) this.keep(id, frame);
+    if (frame) this.writeToDisk(id, frame);
     return bytes;
   }
 
@@ -172,23 +176,11 @@ export class ChunkLoader {
   }
 
   /** Writes a verified frame to the disk cache without holding up the read that fetched it. */
-  private keep(id: string, frame: Uint8Array): void {
+  private writeToDisk(id: string, frame: Uint8Array): void {
     const writing: Promise<void> = this.options.cache
       .writeChunk(id, frame)
       .catch((error: Error) => this.options.log?.(`cannot cache chunk ${id}: ${error.message}`))
       .finally(() => this.writing.delete(id));
     this.writing.set(id, writing);
-  }
-
-  private remember(id: string, bytes: Uint8Array): void {
-    const budget = this.memoryBudget;
-    if (bytes.byteLength > budget) return;
-    this.memory.set(id, bytes);
-    this.memoryUsed += bytes.byteLength;
-    for (const [oldest, held] of this.memory) {
-      if (this.memoryUsed <= budget) break;
-      this.memory.delete(oldest);
-      this.memoryUsed -= held.byteLength;
-    }
   }
 }

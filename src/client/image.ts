@@ -1,4 +1,5 @@
 import { chunkAt, chunkOffsets, type Manifest } from "../format/manifest.js";
+import { forEachLimited } from "../lib/limiter.js";
 import type { ChunkLoader, ChunkSource } from "./chunks.js";
 
 export interface ImageReaderOptions {
@@ -77,22 +78,20 @@ export class ImageReader {
     // reads them next, and would otherwise read, decode and hash them a second time. (With half the
     // budget, an in-guest Debian boot did that for 113 of its list's 241 chunks, and the list made
     // it slower than a warm reboot under TCG: bench/results/boot.md.)
-    let kept = 0;
-    const keepUpTo = this.loader.memoryBudget;
-    let next = 0;
-    const worker = async () => {
-      while (next < list.length) {
-        const index = list[next++] as number;
+    let held = 0;
+    const holdUpTo = this.loader.memoryBudget;
+    await forEachLimited(
+      list,
+      Math.max(1, this.options.prefetchConcurrency ?? 16),
+      async (index) => {
         const length = this.manifest.lengths[index] as number;
-        const keep = kept + length <= keepUpTo;
-        if (keep) kept += length;
-        await this.ensure(index, keep).catch((error: Error) =>
+        const holdInMemory = held + length <= holdUpTo;
+        if (holdInMemory) held += length;
+        await this.ensure(index, holdInMemory).catch((error: Error) =>
           this.options.log?.(`prefetch of chunk ${index} failed: ${error.message}`),
         );
-      }
-    };
-    const width = Math.max(1, this.options.prefetchConcurrency ?? 16);
-    await Promise.all(Array.from({ length: width }, worker));
+      },
+    );
     return list.length;
   }
 
@@ -117,11 +116,11 @@ export class ImageReader {
     return this.readAheadFetched.has(index) ? "edge" : source;
   }
 
-  private ensure(index: number, keep = false): Promise<void> {
+  private ensure(index: number, holdInMemory = false): Promise<void> {
     return this.loader.ensure(
       this.manifest.chunks[index] as string,
       this.manifest.lengths[index] as number,
-      keep,
+      holdInMemory,
     );
   }
 

@@ -7,8 +7,8 @@ import { MAX_MANIFEST_BYTES } from "../format/limits.js";
 import { decodeManifest, type Manifest } from "../format/manifest.js";
 import { decodeRef, type Ref, type RootfsSummary } from "../format/ref.js";
 import { isIsoUtcInstant } from "../format/time.js";
-import { DEFAULT_CACHE_LIMIT, DiskCache, defaultCacheDir } from "./cache/index.js";
 import { ChunkLoader } from "./chunks.js";
+import { DEFAULT_CACHE_LIMIT, DiskCache, defaultCacheDir } from "./disk-cache.js";
 import { ClientError, EdgeClient, NotFoundError } from "./edge-client.js";
 import { ImageReader, type ImageReaderOptions } from "./image.js";
 import { RefTrust, TrustError } from "./trust.js";
@@ -84,7 +84,7 @@ export class BootClient {
     this.trust = new RefTrust({
       key: options.trustKey,
       statePath: join(root, "refs.json"),
-      scope: this.edge.edges[0]?.href ?? "",
+      edges: this.edge.edges.map((edge) => edge.href),
       warn: options.log,
     });
     this.chunks = new ChunkLoader({

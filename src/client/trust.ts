@@ -1,8 +1,8 @@
-import { createHash, randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import type { Ref } from "../format/ref.js";
 import { verifyRefSignature } from "../format/ref.js";
+import { writeFileAtomic } from "../lib/atomic-file.js";
 import { ClientError } from "./edge-client.js";
 
 /** A ref refused: unsigned or wrongly signed under a pinned key, or older than one seen before. */
@@ -21,10 +21,10 @@ export interface RefTrustOptions {
   /** The JSON file that remembers the newest ref seen for each name (rollback protection). */
   statePath: string;
   /**
-   * Where refs are compared when no key is pinned (the first edge URL): unsigned refs of
-   * different stores are different timelines. With a key, the key is the scope.
+   * Every edge and mirror URL the client is given (normalized, e.g. `URL.href`), in any order.
+   * Without a key they scope the memory of the newest ref seen: see {@link RefTrust}.
    */
-  scope: string;
+  edges: readonly string[];
   /** Told once when refs are taken without checking signatures. */
   warn?: (message: string) => void;
 }
@@ -34,6 +34,14 @@ export interface RefTrustOptions {
  * that key. Whatever the key, a ref older than the newest already seen for its name is refused
  * (a replayed or stale ref), and so is a different manifest under the same publish time; the
  * newest seen is kept in a small state file beside the cache, written atomically.
+ *
+ * What "already seen" covers, exactly:
+ * - with a key, every ref of that name signed by that key, whatever edge or mirror served it;
+ * - without a key, every ref of that name taken by a client given any of this client's edge and
+ *   mirror URLs: a ref taken is remembered under each URL the client was given, and a ref is
+ *   compared with what is remembered under each URL it is given now, in whatever order. A client
+ *   given only other URLs starts a timeline of its own (unsigned refs of unrelated stores are
+ *   unrelated).
  */
 export class RefTrust {
   private warned = false;
@@ -67,9 +75,10 @@ export class RefTrust {
 
   private async checkRollback(ref: Ref, url: string): Promise<void> {
     const state = await this.load();
-    const slot = `${this.scope()} ${ref.name}`;
-    const seen = state[slot];
-    if (seen) {
+    const slots = this.slots(ref.name);
+    for (const slot of slots) {
+      const seen = state[slot];
+      if (!seen) continue;
       const older = Date.parse(ref.published) < Date.parse(seen.published);
       const forked = ref.published === seen.published && ref.manifest !== seen.manifest;
       if (older || forked) {
@@ -77,16 +86,18 @@ export class RefTrust {
           `the ref of "${ref.name}" from ${url} (published ${ref.published}) is older than one already seen (${seen.published}): refusing a rollback or a stale mirror`,
         );
       }
-      if (ref.published === seen.published) return;
     }
-    state[slot] = { published: ref.published, manifest: ref.manifest };
+    if (slots.every((slot) => state[slot]?.published === ref.published)) return;
+    for (const slot of slots) state[slot] = { published: ref.published, manifest: ref.manifest };
     this.saving = this.saving.then(() => this.save(state));
     await this.saving;
   }
 
-  private scope(): string {
-    const { key, scope } = this.options;
-    return key ? `key:${createHash("sha256").update(key).digest("hex").slice(0, 16)}` : scope;
+  /** The state entries a ref of `name` is compared with and remembered under. */
+  private slots(name: string): string[] {
+    const { key, edges } = this.options;
+    if (key) return [`key:${createHash("sha256").update(key).digest("hex").slice(0, 16)} ${name}`];
+    return [...new Set(edges)].map((edge) => `${edge} ${name}`);
   }
 
   private load(): Promise<Record<string, Seen>> {
@@ -95,11 +106,9 @@ export class RefTrust {
   }
 
   private async save(state: Record<string, Seen>): Promise<void> {
-    const path = this.options.statePath;
-    await mkdir(dirname(path), { recursive: true });
-    const temp = `${path}.${randomBytes(6).toString("hex")}`;
-    await writeFile(temp, `${JSON.stringify(state, null, 1)}\n`);
-    await rename(temp, path);
+    await writeFileAtomic(this.options.statePath, `${JSON.stringify(state, null, 1)}\n`, {
+      makeDirs: true,
+    });
   }
 }
 

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Chunking } from "../format/manifest.js";
+import { Limiter } from "../lib/limiter.js";
 import { chunkStream } from "./chunker.js";
 import { type CompressOptions, createCompressor } from "./compressor.js";
 import type { PublishTarget } from "./target.js";
@@ -114,9 +115,9 @@ export class ChunkUploader {
         continue;
       }
       counts.newChunks++;
-      await this.compressing.run(async () => {
+      await this.compressing.start(async () => {
         const frame = await this.compress(bytes);
-        await this.uploading.run(async () => {
+        await this.uploading.start(async () => {
           await target.putChunk(id, frame);
           this.uploadedRaw += bytes.byteLength;
           this.uploadedFrames += frame.byteLength;
@@ -126,33 +127,5 @@ export class ChunkUploader {
       });
     }
     this.options.onChange?.();
-  }
-}
-
-/** Runs at most `limit` tasks at once; the first failure is thrown by the next run or drain. */
-class Limiter {
-  private readonly running = new Set<Promise<void>>();
-  private failure?: unknown;
-
-  constructor(private readonly limit: number) {}
-
-  async run(task: () => Promise<void>): Promise<void> {
-    while (this.running.size >= this.limit) await Promise.race(this.running);
-    this.check();
-    const promise: Promise<void> = task()
-      .catch((error) => {
-        this.failure ??= error;
-      })
-      .finally(() => this.running.delete(promise));
-    this.running.add(promise);
-  }
-
-  async drain(): Promise<void> {
-    await Promise.all(this.running);
-    this.check();
-  }
-
-  private check(): void {
-    if (this.failure !== undefined) throw this.failure;
   }
 }

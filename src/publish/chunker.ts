@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { FormatError } from "../format/errors.js";
 import { MAX_CHUNK_BYTES } from "../format/limits.js";
 import type { Chunking } from "../format/manifest.js";
+import { sizeInBytes } from "../lib/units.js";
 import { CasyncCursor } from "./casync-chunker.js";
 
 /** The chunking used when none is asked for: fixed 256 KiB chunks. */
@@ -280,9 +281,7 @@ function sizeProblem(name: string, size: number): string | undefined {
 }
 
 function sizeOf(match: RegExpExecArray, group: number): number {
-  const digits = Number(match[group]);
-  const suffix = match[group + 1]?.toLowerCase();
-  return suffix === "m" ? digits * 1048576 : suffix === "k" ? digits * 1024 : digits;
+  return sizeInBytes(match[group] as string, match[group + 1]);
 }
 
 function showSize(size: number): string {

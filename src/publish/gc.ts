@@ -1,4 +1,5 @@
 import { allChunkIds, decodeManifest, manifestId } from "../format/manifest.js";
+import { forEachLimited } from "../lib/limiter.js";
 import type { EdgeTarget, ObjectListing } from "./edge-target.js";
 import { IdFilter } from "./id-filter.js";
 import { PublishError } from "./target.js";
@@ -153,14 +154,9 @@ async function mark(
 }
 
 async function sweep(edge: GcStore, dead: DeadObject[]): Promise<number> {
-  let next = 0;
-  const worker = async () => {
-    while (next < dead.length) {
-      const object = dead[next++] as DeadObject;
-      await edge.deleteObject(object.kind === "chunks" ? "chunks" : "manifests", object.id);
-    }
-  };
-  await Promise.all(Array.from({ length: DELETES_IN_FLIGHT }, worker));
+  await forEachLimited(dead, DELETES_IN_FLIGHT, (object) =>
+    edge.deleteObject(object.kind === "chunks" ? "chunks" : "manifests", object.id),
+  );
   return dead.length;
 }
 

@@ -7,9 +7,10 @@ import {
 import { lstat, mkdir, open, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { fromBase64, toBase64 } from "../format/base64.js";
+import { UserError } from "../lib/errors.js";
 
 /** A key file that is missing, too open or not an Ed25519 key; the message says what to do. */
-export class KeyFileError extends Error {
+export class KeyFileError extends UserError {
   override name = "KeyFileError";
   constructor(
     message: string,

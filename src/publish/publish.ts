@@ -38,6 +38,11 @@ export interface PublishOptions {
   prefetchReads?: readonly [number, number][];
   /** A kernel (and initramfs, command line) to publish with the image, making it bootable. */
   boot?: BootFileOptions;
+  /**
+   * Publish a 0-byte image (an empty rootfs). Without it one is refused before anything is
+   * uploaded: an empty image is almost always a build that failed.
+   */
+  allowEmpty?: boolean;
   /** Ed25519 keys to sign the ref with. */
   keys?: { privateKey: CryptoKey; publicKey: CryptoKey };
   onProgress?: (progress: PublishProgress) => void;
@@ -75,7 +80,7 @@ export interface PublishSummary extends PublishProgress {
  * core, and uploads them; then the boot files, if any, the same way; then the manifest, then moves
  * the ref with a compare-and-swap against the ref read at the start. Bad boot files are refused
  * before anything is uploaded. Interrupted anywhere, a rerun finishes the job; no ref ever points
- * at missing data.
+ * at missing data. A 0-byte image is refused unless `allowEmpty` says it is meant.
  */
 export async function publish(options: PublishOptions): Promise<PublishSummary> {
   const started = performance.now();
@@ -117,6 +122,12 @@ export async function publish(options: PublishOptions): Promise<PublishSummary> 
         imageHash.update(piece);
       }),
     );
+    // An empty image has no chunks: nothing has been uploaded yet.
+    if (size === 0 && !options.allowEmpty) {
+      throw new PublishError(
+        `${options.image} is empty (0 bytes): an empty image is usually a build that failed, and publishing it would move "${options.name}" to an empty rootfs. Check the build; pass --allow-empty if an empty rootfs is meant`,
+      );
+    }
     if (bootFiles) {
       boot = await uploadBootFiles(bootFiles, uploader, (bytes) => {
         progress.bytesRead += bytes;

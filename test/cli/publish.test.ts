@@ -58,7 +58,7 @@ describe("edgeboot publish against a running edge", () => {
   });
 
   it.each([
-    ["an empty image", 0, []],
+    ["an empty image", 0, ["--allow-empty"]],
     ["a 1-byte image", 1, []],
     ["an image not a multiple of the chunk size", 3 * 262144 + 12345, []],
     ["fixed 64K chunks", 1_000_000, ["--chunking", "fixed:64K"]],
@@ -70,6 +70,19 @@ describe("edgeboot publish against a running edge", () => {
     const run = await publish(await writeImage(`${name}.img`, bytes), name, ...extra);
     expect(run.code, run.stderr).toBe(0);
     expect(digest(await readBack(fixture.edge.url, name))).toBe(digest(bytes));
+  });
+
+  it("refuses an empty image before uploading anything, unless --allow-empty says it is meant", async () => {
+    const empty = await writeImage("empty.img", Buffer.alloc(0));
+    const refused = await publish(empty, "empty-build");
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toBe(
+      `edgeboot: ${empty} is empty (0 bytes): an empty image is usually a build that failed, and publishing it would move "empty-build" to an empty rootfs. Check the build; pass --allow-empty if an empty rootfs is meant\n`,
+    );
+    expect((await fetch(`${fixture.edge.url}/v1/rootfs/empty-build`)).status).toBe(404);
+    const meant = await publish(empty, "empty-build", "--allow-empty");
+    expect(meant.code, meant.stderr).toBe(0);
+    expect((await readBack(fixture.edge.url, "empty-build")).byteLength).toBe(0);
   });
 
   it("signs the ref with --key", async () => {

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { DiskCache, defaultCacheDir } from "../../src/client/cache/index.js";
+import { DiskCache, defaultCacheDir } from "../../src/client/disk-cache.js";
 
 const id = (n: number) => n.toString(16).padStart(64, "0");
 let root: string;

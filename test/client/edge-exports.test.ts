@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { BootRecorder } from "../../src/client/boot-record.js";
 import { EdgeExportSource } from "../../src/client/edge-exports.js";
 import { BootClient } from "../../src/client/index.js";
-import { mebibytes } from "../../src/format/units.js";
+import { mebibytes } from "../../src/lib/units.js";
 import { imageBytes, runCli, useEdgeAndDir } from "../cli/edge.js";
 
 const CHUNK = 65536;

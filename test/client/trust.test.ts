@@ -1,6 +1,8 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { RefTrust, TrustError } from "../../src/client/trust.js";
+import type { Ref } from "../../src/format/ref.js";
 import { startProxy } from "../../testing/http-proxy.mjs";
 import { imageBytes, runCli, useEdgeAndDir } from "../cli/edge.js";
 
@@ -106,6 +108,29 @@ describe("ref trust", () => {
     expect(Object.keys(state).some((k) => k.endsWith(" replayed"))).toBe(true);
   });
 
+  it("without --trust, refuses a stale mirror's older ref once a newer one was seen through another URL of the client, whatever their order", async () => {
+    await publish("mirrored", 8);
+    const oldRef = Buffer.from(
+      await (await fetch(`${fixture.edge.url}/v1/rootfs/mirrored`)).arrayBuffer(),
+    );
+    await publish("mirrored", 9);
+    const stale = await startProxy({ upstream: fixture.edge.url });
+    stale.rewrite = (answer) =>
+      answer.path === "/v1/rootfs/mirrored" ? { ...answer, body: oldRef } : answer;
+    const cache = join(fixture.dir, "cache-mirrored");
+    try {
+      const fresh = await fetchCli(fixture.edge.url, "mirrored", cache, "--mirror", stale.url);
+      expect(fresh.code, fresh.stderr).toBe(0);
+      const staleFirst = await fetchCli(stale.url, "mirrored", cache, "--mirror", fixture.edge.url);
+      expect(staleFirst.code).toBe(1);
+      expect(staleFirst.stderr).toMatch(
+        /the ref of "mirrored" from .* is older than one already seen .* refusing a rollback or a stale mirror/,
+      );
+    } finally {
+      await stale.close();
+    }
+  });
+
   it("refuses a ref served under another name", async () => {
     await publish("realname", 7);
     const proxy = await startProxy({ upstream: fixture.edge.url });
@@ -121,5 +146,39 @@ describe("ref trust", () => {
     } finally {
       await proxy.close();
     }
+  });
+});
+
+describe("RefTrust without a key", () => {
+  const edge = "https://edge.example/";
+  const mirror = "https://mirror.example/";
+  const ref = (published: string, manifest: string): Ref => ({
+    name: "debian",
+    manifest: manifest.repeat(64),
+    published,
+    previous: [],
+  });
+  const v1 = ref("2026-11-01T00:00:00.000Z", "1");
+  const v2 = ref("2026-11-02T00:00:00.000Z", "2");
+
+  it("remembers the newest ref of a name across every edge and mirror it is given, in any order", async () => {
+    const statePath = join(fixture.dir, "trust-order", "refs.json");
+    await new RefTrust({ statePath, edges: [edge, mirror] }).check(v2, edge);
+    // The stale mirror given first, as a later run might.
+    const later = new RefTrust({ statePath, edges: [mirror, edge] });
+    await expect(later.check(v1, mirror)).rejects.toBeInstanceOf(TrustError);
+    await expect(later.check(v1, mirror)).rejects.toThrow(/older than one already seen/);
+    const mirrorOnly = new RefTrust({ statePath, edges: [mirror] });
+    await expect(mirrorOnly.check(v1, mirror)).rejects.toThrow(/older than one already seen/);
+    await later.check(v2, mirror);
+  });
+
+  it("keeps the refs of a store it was never given with these URLs a timeline of their own", async () => {
+    const statePath = join(fixture.dir, "trust-unrelated", "refs.json");
+    await new RefTrust({ statePath, edges: [edge] }).check(v2, edge);
+    await new RefTrust({ statePath, edges: [mirror] }).check(v1, mirror);
+    await expect(
+      new RefTrust({ statePath, edges: [edge, mirror] }).check(v1, mirror),
+    ).rejects.toThrow(/older than one already seen/);
   });
 });

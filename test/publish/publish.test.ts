@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { DEFAULT_CHUNKING } from "../../src/publish/chunker.js";
 import { EdgeTarget } from "../../src/publish/edge-target.js";
 import { publish } from "../../src/publish/publish.js";
-import { type PublishTarget, RefConflictError } from "../../src/publish/target.js";
+import { PublishError, type PublishTarget, RefConflictError } from "../../src/publish/target.js";
 import { imageBytes, useEdgeAndDir } from "../cli/edge.js";
 
 const fixture = useEdgeAndDir();
@@ -62,5 +62,39 @@ describe("publish", () => {
     expect(summary.newChunks).toBe(1);
     expect(summary.dedupRatio).toBeCloseTo(8);
     await target.close();
+  });
+
+  it("refuses an empty image with nothing written to the target, and publishes it with allowEmpty", async () => {
+    const writes: string[] = [];
+    const recording: PublishTarget = {
+      where: "recording",
+      missing: async (ids) => ids.slice(),
+      putChunk: async (id) => {
+        writes.push(`chunk ${id}`);
+      },
+      putManifest: async (id) => {
+        writes.push(`manifest ${id}`);
+      },
+      getRef: async () => undefined,
+      putRef: async (name) => {
+        writes.push(`ref ${name}`);
+      },
+      close: async () => {},
+    };
+    const empty = join(fixture.dir, "empty.img");
+    await writeFile(empty, "");
+    const refused = publish({ ...base, image: empty, name: "empty", target: recording });
+    await expect(refused).rejects.toBeInstanceOf(PublishError);
+    await expect(refused).rejects.toThrow(/is empty \(0 bytes\).*--allow-empty/);
+    expect(writes).toEqual([]);
+    const meant = await publish({
+      ...base,
+      image: empty,
+      name: "empty",
+      target: recording,
+      allowEmpty: true,
+    });
+    expect(meant.imageSize).toBe(0);
+    expect(writes).toEqual([`manifest ${meant.manifestId}`, "ref empty"]);
   });
 });

@@ -1,3 +1,4 @@
+import { errorText } from "../../lib/errors.js";
 import type { NbdExport } from "./exports.js";
 import {
   Cmd,
@@ -29,10 +30,6 @@ export interface CommandContext {
 }
 
 const OK: Reply = { error: Errno.OK };
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 function fail(error: number, message: string): Reply {
   return { error, message };

@@ -1,4 +1,5 @@
 import type { Socket } from "node:net";
+import { errorText } from "../../lib/errors.js";
 import { type CommandContext, encodeReply, execute, requestCost } from "./commands.js";
 import type { NbdExportSource } from "./exports.js";
 import { negotiate } from "./negotiate.js";
@@ -26,10 +27,6 @@ export const MAX_IN_FLIGHT = 64;
 export const MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
 /** After we end our side, how long the client may keep its side open. */
 const LINGER_MS = 10_000;
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 function describe(socket: Socket): string {
   return socket.remoteAddress === undefined

@@ -1,3 +1,4 @@
+import { errorText } from "../../lib/errors.js";
 import type { NbdExport, NbdExportSource } from "./exports.js";
 import {
   ClientFlag,
@@ -72,10 +73,6 @@ export interface Negotiated {
  */
 export function negotiate(io: HandshakeIo): Promise<Negotiated | undefined> {
   return new Handshake(io).run();
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function exportProblem(exp: NbdExport): string | undefined {

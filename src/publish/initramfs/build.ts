@@ -1,7 +1,5 @@
-import { randomBytes } from "node:crypto";
-import { rename, rm, writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
+import { writeFileAtomic } from "../../lib/atomic-file.js";
 import {
   type ContentsSummary,
   DISK_MODULES,
@@ -103,12 +101,9 @@ async function zstdCompress(bytes: Buffer, level: number): Promise<Buffer> {
 }
 
 async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
-  const temp = join(dirname(path), `.${randomBytes(6).toString("hex")}.initramfs.tmp`);
   try {
-    await writeFile(temp, bytes);
-    await rename(temp, path);
+    await writeFileAtomic(path, bytes);
   } catch (error) {
-    await rm(temp, { force: true });
     const code = (error as NodeJS.ErrnoException).code;
     throw new InitramfsError(`cannot write ${path}: ${code ?? (error as Error).message}`);
   }

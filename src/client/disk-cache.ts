@@ -1,8 +1,8 @@
-import { randomBytes } from "node:crypto";
-import { mkdir, readdir, readFile, rename, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { readdir, readFile, rm, stat, utimes } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { isObjectId } from "../../format/ids.js";
+import { isObjectId } from "../format/ids.js";
+import { writeFileAtomic } from "../lib/atomic-file.js";
 
 /** Default size limit of the local cache: 8 GiB. */
 export const DEFAULT_CACHE_LIMIT = 8 * 1024 ** 3;
@@ -55,7 +55,6 @@ export class DiskCache {
   private readonly touched = new Map<string, number>();
   private writtenSinceCheck = 0;
   private pruning?: Promise<unknown>;
-  private tempDir?: Promise<void>;
 
   constructor(
     readonly root: string,
@@ -161,21 +160,10 @@ export class DiskCache {
   }
 
   private async write(kind: Kind, id: string, bytes: Uint8Array): Promise<void> {
-    const path = this.path(kind, id);
-    const temp = join(this.root, "tmp", `${id}.${randomBytes(6).toString("hex")}`);
-    this.tempDir ??= mkdir(join(this.root, "tmp"), { recursive: true }).then(() => undefined);
-    await this.tempDir.catch((error) => {
-      this.tempDir = undefined;
-      throw error;
+    await writeFileAtomic(this.path(kind, id), bytes, {
+      tempDir: join(this.root, "tmp"),
+      makeDirs: true,
     });
-    await writeFile(temp, bytes);
-    try {
-      await rename(temp, path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-      await mkdir(join(path, ".."), { recursive: true });
-      await rename(temp, path);
-    }
     this.touched.set(id, Date.now());
   }
 
