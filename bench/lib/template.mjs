@@ -4,6 +4,11 @@
 // rendered); a section's text runs to the next such line, blank lines at either end left out.
 // `{{name}}` in a section is a value the report passes when it renders that section.
 import { readFileSync } from "node:fs";
+import { relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The repository root, which the error messages name files from. */
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
 
 const SECTION = /^<!-- section: ([a-z0-9-]+) -->$/gm;
 const PLACEHOLDER = /\{\{([A-Za-z][A-Za-z0-9]*)\}\}/g;
@@ -36,18 +41,23 @@ export function fill(text, values = {}, where = "template") {
 const describe = (value) => (value === null ? "null" : typeof value);
 
 /**
- * The template bench/templates/`name`.md: `section(id, values)` renders one section (see fill).
- * Throws on a section the file does not have.
+ * The template bench/templates/`name`.md (or `url`): `section(id, values)` renders one section
+ * (see fill). Throws on a section the file does not have, and on braces that are not a placeholder.
  */
-export function template(name) {
-  const file = `bench/templates/${name}.md`;
-  const text = readFileSync(new URL(`../templates/${name}.md`, import.meta.url), "utf8");
+export function template(name, url = new URL(`../templates/${name}.md`, import.meta.url)) {
+  const file = relative(REPO, fileURLToPath(url));
+  const text = readFileSync(url, "utf8");
   const sections = new Map();
   const marks = [...text.matchAll(SECTION)];
   for (const [i, mark] of marks.entries()) {
     const end = marks[i + 1]?.index ?? text.length;
     const body = text.slice(mark.index + mark[0].length, end).replace(/^\n+|\n+$/g, "");
     if (sections.has(mark[1])) throw new Error(`${file}: section ${mark[1]} twice`);
+    if (/\{\{|\}\}/.test(body.replace(PLACEHOLDER, ""))) {
+      throw new Error(
+        `${file}, section ${mark[1]}: write a placeholder as {{name}} (a letter, then letters and digits)`,
+      );
+    }
     sections.set(mark[1], body);
   }
   const rendered = new Set();

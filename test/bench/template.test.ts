@@ -1,4 +1,8 @@
 // bench/lib/template.mjs: the one renderer of the bench reports' Markdown templates.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { describe, expect, it } from "vitest";
 import { fill, template } from "../../bench/lib/template.mjs";
 
@@ -34,5 +38,25 @@ describe("template", () => {
       "## T\n\n`c` → [f.md](f.md)",
     );
     expect(() => prose.section("nope")).toThrow("bench/templates/summary.md has no section nope");
+  });
+
+  it("refuses braces that are not a placeholder, and a section written twice", () => {
+    const dir = mkdtempSync(join(tmpdir(), "edgeboot-template-"));
+    const write = (text: string) => {
+      writeFileSync(join(dir, "t.md"), text);
+      return pathToFileURL(join(dir, "t.md"));
+    };
+    try {
+      const good = "<!-- a note -->\n\n<!-- section: s -->\n\n{{a}} b\n\n";
+      expect(template("t", write(good)).section("s", { a: 1 })).toBe("1 b");
+      expect(() => template("t", write("<!-- section: s -->\n{{ a }}\n"))).toThrow(
+        "section s: write a placeholder as {{name}}",
+      );
+      expect(() => template("t", write("<!-- section: s -->\nx\n<!-- section: s -->\n"))).toThrow(
+        "section s twice",
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
