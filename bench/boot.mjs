@@ -12,13 +12,14 @@
 // nbdkit (local file, no network) in interleaved rounds. Writes bench/results/boot.md. Not a test:
 // it asserts nothing beyond each boot reaching its marker.
 //
-// Each boot and its measurements: bench/lib/boot-guest.mjs; the report: bench/lib/boot-report.mjs.
+// Each boot and its measurements: bench/lib/boot-guest.mjs; the report: bench/lib/boot-report.mjs
+// (its prose: bench/templates/boot.md).
 //
 // Then the Debian rows (bench/lib/debian-boot.mjs): a Debian bookworm root booted through the
 // fetcher inside the guest (the chain of scripts/boot/netboot.mjs: `edgeboot initramfs --trust`,
 // `edgeboot nbd --pin` in the guest), cold / warm (the edgeboot-cache disk of the round's cold boot)
 // / cold with the prefetch list recorded by round 1's cold boot, interleaved in rounds; its report:
-// bench/lib/debian-report.mjs.
+// bench/lib/debian-report.mjs (bench/templates/debian.md).
 //
 // Environment: EDGEBOOT_BENCH_RTT_MS (round trip the proxy adds, default 50),
 // EDGEBOOT_BENCH_REPEAT (rounds, default 3), EDGEBOOT_BENCH_BUDGET_S (the whole run's bound, default

@@ -21,7 +21,8 @@
 //
 // The Workers in Miniflare (publishing into them, their counts, checking their bytes, filling
 // their caches), measured wrk runs and the cold-cache pass: bench/lib/edge-workers.mjs; the
-// `/image` range runs: bench/lib/edge-ranges.mjs; the report: bench/lib/edge-report.mjs.
+// `/image` range runs: bench/lib/edge-ranges.mjs; the report: bench/lib/edge-report.mjs (its prose:
+// bench/templates/edge.md).
 //
 // Environment: EDGEBOOT_BENCH_REPEAT (rounds; default 3), EDGEBOOT_BENCH_EDGE_SECONDS (seconds
 // per measured wrk run; default 3, after a 1 s warm-up run), EDGEBOOT_BENCH_EDGE_CONNECTIONS

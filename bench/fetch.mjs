@@ -8,8 +8,9 @@
 //
 // Builds the CLI, reuses (or makes) the 256 MiB test image of bench/publish.mjs, publishes it into
 // the stores, then times each client on a cold start in interleaved rounds, checking every
-// output's SHA-256. Writes bench/results/fetch.md and prints the same tables. Not a test: it
-// asserts nothing about speed and exits 0 once it has numbers, whether or not the target is met.
+// output's SHA-256. Writes bench/results/fetch.md (bench/lib/fetch-report.mjs, its prose in
+// bench/templates/fetch.md) and prints it. Not a test: it asserts nothing about speed and exits 0
+// once it has numbers, whether or not the target is met.
 //
 // Environment: EDGEBOOT_BENCH_REPEAT (rounds, best kept; default 3), EDGEBOOT_BENCH_BUDGET_S
 // (after this many seconds optional runs are skipped; default 300), EDGEBOOT_BENCH_NBD_READS

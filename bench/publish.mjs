@@ -6,8 +6,9 @@
 // Builds the CLI, makes (or reuses) two 256 MiB test images of real OS files in a cache directory
 // ($EDGEBOOT_BENCH_CACHE, else $TMPDIR/edgeboot-bench), times each publisher on a cold (empty)
 // output directory, then publishes a second version of the image into the same store to measure
-// dedup. Writes bench/results/publish.md and prints the same tables. Not a test: it asserts nothing
-// and always exits 0 once it has numbers, whether or not the targets are met.
+// dedup. Writes bench/results/publish.md (bench/lib/publish-report.mjs, its prose in
+// bench/templates/publish.md) and prints it. Not a test: it asserts nothing and always exits 0
+// once it has numbers, whether or not the targets are met.
 //
 // Environment: EDGEBOOT_BENCH_REPEAT (runs per measured command, best kept; default 3: the shared
 // 2-core VMs this runs on swing by 30% from one run to the next),
