@@ -1,27 +1,17 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { encodeManifest, MANIFEST_VERSION } from "../../src/format/manifest.js";
+import { encodeManifest } from "../../src/format/manifest.js";
 import type { ObjectListing, ObjectPage } from "../../src/publish/edge-target.js";
 import { collectGarbage, type GcStore } from "../../src/publish/gc.js";
 import { PublishError } from "../../src/publish/target.js";
+import { fixedManifest } from "../format/manifest-fixtures.js";
 
 const OLD = "2026-01-01T00:00:00.000Z";
 const digest = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 const chunkId = (n: number) => digest(Buffer.from([n]));
 
 function manifestOf(chunks: string[]): { id: string; bytes: Buffer } {
-  const bytes = Buffer.from(
-    encodeManifest({
-      version: MANIFEST_VERSION,
-      size: chunks.length * 4096,
-      sha256: "0".repeat(64),
-      chunking: { kind: "fixed", size: 4096 },
-      codec: "zstd",
-      created: OLD,
-      chunks,
-      lengths: chunks.map(() => 4096),
-    }),
-  );
+  const bytes = Buffer.from(encodeManifest(fixedManifest(chunks.length * 4096, 4096, { chunks })));
   return { id: digest(bytes), bytes };
 }
 
