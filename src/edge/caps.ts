@@ -1,22 +1,6 @@
+import type { EdgeLimits } from "../format/api.js";
 import { MAX_MISSING_QUERY_IDS } from "../format/limits.js";
 import { chunkAt } from "../format/manifest.js";
-
-/**
- * What one request may ask of this edge, derived from its per-request operation budget
- * (`REQUEST_OPERATION_BUDGET`): each cap is the budget less the fixed operations of its route,
- * divided by what each item costs, so that no request of a client that respects them can reach
- * the budget. `GET /` advertises them under `limits`; the publisher reads them from there.
- */
-export interface EdgeCaps {
-  /** Storage and Cache API operations one request may make. */
-  operationBudget: number;
-  /** Ids one `POST /v1/chunks/missing` may ask about (one storage HEAD each). */
-  missingIdsPerRequest: number;
-  /** Distinct chunks one manifest check (`PUT /v1/manifests/:id`, `POST …/check`) verifies. */
-  manifestChunksPerCheck: number;
-  /** Chunks one `/image` or boot-file response may span. */
-  chunksPerResponse: number;
-}
 
 /**
  * Operations of a manifest check besides its chunks' HEADs: the complete manifest's HEAD, the
@@ -35,8 +19,14 @@ export const ASSEMBLY_FIXED_OPERATIONS = 3;
 /** Operations each chunk of an assembled response may take: cache lookup, storage read, cache fill. */
 export const OPERATIONS_PER_ASSEMBLED_CHUNK = 3;
 
-/** The caps that follow from a budget of `budget` operations per request (at least 1 each). */
-export function edgeCaps(budget: number): EdgeCaps {
+/**
+ * What one request may ask of this edge (`EdgeLimits`, the wire type in format/api.ts), from its
+ * per-request operation budget of `budget` (`REQUEST_OPERATION_BUDGET`): each cap is the budget
+ * less the fixed operations of its route, divided by what each item costs (at least 1), so that
+ * no request of a client that respects them can reach the budget. `GET /` advertises them under
+ * `limits`; the publisher reads them from there.
+ */
+export function edgeCaps(budget: number): EdgeLimits {
   return {
     operationBudget: budget,
     missingIdsPerRequest: Math.max(1, Math.min(MAX_MISSING_QUERY_IDS, budget)),

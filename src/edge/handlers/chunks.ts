@@ -1,8 +1,9 @@
+import { type ChunkStored, MAX_MISSING_BODY_BYTES, type MissingAnswer } from "../../format/api.js";
 import { ChunkIdMismatch, NotAChunkFrame } from "../../format/chunk-check.js";
 import { FormatError } from "../../format/errors.js";
 import { objectIdProblem } from "../../format/ids.js";
 import { parseJsonBytes } from "../../format/json.js";
-import { MAX_FRAME_BYTES, MAX_MISSING_QUERY_IDS } from "../../format/limits.js";
+import { MAX_FRAME_BYTES } from "../../format/limits.js";
 import { edgeCaps } from "../caps.js";
 import type { AppContext } from "../context.js";
 import { readBody } from "../http/body.js";
@@ -12,9 +13,6 @@ import { CHUNK } from "../reads/objects.js";
 import { missingKeys } from "../storage/missing.js";
 import { serveImmutable } from "./immutable.js";
 import { chunkIdParam } from "./params.js";
-
-/** Largest `POST /v1/chunks/missing` body: every id quoted, with room for whitespace. */
-const MAX_MISSING_BODY_BYTES = MAX_MISSING_QUERY_IDS * 70 + 1024;
 
 /** GET and HEAD `/v1/chunks/:id`: the compressed frame, byte for byte as uploaded. */
 export function getChunk(c: AppContext): Promise<Response> {
@@ -55,7 +53,8 @@ export async function putChunk(c: AppContext): Promise<Response> {
     contentType: "application/octet-stream",
     onlyIf: { absent: true },
   });
-  return c.json({ id, size: frame.byteLength, stored: stored !== null }, stored ? 201 : 200);
+  const answer = { id, size: frame.byteLength, stored: stored !== null } satisfies ChunkStored;
+  return c.json(answer, stored ? 201 : 200);
 }
 
 /**
@@ -67,7 +66,10 @@ export async function findMissingChunks(c: AppContext): Promise<Response> {
   const body = await readBody(c.req.raw, MAX_MISSING_BODY_BYTES, "the id list");
   const ids = parseIdList(body, edgeCaps(c.var.budget.limit).missingIdsPerRequest);
   const missing = await missingKeys(c.var.storage, ids.map(CHUNK.key));
-  return c.json({ missing: missing.map((key) => key.slice(CHUNK.keyPrefix.length)) });
+  const answer = {
+    missing: missing.map((key) => key.slice(CHUNK.keyPrefix.length)),
+  } satisfies MissingAnswer;
+  return c.json(answer);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { EDGE_API, type ManifestCheckAnswer } from "../../format/api.js";
 import { FormatError, FormatSyntaxError } from "../../format/errors.js";
 import { sha256Hex } from "../../format/hex.js";
 import { MAX_MANIFEST_BYTES } from "../../format/limits.js";
@@ -85,7 +86,7 @@ export async function checkManifest(c: AppContext): Promise<Response> {
     throw notFound(`no manifest ${id} is pending here: PUT /v1/manifests/${id} first`);
   }
   if (resumed === undefined) {
-    return c.json({ id, state: "complete", stored: false }, 200);
+    return c.json({ id, state: "complete", stored: false } satisfies ManifestCheckAnswer, 200);
   }
   const { entry, checked, bytes } = resumed;
   if (from !== undefined && from > checked) {
@@ -126,7 +127,7 @@ function checkAnswer(c: AppContext, id: string, outcome: CheckOutcome): Response
           size: outcome.size,
           chunks: outcome.chunks,
           stored: outcome.stored,
-        },
+        } satisfies ManifestCheckAnswer,
         outcome.stored ? 201 : 200,
       );
     case "pending":
@@ -136,8 +137,8 @@ function checkAnswer(c: AppContext, id: string, outcome: CheckOutcome): Response
           state: "pending",
           checked: outcome.checked,
           total: outcome.total,
-          next: `/v1/manifests/${id}/check?from=${outcome.checked}`,
-        },
+          next: EDGE_API.manifestCheck.path(id, outcome.checked),
+        } satisfies ManifestCheckAnswer,
         202,
       );
     case "missing":

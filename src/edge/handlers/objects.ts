@@ -1,3 +1,4 @@
+import type { ListedObject, ObjectPage } from "../../format/api.js";
 import type { AppContext } from "../context.js";
 import { badRequest, notFound } from "../http/problem.js";
 import { CHUNK, forgetCached, MANIFEST, type ObjectKind } from "../reads/objects.js";
@@ -6,14 +7,6 @@ import { chunkIdParam, manifestIdParam } from "./params.js";
 
 /** Longest cursor accepted back from a client: R2's are far shorter. */
 const MAX_CURSOR_LENGTH = 1024;
-
-/** One stored object as the listings show it. */
-export interface ListedObject {
-  id: string;
-  size: number;
-  /** ISO 8601 time it was stored. */
-  uploaded: string;
-}
 
 /**
  * GET `/v1/chunks` (token needed): one page of every stored chunk, `{objects, cursor?}`; pass the
@@ -69,7 +62,8 @@ async function listPage(c: AppContext, prefix: string): Promise<Response> {
     size: object.size,
     uploaded: object.uploaded.toISOString(),
   }));
-  return c.json(page.cursor ? { objects, cursor: page.cursor } : { objects }, 200, {
+  const answer: ObjectPage = page.cursor ? { objects, cursor: page.cursor } : { objects };
+  return c.json(answer, 200, {
     "Cache-Control": "no-store",
   });
 }

@@ -1,3 +1,4 @@
+import type { RootfsListing } from "../../format/api.js";
 import { FormatError, FormatSyntaxError } from "../../format/errors.js";
 import { MAX_REF_BYTES } from "../../format/limits.js";
 import {
@@ -33,7 +34,7 @@ const CLOCK_SKEW_MS = 10 * 60 * 1000;
 /** GET `/v1/rootfs`: every rootfs, from the refs' metadata alone (one listing, no reads). */
 export async function listRootfs(c: AppContext): Promise<Response> {
   const rootfs = await listSummaries(c.var.storage);
-  return c.json({ rootfs }, 200, { "Cache-Control": REF_CACHE_CONTROL });
+  return c.json({ rootfs } satisfies RootfsListing, 200, { "Cache-Control": REF_CACHE_CONTROL });
 }
 
 /** GET and HEAD `/v1/rootfs/:name`: the ref, with an ETag that changes whenever it moves. */

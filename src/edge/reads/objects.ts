@@ -1,3 +1,4 @@
+import { EDGE_API } from "../../format/api.js";
 import type { RequestServices } from "../context.js";
 import { IMMUTABLE } from "../http/respond.js";
 import {
@@ -36,7 +37,7 @@ export const CHUNK: ObjectKind = {
   name: "chunk",
   keyPrefix: CHUNK_PREFIX,
   key: chunkKey,
-  path: (id) => `/v1/chunks/${id}`,
+  path: EDGE_API.chunk.path,
   contentType: "application/octet-stream",
 };
 
@@ -45,7 +46,7 @@ export const MANIFEST: ObjectKind = {
   name: "manifest",
   keyPrefix: MANIFEST_PREFIX,
   key: manifestKey,
-  path: (id) => `/v1/manifests/${id}`,
+  path: EDGE_API.manifest.path,
   contentType: "application/json",
 };
 
