@@ -88,7 +88,7 @@ describe("edgeboot ls and fetch against a running edge", () => {
       ["empty", Buffer.alloc(0)],
       ["one", Buffer.from([42])],
     ] as const) {
-      await publish(name, bytes);
+      await publish(name, bytes, ...(bytes.length === 0 ? ["--allow-empty"] : []));
       const out = join(fixture.dir, `${name}.out`);
       const run = await fetchCli(fixture.edge.url, name, out, join(fixture.dir, "cache-small"));
       expect(run.code, run.stderr).toBe(0);
