@@ -26,7 +26,7 @@ export default defineConfig({
           testTimeout: 60_000,
           include: [
             "test/format/**/*.test.ts",
-            "test/{publish,client,cli}/**/*.test.ts",
+            "test/{publish,client,cli,lib}/**/*.test.ts",
             "test/boot/**/*.test.ts",
             "test/bench/**/*.test.ts",
           ],

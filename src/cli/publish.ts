@@ -5,7 +5,7 @@ import { bootFileEntries } from "../format/boot-files.js";
 import type { Codec } from "../format/codec.js";
 import { formatChunking } from "../format/manifest.js";
 import { parseBootProfile } from "../format/profile.js";
-import { UserError } from "../lib/errors.js";
+import { errorText, UserError } from "../lib/errors.js";
 import { mebibytes } from "../lib/units.js";
 import { DEFAULT_CHUNKING, parseChunkingSpec } from "../publish/chunker.js";
 import { DirectoryTarget } from "../publish/dir-target.js";
@@ -163,7 +163,7 @@ async function profileReads(path: string, name: string): Promise<[number, number
   try {
     profile = parseBootProfile(text);
   } catch (error) {
-    throw new UserError(`${path}: ${(error as Error).message}`);
+    throw new UserError(`${path}: ${errorText(error)}`);
   }
   const reads = profile.images
     .filter((image) => image.name === name)

@@ -1,4 +1,5 @@
 import { MAX_FRAME_BYTES } from "../format/limits.js";
+import { errorText } from "../lib/errors.js";
 import { LruMap } from "../lib/lru.js";
 import { decodeChunk } from "./decode.js";
 import type { DiskCache } from "./disk-cache.js";
@@ -141,7 +142,7 @@ export class ChunkLoader {
     } catch (error) {
       this.stats.corrupt++;
       this.options.log?.(
-        `cached chunk ${id} is corrupt (${(error as Error).message}): discarded, fetching it again`,
+        `cached chunk ${id} is corrupt (${errorText(error)}): discarded, fetching it again`,
       );
       await this.options.cache.discard("chunks", id);
       return undefined;

@@ -7,6 +7,7 @@ import { MAX_MANIFEST_BYTES } from "../format/limits.js";
 import { decodeManifest, type Manifest } from "../format/manifest.js";
 import { decodeRef, type Ref, type RootfsSummary } from "../format/ref.js";
 import { isIsoUtcInstant } from "../format/time.js";
+import { errorText } from "../lib/errors.js";
 import { ChunkLoader } from "./chunks.js";
 import { DEFAULT_CACHE_LIMIT, DiskCache, defaultCacheDir } from "./disk-cache.js";
 import { ClientError, EdgeClient, NotFoundError } from "./edge-client.js";
@@ -129,7 +130,7 @@ export class BootClient {
     try {
       ref = decodeRef(fetched.bytes);
     } catch (error) {
-      throw new ClientError(`${fetched.url} served a malformed ref: ${(error as Error).message}`);
+      throw new ClientError(`${fetched.url} served a malformed ref: ${errorText(error)}`);
     }
     if (ref.name !== name) {
       throw new ClientError(`${fetched.url} served the ref of "${ref.name}" for "${name}"`);

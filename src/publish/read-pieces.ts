@@ -1,4 +1,5 @@
 import { createReadStream } from "node:fs";
+import { errorText } from "../lib/errors.js";
 import { PublishError } from "./target.js";
 
 /**
@@ -18,7 +19,7 @@ export async function* readPieces(
       consumed(piece);
     }
   } catch (error) {
-    throw new PublishError(`reading ${what} ${path} failed: ${(error as Error).message}`);
+    throw new PublishError(`reading ${what} ${path} failed: ${errorText(error)}`);
   } finally {
     stream.destroy();
   }

@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import { writeFileAtomic } from "../../lib/atomic-file.js";
+import { errorText } from "../../lib/errors.js";
 import {
   type ContentsSummary,
   DISK_MODULES,
@@ -105,6 +106,6 @@ async function writeAtomically(path: string, bytes: Uint8Array): Promise<void> {
     await writeFileAtomic(path, bytes);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new InitramfsError(`cannot write ${path}: ${code ?? (error as Error).message}`);
+    throw new InitramfsError(`cannot write ${path}: ${code ?? errorText(error)}`);
   }
 }

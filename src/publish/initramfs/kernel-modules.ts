@@ -4,6 +4,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { release } from "node:os";
 import { basename, join } from "node:path";
 import { promisify } from "node:util";
+import { errorText } from "../../lib/errors.js";
 import { InitramfsError } from "./errors.js";
 
 const run = promisify(execFile);
@@ -126,7 +127,7 @@ async function readModule(path: string): Promise<Uint8Array> {
         `${path} is compressed and ${tool} is not installed: apt-get install -y --no-install-recommends ${pkg}`,
       );
     }
-    throw new InitramfsError(`cannot decompress ${path}: ${(error as Error).message}`);
+    throw new InitramfsError(`cannot decompress ${path}: ${errorText(error)}`);
   }
 }
 
