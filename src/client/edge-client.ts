@@ -7,9 +7,11 @@ import {
   parseEdgeUrl,
 } from "../http/edge-http.js";
 import { backoffDelay, isTransientStatus, sleep } from "../http/retry.js";
+import { UserError } from "../lib/errors.js";
+import { Limiter } from "../lib/limiter.js";
 
 /** A failure the user can act on: unreachable edges, missing objects, refused answers. */
-export class ClientError extends Error {
+export class ClientError extends UserError {
   override name = "ClientError";
 }
 
@@ -66,8 +68,7 @@ export class EdgeClient {
   readonly edges: readonly URL[];
   private readonly http = new Map<string, EdgeHttp>();
   private readonly penaltyUntil = new Map<string, number>();
-  private readonly waiting: (() => void)[] = [];
-  private active = 0;
+  private readonly inFlight: Limiter;
 
   constructor(
     edgeUrls: readonly string[],
@@ -75,6 +76,7 @@ export class EdgeClient {
   ) {
     if (edgeUrls.length === 0) throw new ClientError("give at least one edge URL");
     this.edges = edgeUrls.map((url) => parseEdgeUrl(url, ClientError));
+    this.inFlight = new Limiter(options.inFlight ?? 16);
     for (const edge of this.edges) {
       this.http.set(
         edge.href,
@@ -167,7 +169,7 @@ export class EdgeClient {
       let missing = 0;
       const edges = options.edges ?? this.byHealth();
       for (const edge of edges) {
-        const outcome = await this.limited(() => this.getOnce(edge, path, options));
+        const outcome = await this.inFlight.run(() => this.getOnce(edge, path, options));
         if (outcome.kind === "ok") return outcome.fetched;
         if (outcome.kind === "missing") {
           missing++;
@@ -232,19 +234,6 @@ export class EdgeClient {
 
   private penalize(edge: URL): void {
     this.penaltyUntil.set(edge.href, Date.now() + (this.options.penaltyMs ?? 30_000));
-  }
-
-  private async limited<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= (this.options.inFlight ?? 16)) {
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    }
-    this.active++;
-    try {
-      return await task();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
   }
 }
 

@@ -1,4 +1,4 @@
-import { mebibytes } from "../format/units.js";
+import { mebibytes } from "../lib/units.js";
 import type { BootRecorder } from "./boot-record.js";
 import { type BootClient, type ResolvedRootfs, UnknownRootfsError } from "./index.js";
 import type { NbdExport, NbdExportSource } from "./nbd/exports.js";

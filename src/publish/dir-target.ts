@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from "node:crypto";
-import { access, mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { access, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { EDGE_API } from "../format/api.js";
 import { decodeRef, encodeRef, nextHistory, type Ref, type RefUpdate } from "../format/ref.js";
+import { writeFileAtomic } from "../lib/atomic-file.js";
 import { type CurrentRef, type PublishTarget, RefConflictError } from "./target.js";
 
 /**
@@ -13,7 +14,6 @@ import { type CurrentRef, type PublishTarget, RefConflictError } from "./target.
  */
 export class DirectoryTarget implements PublishTarget {
   readonly where: string;
-  private readonly made = new Set<string>();
 
   constructor(dir: string) {
     this.where = resolve(dir);
@@ -62,14 +62,7 @@ export class DirectoryTarget implements PublishTarget {
   }
 
   private async write(path: string, bytes: Uint8Array): Promise<void> {
-    const dir = join(path, "..");
-    if (!this.made.has(dir)) {
-      await mkdir(dir, { recursive: true });
-      this.made.add(dir);
-    }
-    const temp = join(dir, `.tmp-${randomBytes(6).toString("hex")}`);
-    await writeFile(temp, bytes);
-    await rename(temp, path);
+    await writeFileAtomic(path, bytes, { makeDirs: true });
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Ref, RefUpdate } from "../format/ref.js";
+import { UserError } from "../lib/errors.js";
 
 /** The ref a publish starts from, with the validator that makes moving it a compare-and-swap. */
 export interface CurrentRef {
@@ -23,7 +24,7 @@ export interface PublishTarget {
 }
 
 /** A publish step that cannot succeed as asked; the message says what to do. */
-export class PublishError extends Error {
+export class PublishError extends UserError {
   override name = "PublishError";
 }
 
