@@ -7,7 +7,7 @@
 // the runtime's cache. src/ stays untouched; bundled by esbuild like the test Worker. A counter
 // costs an integer increment per call, nothing a benchmark can see.
 import { createApp } from "../../src/edge/app.ts";
-import { defaultCache } from "../../src/edge/cache/index.ts";
+import { defaultCache } from "../../src/edge/storage/response-cache.ts";
 import { r2Storage } from "../../src/edge/storage/r2.ts";
 
 const counts = {
