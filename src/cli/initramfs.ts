@@ -6,6 +6,7 @@ import {
   DEFAULT_ZSTD_LEVEL,
 } from "../publish/initramfs/build.js";
 import { InitramfsError } from "../publish/initramfs/errors.js";
+import { stepLine } from "./progress.js";
 
 interface InitramfsFlags {
   output: string;
@@ -50,7 +51,7 @@ export function initramfsCommand(program: Command): void {
         throw new InitramfsError("--trust is for the fetcher, which --minimal leaves out");
       }
       const level = Number(flags.level);
-      const progress = stepLine(process.stderr);
+      const progress = stepLine("edgeboot initramfs", process.stderr);
       let built: BuiltInitramfs;
       try {
         built = await buildInitramfs({
@@ -97,20 +98,4 @@ function summary(built: BuiltInitramfs): string {
     lines.push("  boot it    with root=/dev/vda (the default) rootfstype=ext4");
   }
   return `${lines.join("\n")}\n`;
-}
-
-/** One status line on a TTY, replaced at each step and cleared at the end; nothing otherwise. */
-function stepLine(stream: NodeJS.WriteStream): { step: (text: string) => void; stop: () => void } {
-  if (!stream.isTTY) return { step: () => {}, stop: () => {} };
-  let shown = false;
-  return {
-    step(text) {
-      stream.write(`\r\x1b[2Kedgeboot initramfs: ${text}…`);
-      shown = true;
-    },
-    stop() {
-      if (shown) stream.write("\r\x1b[2K");
-      shown = false;
-    },
-  };
 }

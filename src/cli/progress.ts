@@ -85,3 +85,25 @@ export function fetchProgressBar(stream = process.stderr): ProgressLine<FetchPro
     stream,
   );
 }
+
+/**
+ * One status line on `stream` when it is a TTY, `PREFIX: step…`, replaced at each step and
+ * cleared by `stop`; nothing at all otherwise.
+ */
+export function stepLine(
+  prefix: string,
+  stream: NodeJS.WriteStream,
+): { step: (text: string) => void; stop: () => void } {
+  if (!stream.isTTY) return { step: () => {}, stop: () => {} };
+  let shown = false;
+  return {
+    step(text) {
+      stream.write(`\r\x1b[2K${prefix}: ${text}…`);
+      shown = true;
+    },
+    stop() {
+      if (shown) stream.write("\r\x1b[2K");
+      shown = false;
+    },
+  };
+}
