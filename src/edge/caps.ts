@@ -12,9 +12,9 @@ export const CHECK_FIXED_OPERATIONS = 7;
 
 /**
  * Operations of an assembled response (`/image`, boot files) besides its chunks: the ref (by
- * name) and the manifest (cache lookup, then storage).
+ * name) and the manifest (cache lookup, then storage and cache fill; `readManifest`).
  */
-export const ASSEMBLY_FIXED_OPERATIONS = 3;
+export const ASSEMBLY_FIXED_OPERATIONS = 4;
 
 /** Operations each chunk of an assembled response may take: cache lookup, storage read, cache fill. */
 export const OPERATIONS_PER_ASSEMBLED_CHUNK = 3;

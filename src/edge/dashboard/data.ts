@@ -107,7 +107,7 @@ export async function gatherDashboard(
     row.ref = (await readRef(c.var.storage, row.summary.name))?.ref;
   }
   const readBody = async (id: string, chunks: number) => {
-    if (manifests.has(id) || !allowance.take(2, chunks)) return;
+    if (manifests.has(id) || !allowance.take(3, chunks)) return;
     manifests.set(id, (await readManifest(c.var, id)).manifest);
   };
   for (const { summary } of rows) await readBody(summary.manifest, summary.chunks);

@@ -17,11 +17,10 @@ export interface ParsedManifest {
 
 /**
  * Manifest `id`, parsed: from this isolate's memo, else read through the cache (`readThrough`),
- * checked against its id (the image must match what the id names) and parsed; 404 when it is
- * not stored. At most two operations (cache lookup, storage read). It is not put in the cache
- * from here: the routes that read a manifest to use it budget two operations for it
- * (`ASSEMBLY_FIXED_OPERATIONS` in caps.ts, the dashboard's reads), and this isolate keeps it
- * parsed anyway; `GET /v1/manifests/:id` fills the cache.
+ * checked against its id (the image must match what the id names), put in the cache when it came
+ * from storage (as every reader does: `readThrough`'s fill), and parsed; 404 when it is not
+ * stored. At most three operations (cache lookup, storage read, cache fill), which the routes
+ * that read a manifest budget for (`ASSEMBLY_FIXED_OPERATIONS` in caps.ts, the dashboard's reads).
  */
 export async function readManifest(services: ReadServices, id: string): Promise<ParsedManifest> {
   const memo = manifestMemo.get(id);
@@ -35,6 +34,7 @@ export async function readManifest(services: ReadServices, id: string): Promise<
   if ((await sha256Hex(read.bytes)) !== id) {
     throw new FormatError(`stored manifest ${id} does not match its id`);
   }
+  read.fill?.();
   const manifest = decodeManifest(read.bytes);
   const entry = { manifest, offsets: chunkOffsets(manifest) };
   manifestMemo.set(id, entry);
