@@ -50,7 +50,7 @@ beforeAll(async () => {
   await publish("cdc2", changed(v1), "cdc:16K/64K/256K");
   await publish("casync", v1, "casync:16K/64K/256K");
   await publish("casync2", changed(v1), "casync:16K/64K/256K");
-});
+}, 180_000);
 
 describe("casync extract against the edge", () => {
   it.each(["fixed", "cdc"])(
