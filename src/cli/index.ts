@@ -1,9 +1,7 @@
 import { Command, CommanderError } from "commander";
-import { ClientError } from "../client/edge-client.js";
 import { FormatError } from "../format/errors.js";
 import { UserError } from "../lib/errors.js";
 import { generateKeyPair } from "../publish/keys.js";
-import { PublishError } from "../publish/target.js";
 import { clientCommands } from "./client.js";
 import { gcCommand } from "./gc.js";
 import { imageCommand } from "./image.js";
@@ -39,8 +37,9 @@ export function buildProgram(): Command {
 }
 
 /**
- * Runs the CLI. A {@link UserError} (and, until they extend it, a PublishError, ClientError or
- * FormatError) is printed as one `edgeboot: message` line, without a stack, and sets its exit code.
+ * Runs the CLI. A {@link UserError} (PublishError and ClientError are ones; FormatError too, until
+ * it extends UserError) is printed as one `edgeboot: message` line, without a stack, and sets its
+ * exit code.
  */
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram().exitOverride();
@@ -59,10 +58,5 @@ export async function main(argv: string[]): Promise<void> {
 
 /** Whether the CLI reports `error` to the user as one line rather than as a crash. */
 function isUserError(error: unknown): error is Error {
-  return (
-    error instanceof UserError ||
-    error instanceof PublishError ||
-    error instanceof ClientError ||
-    error instanceof FormatError
-  );
+  return error instanceof UserError || error instanceof FormatError;
 }
