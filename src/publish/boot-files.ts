@@ -8,7 +8,7 @@ import {
   cmdlineProblem,
   MAX_BOOT_FILE_BYTES,
 } from "../format/boot-files.js";
-import { mebibytes } from "../format/units.js";
+import { mebibytes } from "../lib/units.js";
 import type { ChunkUploader } from "./chunk-upload.js";
 import { readPieces } from "./read-pieces.js";
 import { PublishError } from "./target.js";
