@@ -2,6 +2,7 @@
 // the previous image so unchanged files keep their blocks, grows it when the tree needs room; and
 // the one-line errors. Files are read back with debugfs (no mount needed).
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -131,6 +132,39 @@ describe("edgeboot image", () => {
     const stat = await debugfs(v2, "stat /usr/bin/big");
     expect(stat).toMatch(/Size: 12582912/);
     expect(await blocksOf(v2, "/usr/bin/tool")).toBe(await blocksOf(v1, "/usr/bin/tool"));
+  });
+
+  it("--base warns when many files end up in pieces (free space in holes)", {
+    timeout: 60_000,
+  }, async () => {
+    const tree = join(dir, "holes");
+    await mkdir(join(tree, "d"), { recursive: true });
+    for (let i = 0; i < 150; i++) await writeFile(join(tree, `d/f${i}`), randomBytes(40_960));
+    const v1 = join(dir, "holes-1.img");
+    expect((await runCli(["image", tree, "-o", v1, "--size", "8M"])).code).toBe(0);
+    // Every other file goes: 40 KiB holes. The new files are larger than a hole.
+    for (let i = 0; i < 150; i += 2) await rm(join(tree, `d/f${i}`));
+    for (let i = 0; i < 40; i++) await writeFile(join(tree, `d/g${i}`), randomBytes(90_000));
+    const v2 = join(dir, "holes-2.img");
+    const built = await runCli(["image", tree, "-o", v2, "--base", v1, "--size", "8M"]);
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stderr).toMatch(
+      /^edgeboot: warning: [\d.]+% of the image's files are in more than one piece .*: build it fresh \(without --base\)/,
+    );
+  });
+
+  it("--base warns when the image is over twice what a fresh build needs", {
+    timeout: 60_000,
+  }, async () => {
+    const tree = await makeTree(join(dir, "oversized"));
+    const v1 = join(dir, "oversized-1.img");
+    expect((await runCli(["image", tree, "-o", v1, "--size", "300M"])).code).toBe(0);
+    await writeFile(join(tree, "etc/motd"), "hello\n");
+    const built = await runCli(["image", tree, "-o", join(dir, "oversized-2.img"), "--base", v1]);
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stderr).toBe(
+      "edgeboot: warning: the image is 300.0 MiB where a fresh build of this tree needs 128.0 MiB: build it fresh (without --base) to shrink it\n",
+    );
   });
 
   it("says in one line what to do: a tree it cannot read, a base that is not ext4, too small a size", {
