@@ -14,7 +14,7 @@
  * hex-typed setting (`set edgeboot-x23:hex 23` makes `${edgeboot-x23:string}` a `#`), which
  * ipxe.org documents for the escape character and which expands only after the line is split.
  */
-import { mebibytes } from "../format/units.js";
+import { mebibytes } from "../lib/units.js";
 
 /** Seconds the menu waits before it boots its default entry, unless BOOT_MENU_TIMEOUT_SECONDS says. */
 export const DEFAULT_MENU_TIMEOUT_SECONDS = 10;
