@@ -33,11 +33,11 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
+import { COMPATIBILITY_DATE } from "../testing/workers.mjs";
 import { checkRanges, RANGES_PER_SIZE, rangeConfigs } from "./lib/edge-ranges.mjs";
 import { render } from "./lib/edge-report.mjs";
 import {
   bundleCountingWorker,
-  COMPATIBILITY_DATE,
   checkChunks,
   coldPass,
   counts,

@@ -14,8 +14,6 @@ import { cpuSeconds, quiet, runWrk } from "./wrk.mjs";
 
 /** The PUBLISH_TOKEN of every Worker. */
 export const TOKEN = "edgeboot-bench-token";
-/** wrangler.toml's, which every Worker here runs with (bench/edge.mjs reports it). */
-export { COMPATIBILITY_DATE } from "../../testing/workers.mjs";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
