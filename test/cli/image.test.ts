@@ -196,11 +196,16 @@ describe("edgeboot image", () => {
     await chmod(locked, 0o755);
   });
 
-  it.runIf(root)("says the disk is full", { timeout: 60_000 }, async () => {
+  it.runIf(root)("says the disk is full", { timeout: 60_000 }, async (context) => {
     const tree = await makeTree(join(dir, "full"), 4096);
     const small = join(dir, "small-disk");
     await mkdir(small);
-    await run("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", small]);
+    // A 2 MiB disk: a tmpfs, which root in a container without CAP_SYS_ADMIN cannot mount.
+    const mounted = await run("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", small]).then(
+      () => true,
+      () => false,
+    );
+    if (!mounted) context.skip("cannot mount a tmpfs here");
     try {
       expect(oneLine(await runCli(["image", tree, "-o", join(small, "x.img")]))).toMatch(
         /the disk holding .*small-disk is full .*: free some space or write the image \(-o\) elsewhere/,
