@@ -1,8 +1,9 @@
 import type { Command } from "commander";
-import { mebibytes, parseSize } from "../format/units.js";
+import { mebibytes, parseSize } from "../lib/units.js";
 import { buildExt4Image, type Ext4Image } from "../publish/ext4-image.js";
 import type { MountMethod } from "../publish/ext4-sync.js";
 import { ImageError } from "../publish/image-error.js";
+import { stepLine } from "./progress.js";
 
 interface ImageFlags {
   output: string;
@@ -40,7 +41,7 @@ export function imageCommand(program: Command): void {
       if (!MOUNT_METHODS.includes(flags.mount as MountMethod)) {
         throw new ImageError(`--mount ${flags.mount}: give ${MOUNT_METHODS.join(", ")}`);
       }
-      const progress = stepLine(process.stderr);
+      const progress = stepLine("edgeboot image", process.stderr);
       let built: Ext4Image;
       try {
         built = await buildExt4Image({
@@ -96,20 +97,4 @@ function summary(built: Ext4Image): string {
     lines.push("  fresh      reproducible: the same tree gives the same bytes");
   }
   return `${lines.join("\n")}\n`;
-}
-
-/** One status line on a TTY, replaced at each step and cleared at the end; nothing otherwise. */
-function stepLine(stream: NodeJS.WriteStream): { step: (text: string) => void; stop: () => void } {
-  if (!stream.isTTY) return { step: () => {}, stop: () => {} };
-  let shown = false;
-  return {
-    step(text) {
-      stream.write(`\r\x1b[2Kedgeboot image: ${text}…`);
-      shown = true;
-    },
-    stop() {
-      if (shown) stream.write("\r\x1b[2K");
-      shown = false;
-    },
-  };
 }

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { constants } from "node:fs";
 import { copyFile, rename, rm, stat, statfs, truncate, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { mebibytes } from "../format/units.js";
+import { mebibytes } from "../lib/units.js";
 import {
   checkImage,
   type FsckSummary,

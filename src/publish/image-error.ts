@@ -1,9 +1,9 @@
-import { PublishError } from "./target.js";
+import { UserError } from "../lib/errors.js";
 
 /**
- * Making a filesystem image failed for a reason the user can fix; the message says how. A kind of
- * PublishError, so the CLI prints it as one `edgeboot:` line.
+ * Making a filesystem image failed for a reason the user can fix; the message says how (the CLI
+ * prints it as one `edgeboot:` line).
  */
-export class ImageError extends PublishError {
+export class ImageError extends UserError {
   override name = "ImageError";
 }
