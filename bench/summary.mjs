@@ -29,6 +29,11 @@ const BENCHMARKS = [
     "npm run bench:boot",
   ],
   ["load.md", "Load held: every byte checked under load", "npm run bench:load"],
+  [
+    "updates.md",
+    "Updates: what a new version of a Debian root costs to publish and to fetch",
+    "npm run bench:updates",
+  ],
 ];
 
 /** Every `## ` section whose heading starts with `heading` (a regular expression), in order. */
