@@ -1,6 +1,7 @@
 import { FormatError } from "../format/errors.js";
 import { sha256Hex } from "../format/hex.js";
 import { allChunkIds, decodeManifest, type Manifest } from "../format/manifest.js";
+import { LruMap } from "../lib/lru.js";
 import {
   CHUNK_PREFIX,
   checkProgressKey,
@@ -39,7 +40,7 @@ export interface PendingManifest {
 
 /** Pending manifests parsed by this isolate: a large one costs CPU to parse on every batch. */
 const PENDING_MEMO_SIZE = 2;
-const pendingMemo = new Map<string, PendingManifest>();
+const pendingMemo = new LruMap<string, PendingManifest>({ maxEntries: PENDING_MEMO_SIZE });
 
 /** The check state of manifest `manifest` (bytes already verified against `id`). */
 export function pendingManifest(id: string, manifest: Manifest): PendingManifest {
@@ -54,12 +55,7 @@ export function pendingManifest(id: string, manifest: Manifest): PendingManifest
     size: manifest.size,
     chunks: manifest.chunks.length,
   };
-  pendingMemo.delete(id);
   pendingMemo.set(id, entry);
-  for (const oldest of pendingMemo.keys()) {
-    if (pendingMemo.size <= PENDING_MEMO_SIZE) break;
-    pendingMemo.delete(oldest);
-  }
   return entry;
 }
 

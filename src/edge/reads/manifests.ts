@@ -1,12 +1,13 @@
 import { FormatError } from "../../format/errors.js";
 import { sha256Hex } from "../../format/hex.js";
 import { chunkOffsets, decodeManifest, type Manifest } from "../../format/manifest.js";
+import { LruMap } from "../../lib/lru.js";
 import { notFound } from "../http/problem.js";
 import { MANIFEST, type ReadServices, readThrough } from "./objects.js";
 
-/** Parsed manifests kept by this isolate, most recently used last: parsing a large one costs CPU. */
+/** Parsed manifests kept by this isolate, the most recently used: parsing a large one costs CPU. */
 const MANIFEST_MEMO_SIZE = 16;
-const manifestMemo = new Map<string, ParsedManifest>();
+const manifestMemo = new LruMap<string, ParsedManifest>({ maxEntries: MANIFEST_MEMO_SIZE });
 
 /** A manifest as the routes that assemble or describe its image use it. */
 export interface ParsedManifest {
@@ -24,11 +25,7 @@ export interface ParsedManifest {
  */
 export async function readManifest(services: ReadServices, id: string): Promise<ParsedManifest> {
   const memo = manifestMemo.get(id);
-  if (memo) {
-    manifestMemo.delete(id);
-    manifestMemo.set(id, memo);
-    return memo;
-  }
+  if (memo) return memo;
   const read = await readThrough(services, MANIFEST, id);
   if (!read) throw notFound(`no manifest ${id} is stored here`);
   if ((await sha256Hex(read.bytes)) !== id) {
@@ -38,9 +35,5 @@ export async function readManifest(services: ReadServices, id: string): Promise<
   const manifest = decodeManifest(read.bytes);
   const entry = { manifest, offsets: chunkOffsets(manifest) };
   manifestMemo.set(id, entry);
-  for (const oldest of manifestMemo.keys()) {
-    if (manifestMemo.size <= MANIFEST_MEMO_SIZE) break;
-    manifestMemo.delete(oldest);
-  }
   return entry;
 }

@@ -1,4 +1,5 @@
 import { decodeRef, type Ref, type RootfsSummary } from "../../format/ref.js";
+import { LruMap } from "../../lib/lru.js";
 import { type ObjectStorage, REF_PREFIX, refKey } from "../storage/index.js";
 
 /**
@@ -32,7 +33,7 @@ export async function readRef(
  */
 const RESOLVED_MS = 5_000;
 const RESOLVED_SIZE = 64;
-const resolved = new Map<string, { at: number; ref: Ref }>();
+const resolved = new LruMap<string, { at: number; ref: Ref }>({ maxEntries: RESOLVED_SIZE });
 
 /** The current ref of rootfs `name` as `readRef` gives it, at most RESOLVED_MS old (one read, or none). */
 export async function resolveRef(storage: ObjectStorage, name: string): Promise<Ref | undefined> {
@@ -42,10 +43,6 @@ export async function resolveRef(storage: ObjectStorage, name: string): Promise<
   const current = await readRef(storage, name);
   if (!current) return undefined;
   resolved.set(name, { at: Date.now(), ref: current.ref });
-  for (const oldest of resolved.keys()) {
-    if (resolved.size <= RESOLVED_SIZE) break;
-    resolved.delete(oldest);
-  }
   return current.ref;
 }
 

@@ -1,3 +1,4 @@
+import { forEachLimited } from "../../lib/limiter.js";
 import type { ObjectStorage } from "./index.js";
 
 /** How many existence checks run at once. */
@@ -13,15 +14,8 @@ export async function missingKeys(
 ): Promise<string[]> {
   const unique = [...new Set(keys)];
   const absent = new Set<string>();
-  let next = 0;
-  const worker = async () => {
-    while (next < unique.length) {
-      const key = unique[next++] as string;
-      if (!(await storage.head(key))) absent.add(key);
-    }
-  };
-  await Promise.all(
-    Array.from({ length: Math.min(EXISTENCE_CHECKS_IN_FLIGHT, unique.length) }, worker),
-  );
+  await forEachLimited(unique, EXISTENCE_CHECKS_IN_FLIGHT, async (key) => {
+    if (!(await storage.head(key))) absent.add(key);
+  });
   return unique.filter((key) => absent.has(key));
 }
