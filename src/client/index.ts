@@ -1,14 +1,14 @@
-import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { EDGE_API, type RootfsListing } from "../format/api.js";
 import { fromBase64 } from "../format/base64.js";
 import { FormatError } from "../format/errors.js";
 import { isObjectId, rootfsNameProblem } from "../format/ids.js";
-import { MAX_MANIFEST_BYTES } from "../format/limits.js";
 import { decodeManifest, type Manifest } from "../format/manifest.js";
 import { decodeRef, type Ref, type RootfsSummary } from "../format/ref.js";
 import { isIsoUtcInstant } from "../format/time.js";
 import { errorText } from "../lib/errors.js";
 import { ChunkLoader } from "./chunks.js";
+import { sha256HexNative } from "./decode.js";
 import { DEFAULT_CACHE_LIMIT, DiskCache, defaultCacheDir } from "./disk-cache.js";
 import { ClientError, EdgeClient, NotFoundError } from "./edge-client.js";
 import { ImageReader, type ImageReaderOptions } from "./image.js";
@@ -106,9 +106,9 @@ export class BootClient {
     } catch {
       throw new ClientError(`${fetched.url} did not answer with JSON: is it an edgeboot edge?`);
     }
-    const rootfs = (doc as { rootfs?: unknown }).rootfs;
+    const rootfs = (doc as Partial<RootfsListing>).rootfs;
     if (!Array.isArray(rootfs)) throw new ClientError(`${fetched.url} did not list any rootfs`);
-    return rootfs as RootfsSummary[];
+    return rootfs;
   }
 
   /** Resolves rootfs `name`: its ref (checked by the trust rules) and its verified manifest. */
@@ -201,8 +201,8 @@ export class BootClient {
       }
     }
     const manifest = await this.edge.getVerified(
-      `v1/manifests/${id}`,
-      MAX_MANIFEST_BYTES,
+      EDGE_API.manifest.path(id),
+      EDGE_API.manifest.maxBytes,
       async (bytes) => {
         const decoded = verifyManifest(bytes, id);
         await this.cache.writeManifest(id, bytes);
@@ -246,7 +246,7 @@ function isBase64OfLength(text: string, length: number): boolean {
 }
 
 function verifyManifest(bytes: Uint8Array, id: string): Manifest {
-  const actual = createHash("sha256").update(bytes).digest("hex");
+  const actual = sha256HexNative(bytes);
   if (actual !== id) throw new FormatError(`manifest bytes hash to ${actual}, not ${id}`);
   return decodeManifest(bytes);
 }

@@ -1,5 +1,6 @@
 import { Agent, type Dispatcher, request } from "undici";
 import { problemDetail } from "../format/api.js";
+import { errorText } from "../lib/errors.js";
 import { backoffDelay, isTransientStatus, sleep } from "./retry.js";
 
 /**
@@ -153,7 +154,7 @@ export class EdgeHttp {
         ? "the connection closed before the body ended"
         : "the connection closed before an answer came";
     }
-    return known ?? (error instanceof Error ? error.message : String(error));
+    return known ?? errorText(error);
   }
 }
 
