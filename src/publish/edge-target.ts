@@ -18,9 +18,6 @@ import {
 } from "../http/edge-http.js";
 import { type CurrentRef, PublishError, type PublishTarget, RefConflictError } from "./target.js";
 
-/** A page of `listObjects` (the wire type lives in format/api.ts). */
-export type { ObjectPage } from "../format/api.js";
-
 /**
  * Ids per `POST /v1/chunks/missing` when the edge does not say (`GET /` `limits`, from edges
  * older than the per-request budget): what the smallest budget, the Free plan's, allows.

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import type { ObjectPage } from "../../src/format/api.js";
 import { encodeManifest } from "../../src/format/manifest.js";
-import type { ObjectListing, ObjectPage } from "../../src/publish/edge-target.js";
+import type { ObjectListing } from "../../src/publish/edge-target.js";
 import { collectGarbage, type GcStore } from "../../src/publish/gc.js";
 import { PublishError } from "../../src/publish/target.js";
 import { fixedManifest } from "../format/manifest-fixtures.js";
