@@ -1,5 +1,4 @@
 import { Command, CommanderError } from "commander";
-import { FormatError } from "../format/errors.js";
 import { UserError } from "../lib/errors.js";
 import { generateKeyPair } from "../publish/keys.js";
 import { clientCommands } from "./client.js";
@@ -37,9 +36,8 @@ export function buildProgram(): Command {
 }
 
 /**
- * Runs the CLI. A {@link UserError} (PublishError and ClientError are ones; FormatError too, until
- * it extends UserError) is printed as one `edgeboot: message` line, without a stack, and sets its
- * exit code.
+ * Runs the CLI. A {@link UserError} (PublishError, ClientError and FormatError are ones) is printed
+ * as one `edgeboot: message` line, without a stack, and sets its exit code.
  */
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram().exitOverride();
@@ -50,13 +48,8 @@ export async function main(argv: string[]): Promise<void> {
       process.exitCode = error.exitCode;
       return;
     }
-    if (!isUserError(error)) throw error;
+    if (!(error instanceof UserError)) throw error;
     process.stderr.write(`edgeboot: ${error.message}\n`);
-    process.exitCode = error instanceof UserError ? error.exitCode : 1;
+    process.exitCode = error.exitCode;
   }
-}
-
-/** Whether the CLI reports `error` to the user as one line rather than as a crash. */
-function isUserError(error: unknown): error is Error {
-  return error instanceof UserError || error instanceof FormatError;
 }

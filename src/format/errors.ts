@@ -1,8 +1,11 @@
+import { UserError } from "../lib/errors.js";
+
 /**
  * An input that does not follow the edgeboot format. The message says what is wrong in words a
- * person can act on; `field` names the part of the input at fault when there is one.
+ * person can act on; `field` names the part of the input at fault when there is one. A UserError,
+ * so the CLI reports it as one line; the edge answers it as a 4xx problem.
  */
-export class FormatError extends Error {
+export class FormatError extends UserError {
   override name = "FormatError";
   constructor(
     message: string,
