@@ -4,14 +4,14 @@
 // pastes commands from the page into a shell and checks what they produce, watches the console
 // for errors, and saves screenshots (desktop and phone) under dist/test-output/dashboard/.
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
 import { chmod, copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../../scripts/boot/tools.mjs";
-import { imageBytes, runCli, useEdgeAndDir } from "./edge.js";
+import { sha256HexNative as digest } from "../../src/client/decode.js";
+import { imageBytes, publishBytes, runCli, useEdgeAndDir } from "./edge.js";
 
 const run = promisify(execFile);
 const fixture = useEdgeAndDir();
@@ -22,7 +22,6 @@ const CHROMIUM_FLAGS = [
   ...["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"],
   ...["--disable-background-networking", "--disable-component-update", "--disable-sync"],
 ];
-const digest = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 let browser: Browser | undefined;
 let page: Page;
@@ -43,13 +42,15 @@ beforeAll(async () => {
     ["alpha", ["--key", keyFile, "--kernel", kernel, "--cmdline", "console=ttyS0"]],
     ["beta", []],
   ] as const) {
-    const image = join(dir, `${name}.img`);
-    await writeFile(image, images[name] as Buffer);
-    const published = await runCli(
-      ["publish", image, "--name", name, "--edge", edge.url, "--chunking", "fixed:64K", ...extra],
-      { EDGEBOOT_TOKEN: edge.token },
+    await publishBytes(
+      edge,
+      dir,
+      name,
+      images[name] as Buffer,
+      "--chunking",
+      "fixed:64K",
+      ...extra,
     );
-    expect(published.code, published.stderr).toBe(0);
   }
   browser = await chromium.launch({ executablePath, args: CHROMIUM_FLAGS });
   page = await browser.newPage();

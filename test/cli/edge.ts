@@ -1,11 +1,12 @@
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { Decoder } from "@toondepauw/node-zstd";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
+import { sha256HexNative } from "../../src/client/decode.js";
+import { EDGE_API } from "../../src/format/api.js";
 import { decodeManifest } from "../../src/format/manifest.js";
 import { xorshift32 } from "../../testing/random.mjs";
 import { type LocalEdge, startEdgeWorker } from "../../testing/workers.mjs";
@@ -49,6 +50,60 @@ export function runCli(args: string[], env: Record<string, string> = {}): Promis
   });
 }
 
+/** Where `edgeboot publish` writes: an edge's URL (or a proxy's in front of it) and its token. */
+export interface PublishTo {
+  url: string;
+  token: string;
+}
+
+/** Runs `edgeboot publish IMAGE --name NAME --edge URL ...extra` with the edge's token. */
+export function runPublish(
+  edge: PublishTo,
+  image: string,
+  name: string,
+  ...extra: string[]
+): Promise<CliRun> {
+  return runCli(["publish", image, "--name", name, "--edge", edge.url, ...extra], {
+    EDGEBOOT_TOKEN: edge.token,
+  });
+}
+
+/** The manifest id a successful `edgeboot publish` printed. */
+export function publishedManifest(run: CliRun): string {
+  const id = /manifest\s+([0-9a-f]{64})/.exec(run.stdout)?.[1];
+  if (!id) throw new Error(`no manifest id in: ${run.stdout}`);
+  return id;
+}
+
+/**
+ * Writes `bytes` as an image in `dir` (named after `name` and the bytes' hash) and publishes it as
+ * `name` (runPublish), which must succeed; gives the image's path and the manifest id printed.
+ */
+export async function publishBytes(
+  edge: PublishTo,
+  dir: string,
+  name: string,
+  bytes: Uint8Array,
+  ...extra: string[]
+): Promise<{ image: string; manifest: string }> {
+  const image = join(dir, `${name}-${sha256HexNative(bytes).slice(0, 8)}.img`);
+  await writeFile(image, bytes);
+  const run = await runPublish(edge, image, name, ...extra);
+  expect(run.code, run.stderr).toBe(0);
+  return { image, manifest: publishedManifest(run) };
+}
+
+/** Runs `edgeboot fetch EDGE NAME -o OUT --cache-dir CACHE ...extra`. */
+export function runFetch(
+  edge: string,
+  name: string,
+  out: string,
+  cache: string,
+  ...extra: string[]
+): Promise<CliRun> {
+  return runCli(["fetch", edge, name, "-o", out, "--cache-dir", cache, ...extra]);
+}
+
 /** A temporary directory, removed by the returned function. */
 export async function tempDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "edgeboot-test-"));
@@ -68,22 +123,25 @@ export function imageBytes(size: number, seed = 1): Buffer {
 
 /** Reads rootfs `name` back from the edge through the public API and reassembles the image. */
 export async function readBack(edge: string, name: string): Promise<Buffer> {
-  const ref = (await (await fetch(`${edge}/v1/rootfs/${name}`)).json()) as { manifest: string };
+  const ref = (await (await fetch(`${edge}${EDGE_API.ref.path(name)}`)).json()) as {
+    manifest: string;
+  };
   const manifestBytes = new Uint8Array(
-    await (await fetch(`${edge}/v1/manifests/${ref.manifest}`)).arrayBuffer(),
+    await (await fetch(`${edge}${EDGE_API.manifest.path(ref.manifest)}`)).arrayBuffer(),
   );
   const manifest = decodeManifest(manifestBytes);
   const zstd = new Decoder();
   const parts: Buffer[] = [];
   for (const id of manifest.chunks) {
-    const frame = Buffer.from(await (await fetch(`${edge}/v1/chunks/${id}`)).arrayBuffer());
+    const frame = Buffer.from(
+      await (await fetch(`${edge}${EDGE_API.chunk.path(id)}`)).arrayBuffer(),
+    );
     const raw = frame[0] === 0x1f ? gunzipSync(frame) : zstd.decodeSync(frame);
-    if (createHash("sha256").update(raw).digest("hex") !== id)
-      throw new Error(`chunk ${id} does not match its id`);
+    if (sha256HexNative(raw) !== id) throw new Error(`chunk ${id} does not match its id`);
     parts.push(raw);
   }
   const image = Buffer.concat(parts);
-  if (createHash("sha256").update(image).digest("hex") !== manifest.sha256) {
+  if (sha256HexNative(image) !== manifest.sha256) {
     throw new Error("reassembled image does not match the manifest's sha256");
   }
   return image;

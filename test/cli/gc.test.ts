@@ -1,42 +1,25 @@
-import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
+import { sha256HexNative as digest } from "../../src/client/decode.js";
+import { EDGE_API, type ObjectPage } from "../../src/format/api.js";
 import {
   allChunkIds,
   decodeManifest,
   encodeManifest,
   MANIFEST_VERSION,
 } from "../../src/format/manifest.js";
-import { imageBytes, runCli, useEdgeAndDir } from "./edge.js";
+import { imageBytes, publishBytes, runCli, runFetch, useEdgeAndDir } from "./edge.js";
 
 const fixture = useEdgeAndDir();
 const CHUNK = 65536;
-const digest = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 const auth = () => ({ Authorization: `Bearer ${fixture.edge.token}` });
 
-async function publish(name: string, bytes: Buffer, ...extra: string[]) {
-  const path = join(fixture.dir, `${name}-${digest(bytes).slice(0, 8)}.img`);
-  await writeFile(path, bytes);
-  const run = await runCli(
-    [
-      "publish",
-      path,
-      "--name",
-      name,
-      "--edge",
-      fixture.edge.url,
-      "--chunking",
-      "fixed:64K",
-      ...extra,
-    ],
-    {
-      EDGEBOOT_TOKEN: fixture.edge.token,
-    },
-  );
-  expect(run.code, run.stderr).toBe(0);
-  return /manifest\s+([0-9a-f]{64})/.exec(run.stdout)?.[1] as string;
+async function publish(name: string, bytes: Buffer, ...extra: string[]): Promise<string> {
+  const chunking = ["--chunking", "fixed:64K"];
+  return (await publishBytes(fixture.edge, fixture.dir, name, bytes, ...chunking, ...extra))
+    .manifest;
 }
 
 function gc(...args: string[]) {
@@ -49,12 +32,13 @@ async function stored(kind: "chunks" | "manifests" | "pending"): Promise<Set<str
   const ids = new Set<string>();
   let cursor: string | undefined;
   do {
-    const query = new URLSearchParams(kind === "pending" ? { state: "pending" } : {});
-    if (cursor) query.set("cursor", cursor);
-    const path = kind === "chunks" ? "chunks" : "manifests";
+    const path =
+      kind === "chunks"
+        ? EDGE_API.chunkList.path(cursor)
+        : EDGE_API.manifestList.path(kind === "pending" ? "pending" : "complete", cursor);
     const page = (await (
-      await fetch(`${fixture.edge.url}/v1/${path}?${query}`, { headers: auth() })
-    ).json()) as { objects: { id: string }[]; cursor?: string };
+      await fetch(`${fixture.edge.url}${path}`, { headers: auth() })
+    ).json()) as ObjectPage;
     for (const o of page.objects) ids.add(o.id);
     cursor = page.cursor;
   } while (cursor);
@@ -63,15 +47,7 @@ async function stored(kind: "chunks" | "manifests" | "pending"): Promise<Set<str
 
 async function fetchBack(name: string): Promise<string> {
   const out = join(fixture.dir, `${name}.back`);
-  const run = await runCli([
-    "fetch",
-    fixture.edge.url,
-    name,
-    "-o",
-    out,
-    "--cache-dir",
-    join(fixture.dir, `cache-${Date.now()}`),
-  ]);
+  const run = await runFetch(fixture.edge.url, name, out, join(fixture.dir, `cache-${Date.now()}`));
   expect(run.code, run.stderr).toBe(0);
   return digest(await readFile(out));
 }
@@ -86,8 +62,12 @@ describe("edgeboot gc", () => {
     const withdrawn = imageBytes(3 * CHUNK, 2);
     const gone = await publish("gone", withdrawn);
     expect(
-      (await fetch(`${fixture.edge.url}/v1/rootfs/gone`, { method: "DELETE", headers: auth() }))
-        .status,
+      (
+        await fetch(`${fixture.edge.url}${EDGE_API.ref.path("gone")}`, {
+          method: "DELETE",
+          headers: auth(),
+        })
+      ).status,
     ).toBe(204);
 
     const young = await gc("--grace", "1h");
@@ -113,7 +93,7 @@ describe("edgeboot gc", () => {
     expect((await stored("manifests")).has(published)).toBe(true);
     expect(await fetchBack("during")).toBe(digest(running));
     expect(await fetchBack("keep")).toBe(digest(v2));
-    const old = await fetch(`${fixture.edge.url}/v1/manifests/${keptOld}/image`);
+    const old = await fetch(`${fixture.edge.url}${EDGE_API.manifestImage.path(keptOld)}`);
     expect(digest(new Uint8Array(await old.arrayBuffer()))).toBe(digest(v1));
 
     const again = await gc("--grace", "0");
@@ -135,7 +115,7 @@ describe("edgeboot gc", () => {
     );
     const manifest = decodeManifest(
       new Uint8Array(
-        await (await fetch(`${fixture.edge.url}/v1/manifests/${booted}`)).arrayBuffer(),
+        await (await fetch(`${fixture.edge.url}${EDGE_API.manifest.path(booted)}`)).arrayBuffer(),
       ),
     );
     // Boot files are cut in 4 MiB chunks whatever the image's chunking: this kernel is one.
@@ -149,8 +129,12 @@ describe("edgeboot gc", () => {
     for (const id of bootChunks) expect(kept.stdout).not.toContain(id);
 
     expect(
-      (await fetch(`${fixture.edge.url}/v1/rootfs/booted`, { method: "DELETE", headers: auth() }))
-        .status,
+      (
+        await fetch(`${fixture.edge.url}${EDGE_API.ref.path("booted")}`, {
+          method: "DELETE",
+          headers: auth(),
+        })
+      ).status,
     ).toBe(204);
     const swept = await gc("--grace", "0");
     expect(swept.code, swept.stderr).toBe(0);
@@ -165,7 +149,7 @@ describe("edgeboot gc", () => {
     const chunks = Array.from({ length: 60 }, (_, i) => imageBytes(1024, 900 + i));
     const ids = chunks.map((raw) => digest(raw));
     for (const [i, raw] of chunks.entries()) {
-      const put = await fetch(`${fixture.edge.url}/v1/chunks/${ids[i]}`, {
+      const put = await fetch(`${fixture.edge.url}${EDGE_API.chunk.path(ids[i] as string)}`, {
         method: "PUT",
         headers: auth(),
         body: gzipSync(raw),
@@ -184,7 +168,7 @@ describe("edgeboot gc", () => {
     });
     const id = digest(bytes);
     await new Promise((resolve) => setTimeout(resolve, 2200));
-    const put = await fetch(`${fixture.edge.url}/v1/manifests/${id}`, {
+    const put = await fetch(`${fixture.edge.url}${EDGE_API.manifest.path(id)}`, {
       method: "PUT",
       headers: auth(),
       body: Buffer.from(bytes),
@@ -212,14 +196,18 @@ describe("edgeboot gc", () => {
     });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/refused the token/);
-    expect((await fetch(`${fixture.edge.url}/v1/chunks`)).status).toBe(401);
-    expect((await fetch(`${fixture.edge.url}/v1/manifests`)).status).toBe(401);
+    expect((await fetch(`${fixture.edge.url}${EDGE_API.chunkList.path()}`)).status).toBe(401);
+    expect((await fetch(`${fixture.edge.url}${EDGE_API.manifestList.path()}`)).status).toBe(401);
     expect(
-      (await fetch(`${fixture.edge.url}/v1/chunks/${"0".repeat(64)}`, { method: "DELETE" })).status,
+      (
+        await fetch(`${fixture.edge.url}${EDGE_API.chunk.path("0".repeat(64))}`, {
+          method: "DELETE",
+        })
+      ).status,
     ).toBe(401);
     expect(
       (
-        await fetch(`${fixture.edge.url}/v1/chunks/${"0".repeat(64)}`, {
+        await fetch(`${fixture.edge.url}${EDGE_API.chunk.path("0".repeat(64))}`, {
           method: "DELETE",
           headers: auth(),
         })

@@ -1,15 +1,16 @@
 import { execFile, spawnSync } from "node:child_process";
-import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Pool } from "undici";
 import { describe, expect, it } from "vitest";
+import { sha256HexNative as digest } from "../../src/client/decode.js";
+import { EDGE_API } from "../../src/format/api.js";
 import { startNbd } from "../../testing/edgeboot-nbd.mjs";
 import { lcg } from "../../testing/random.mjs";
 import { startWorker } from "../../testing/workers.mjs";
-import { imageBytes, runCli, useEdgeAndDir } from "./edge.js";
+import { imageBytes, publishBytes, runPublish, useEdgeAndDir } from "./edge.js";
 
 /**
  * A bounded load test on loopback: many connections fetch chunks and image ranges from the edge,
@@ -25,7 +26,6 @@ const CHUNK = 65536;
 
 const run = promisify(execFile);
 const fixture = useEdgeAndDir();
-const digest = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 /** Resident memory of a process in MB, from /proc. */
 function rssMb(pid: number): number {
@@ -95,7 +95,7 @@ async function bareWorkerGrowth(frames: Map<string, Uint8Array>): Promise<{
       Array.from({ length: HTTP_CONNECTIONS }, async (_, worker) => {
         for (let i = worker; Date.now() < deadline; i += HTTP_CONNECTIONS) {
           const answer = await pool.request({
-            path: `/v1/chunks/${ids[i % ids.length]}`,
+            path: EDGE_API.chunk.path(ids[i % ids.length] as string),
             method: "GET",
           });
           await answer.body.arrayBuffer();
@@ -114,26 +114,18 @@ async function bareWorkerGrowth(frames: Map<string, Uint8Array>): Promise<{
 describe("load", () => {
   it(`holds ${HTTP_CONNECTIONS} HTTP connections and ${NBD_CLIENTS} NBD copiers for ${SECONDS} s during a publish: no wrong byte, no 5xx, flat memory`, async () => {
     const image = imageBytes(48 * CHUNK, 801);
-    const path = join(fixture.dir, "load.img");
-    await writeFile(path, image);
-    const published = await runCli(
-      ["publish", path, "--name", "load", "--edge", fixture.edge.url, "--chunking", "fixed:64K"],
-      {
-        EDGEBOOT_TOKEN: fixture.edge.token,
-      },
-    );
-    expect(published.code, published.stderr).toBe(0);
-    const ref = (await (await fetch(`${fixture.edge.url}/v1/rootfs/load`)).json()) as {
+    await publishBytes(fixture.edge, fixture.dir, "load", image, "--chunking", "fixed:64K");
+    const ref = (await (await fetch(`${fixture.edge.url}${EDGE_API.ref.path("load")}`)).json()) as {
       manifest: string;
     };
     const manifest = (await (
-      await fetch(`${fixture.edge.url}/v1/manifests/${ref.manifest}`)
+      await fetch(`${fixture.edge.url}${EDGE_API.manifest.path(ref.manifest)}`)
     ).json()) as { chunks: string[] };
     const frameBytes = new Map<string, Uint8Array>();
     const frames = new Map<string, string>();
     for (const id of manifest.chunks) {
       const frame = new Uint8Array(
-        await (await fetch(`${fixture.edge.url}/v1/chunks/${id}`)).arrayBuffer(),
+        await (await fetch(`${fixture.edge.url}${EDGE_API.chunk.path(id)}`)).arrayBuffer(),
       );
       frameBytes.set(id, frame);
       frames.set(id, digest(frame));
@@ -162,7 +154,7 @@ describe("load", () => {
             const start = random(image.byteLength - 1);
             const end = Math.min(image.byteLength - 1, start + random(3 * CHUNK));
             const answer = await pool.request({
-              path: "/v1/rootfs/load/image",
+              path: EDGE_API.rootfsImage.path("load"),
               method: "GET",
               headers: { Range: `bytes=${start}-${end}` },
             });
@@ -178,7 +170,7 @@ describe("load", () => {
             }
           } else {
             const id = manifest.chunks[random(manifest.chunks.length)] as string;
-            const answer = await pool.request({ path: `/v1/chunks/${id}`, method: "GET" });
+            const answer = await pool.request({ path: EDGE_API.chunk.path(id), method: "GET" });
             const body = new Uint8Array(await answer.body.arrayBuffer());
             stats.chunkGets++;
             stats.bytes += body.byteLength;
@@ -207,21 +199,7 @@ describe("load", () => {
     const publisher = async () => {
       const other = join(fixture.dir, "during.img");
       await writeFile(other, imageBytes(32 * CHUNK, 802));
-      const result = await runCli(
-        [
-          "publish",
-          other,
-          "--name",
-          "during",
-          "--edge",
-          fixture.edge.url,
-          "--chunking",
-          "fixed:64K",
-        ],
-        {
-          EDGEBOOT_TOKEN: fixture.edge.token,
-        },
-      );
+      const result = await runPublish(fixture.edge, other, "during", "--chunking", "fixed:64K");
       if (result.code !== 0) failures.push(`publish during load: ${result.stderr}`);
     };
     const started = performance.now();

@@ -2,15 +2,16 @@
 // boot script was written for, checked against --trust before the server listens, whatever the
 // edge's ref says later. Against the real Worker in Miniflare.
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { sha256HexNative as digest } from "../../src/client/decode.js";
+import { EDGE_API } from "../../src/format/api.js";
 import { signRefUpdate } from "../../src/format/ref.js";
 import { loadSigningKeys } from "../../src/publish/keys.js";
 import { startNbd } from "../../testing/edgeboot-nbd.mjs";
-import { imageBytes, runCli, useEdgeAndDir } from "./edge.js";
+import { imageBytes, publishBytes, runCli, useEdgeAndDir } from "./edge.js";
 
 const run = promisify(execFile);
 const fixture = useEdgeAndDir();
@@ -31,16 +32,10 @@ async function keygen(name: string): Promise<{ key: string; pub: string }> {
 /** Publishes a fresh image as `name` and gives the ref the edge then serves, and the image. */
 async function publish(name: string, seed: number, ...extra: string[]) {
   const bytes = imageBytes(300_000, seed);
-  const image = join(fixture.dir, `${name}-${seed}.img`);
-  await writeFile(image, bytes);
-  const done = await runCli(
-    ["publish", image, "--name", name, "--edge", fixture.edge.url, ...extra],
-    {
-      EDGEBOOT_TOKEN: fixture.edge.token,
-    },
-  );
-  expect(done.code, done.stderr).toBe(0);
-  const ref = (await (await fetch(`${fixture.edge.url}/v1/rootfs/${name}`)).json()) as ServedRef;
+  await publishBytes(fixture.edge, fixture.dir, name, bytes, ...extra);
+  const ref = (await (
+    await fetch(`${fixture.edge.url}${EDGE_API.ref.path(name)}`)
+  ).json()) as ServedRef;
   return { ref, bytes };
 }
 
@@ -58,8 +53,6 @@ async function nbdOutcome(cache: string, ...args: string[]) {
     return { served: false, said: (error as Error).message };
   }
 }
-
-const digest = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 describe("edgeboot nbd --pin", () => {
   it("serves the pinned manifest, signed by the --trust key, after the edge's ref has moved on", async () => {

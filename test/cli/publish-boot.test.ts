@@ -1,31 +1,18 @@
-import { createHash } from "node:crypto";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { sha256HexNative as digest } from "../../src/client/decode.js";
+import { EDGE_API, type RootfsListing } from "../../src/format/api.js";
 import { BOOT_FILE_CHUNK_BYTES } from "../../src/format/boot-files.js";
 import { decodeManifest, type Manifest } from "../../src/format/manifest.js";
 import type { RootfsSummary } from "../../src/format/ref.js";
-import { imageBytes, runCli, startEdge, useEdgeAndDir } from "./edge.js";
+import { imageBytes, runCli, runPublish, startEdge, useEdgeAndDir } from "./edge.js";
 
 const fixture = useEdgeAndDir();
 const CHUNK = 65536;
-const digest = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 function publish(image: string, name: string, ...extra: string[]) {
-  return runCli(
-    [
-      "publish",
-      image,
-      "--name",
-      name,
-      "--edge",
-      fixture.edge.url,
-      "--chunking",
-      "fixed:64K",
-      ...extra,
-    ],
-    { EDGEBOOT_TOKEN: fixture.edge.token },
-  );
+  return runPublish(fixture.edge, image, name, "--chunking", "fixed:64K", ...extra);
 }
 
 async function file(name: string, bytes: Uint8Array): Promise<string> {
@@ -53,22 +40,20 @@ function chunksOf(bytes: Uint8Array, size = CHUNK): { chunks: string[]; lengths:
 }
 
 async function currentManifest(name: string): Promise<{ id: string; manifest: Manifest }> {
-  const ref = (await (await fetch(`${fixture.edge.url}/v1/rootfs/${name}`)).json()) as {
+  const ref = (await (await fetch(`${fixture.edge.url}${EDGE_API.ref.path(name)}`)).json()) as {
     manifest: string;
   };
-  const answer = await fetch(`${fixture.edge.url}/v1/manifests/${ref.manifest}`);
+  const answer = await fetch(`${fixture.edge.url}${EDGE_API.manifest.path(ref.manifest)}`);
   return { id: ref.manifest, manifest: decodeManifest(new Uint8Array(await answer.arrayBuffer())) };
 }
 
 async function refText(name: string): Promise<string> {
-  return (await fetch(`${fixture.edge.url}/v1/rootfs/${name}`)).text();
+  return (await fetch(`${fixture.edge.url}${EDGE_API.ref.path(name)}`)).text();
 }
 
 async function rootfsList(): Promise<RootfsSummary[]> {
-  const doc = (await (await fetch(`${fixture.edge.url}/v1/rootfs`)).json()) as {
-    rootfs: RootfsSummary[];
-  };
-  return doc.rootfs;
+  const url = `${fixture.edge.url}${EDGE_API.rootfsList.path()}`;
+  return ((await (await fetch(url)).json()) as RootfsListing).rootfs;
 }
 
 async function storedChunks(): Promise<number> {
@@ -163,8 +148,11 @@ describe("edgeboot publish --kernel --initrd --cmdline", () => {
       ["kernel", kernel],
       ["initrd", initrd],
     ] as const) {
-      for (const path of [`v1/rootfs/bootable/boot/${kind}`, `v1/manifests/${id}/boot/${kind}`]) {
-        const answer = await fetch(`${fixture.edge.url}/${path}`);
+      for (const path of [
+        EDGE_API.rootfsBootFile.path("bootable", kind),
+        EDGE_API.manifestBootFile.path(id, kind),
+      ]) {
+        const answer = await fetch(`${fixture.edge.url}${path}`);
         expect(answer.status, path).toBe(200);
         expect(digest(new Uint8Array(await answer.arrayBuffer())), path).toBe(digest(bytes));
       }
@@ -281,10 +269,7 @@ describe("boot files an edge cannot serve in one response", () => {
     try {
       const image = await file("fit.img", imageBytes(CHUNK, 41));
       const kernel = await file("big-vmlinuz", imageBytes(4 * BOOT_FILE_CHUNK_BYTES + 1, 42));
-      const args = ["publish", image, "--name", "toobig", "--edge", small.url];
-      const run = await runCli([...args, "--kernel", kernel], {
-        EDGEBOOT_TOKEN: small.token,
-      });
+      const run = await runPublish(small, image, "toobig", "--kernel", kernel);
       expect(run.code).toBe(1);
       expect(run.stderr).toMatch(
         /^edgeboot: the kernel .* is 16\.0 MiB, 5 chunks of 4\.0 MiB, and this edge serves at most 4 chunks in one response, .*at most 16\.0 MiB.*REQUEST_OPERATION_BUDGET/,
@@ -292,7 +277,7 @@ describe("boot files an edge cannot serve in one response", () => {
       const bucket = await small.mf.getR2Bucket("CHUNKS");
       expect((await bucket.list({ prefix: "chunks/" })).objects).toHaveLength(0);
       const fits = await file("fit-vmlinuz", imageBytes(4 * BOOT_FILE_CHUNK_BYTES, 43));
-      const ok = await runCli([...args, "--kernel", fits], { EDGEBOOT_TOKEN: small.token });
+      const ok = await runPublish(small, image, "toobig", "--kernel", fits);
       expect(ok.code, ok.stderr).toBe(0);
     } finally {
       await small.close();

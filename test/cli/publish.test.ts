@@ -1,21 +1,15 @@
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { imageBytes, readBack, runCli, useEdgeAndDir } from "./edge.js";
+import { sha256HexNative as digest } from "../../src/client/decode.js";
+import { EDGE_API } from "../../src/format/api.js";
+import { imageBytes, readBack, runCli, runPublish, useEdgeAndDir } from "./edge.js";
 
 const fixture = useEdgeAndDir();
 
 function publish(image: string, name: string, ...extra: string[]) {
-  return runCli(["publish", image, "--name", name, "--edge", fixture.edge.url, ...extra], {
-    EDGEBOOT_TOKEN: fixture.edge.token,
-  });
-}
-
-/** SHA-256 of a buffer: compares images without a deep equality over megabytes. */
-function digest(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
+  return runPublish(fixture.edge, image, name, ...extra);
 }
 
 function newChunks(stdout: string): number {
@@ -51,7 +45,9 @@ describe("edgeboot publish against a running edge", () => {
     expect(second.code, second.stderr).toBe(0);
     expect(newChunks(second.stdout)).toBe(2);
     expect(digest(await readBack(fixture.edge.url, "debian"))).toBe(digest(changed));
-    const ref = (await (await fetch(`${fixture.edge.url}/v1/rootfs/debian`)).json()) as {
+    const ref = (await (
+      await fetch(`${fixture.edge.url}${EDGE_API.ref.path("debian")}`)
+    ).json()) as {
       previous: string[];
     };
     expect(ref.previous).toHaveLength(2);
@@ -79,7 +75,9 @@ describe("edgeboot publish against a running edge", () => {
     expect(refused.stderr).toBe(
       `edgeboot: ${empty} is empty (0 bytes): an empty image is usually a build that failed, and publishing it would move "empty-build" to an empty rootfs. Check the build; pass --allow-empty if an empty rootfs is meant\n`,
     );
-    expect((await fetch(`${fixture.edge.url}/v1/rootfs/empty-build`)).status).toBe(404);
+    expect((await fetch(`${fixture.edge.url}${EDGE_API.ref.path("empty-build")}`)).status).toBe(
+      404,
+    );
     const meant = await publish(empty, "empty-build", "--allow-empty");
     expect(meant.code, meant.stderr).toBe(0);
     expect((await readBack(fixture.edge.url, "empty-build")).byteLength).toBe(0);
@@ -96,7 +94,9 @@ describe("edgeboot publish against a running edge", () => {
       key,
     );
     expect(run.code, run.stderr).toBe(0);
-    const ref = (await (await fetch(`${fixture.edge.url}/v1/rootfs/signed`)).json()) as {
+    const ref = (await (
+      await fetch(`${fixture.edge.url}${EDGE_API.ref.path("signed")}`)
+    ).json()) as {
       signature?: { key: string };
     };
     const publicKey = /^key\s+(\S+)$/m.exec(keygen.stdout)?.[1];
@@ -139,7 +139,7 @@ describe("edgeboot publish against a running edge", () => {
     }
     child.kill("SIGKILL");
     await new Promise((r) => child.on("close", r));
-    expect((await fetch(`${fixture.edge.url}/v1/rootfs/big`)).status).toBe(404);
+    expect((await fetch(`${fixture.edge.url}${EDGE_API.ref.path("big")}`)).status).toBe(404);
     const rerun = await publish(image, "big", "--codec", "gzip");
     expect(rerun.code, rerun.stderr).toBe(0);
     const uploaded = newChunks(rerun.stdout);
@@ -198,19 +198,13 @@ describe("edgeboot publish errors", () => {
 
   it("fails clearly on a wrong token, a missing token and an unreachable edge", async () => {
     const image = await writeImage("small2.img", imageBytes(1000, 3));
-    const wrong = await runCli(["publish", image, "--name", "x", "--edge", fixture.edge.url], {
-      EDGEBOOT_TOKEN: "nope",
-    });
+    const wrong = await runPublish({ url: fixture.edge.url, token: "nope" }, image, "x");
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/refused the token/);
-    const none = await runCli(["publish", image, "--name", "x", "--edge", fixture.edge.url], {
-      EDGEBOOT_TOKEN: "",
-    });
+    const none = await runPublish({ url: fixture.edge.url, token: "" }, image, "x");
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/EDGEBOOT_TOKEN/);
-    const down = await runCli(["publish", image, "--name", "x", "--edge", "http://127.0.0.1:9"], {
-      EDGEBOOT_TOKEN: "t",
-    });
+    const down = await runPublish({ url: "http://127.0.0.1:9", token: "t" }, image, "x");
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/cannot reach the edge/);
   });

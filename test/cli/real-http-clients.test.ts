@@ -1,13 +1,13 @@
 import { execFile, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
+import { sha256HexNative as digest } from "../../src/client/decode.js";
 import { startProxy } from "../../testing/http-proxy.mjs";
-import { imageBytes, runCli, startEdge, useEdgeAndDir } from "./edge.js";
+import { imageBytes, publishBytes, runPublish, startEdge, useEdgeAndDir } from "./edge.js";
 
 const run = promisify(execFile);
 const fixture = useEdgeAndDir();
@@ -17,21 +17,21 @@ const SIZE = 6 * CHUNK + 1024;
 const images: Record<string, Buffer> = {};
 const manifests: Record<string, string> = {};
 
-const digest = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+/** Image files by rootfs name, as published. */
+const imageFiles: Record<string, string> = {};
 
-async function publish(name: string, bytes: Buffer, chunking: string): Promise<string> {
-  const path = join(fixture.dir, `${name}.img`);
-  await writeFile(path, bytes);
-  const published = await runCli(
-    ["publish", path, "--name", name, "--edge", fixture.edge.url, "--chunking", chunking],
-    { EDGEBOOT_TOKEN: fixture.edge.token },
+async function publish(name: string, bytes: Buffer, chunking: string): Promise<void> {
+  const published = await publishBytes(
+    fixture.edge,
+    fixture.dir,
+    name,
+    bytes,
+    "--chunking",
+    chunking,
   );
-  expect(published.code, published.stderr).toBe(0);
-  const id = /manifest\s+([0-9a-f]{64})/.exec(published.stdout)?.[1];
-  if (!id) throw new Error(`no manifest id in ${published.stdout}`);
   images[name] = bytes;
-  manifests[name] = id;
-  return path;
+  manifests[name] = published.manifest;
+  imageFiles[name] = published.image;
 }
 
 /** v2 of an image: a few bytes changed in two places, nothing shifted. */
@@ -85,7 +85,7 @@ describe("casync extract against the edge", () => {
           [
             "extract",
             `--store=${proxy.url}/v1/castr`,
-            `--seed=${join(fixture.dir, `${name}.img`)}`,
+            `--seed=${imageFiles[name]}`,
             `${proxy.url}/v1/rootfs/${name}2/index.caibx`,
             out,
           ],
@@ -127,12 +127,11 @@ describe("HTTP block clients against /image", () => {
     // ... and at a Workers Paid budget the same image copies bit for bit.
     const paid = await startEdge("paid-budget-token", { REQUEST_OPERATION_BUDGET: "1000" });
     try {
-      const published = await runCli(
-        [
-          ...["publish", join(fixture.dir, "cdc.img"), "--name", "cdc", "--edge", paid.url],
-          ...["--chunking", "cdc:16K/64K/256K"],
-        ],
-        { EDGEBOOT_TOKEN: paid.token },
+      const published = await runPublish(
+        paid,
+        imageFiles.cdc as string,
+        "cdc",
+        ...["--chunking", "cdc:16K/64K/256K"],
       );
       expect(published.code, published.stderr).toBe(0);
       const out = join(fixture.dir, "cdc.qemu");

@@ -1,41 +1,16 @@
-import { createHash } from "node:crypto";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { sha256HexNative as digest } from "../../src/client/decode.js";
 import { startProxy } from "../../testing/http-proxy.mjs";
-import { imageBytes, runCli, useEdgeAndDir } from "../cli/edge.js";
+import { imageBytes, publishBytes, runCli, runFetch, useEdgeAndDir } from "../cli/edge.js";
 import { closedPort } from "./loopback-servers.js";
 
 const fixture = useEdgeAndDir();
 const CHUNK = 65536;
 
-function digest(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-async function publish(name: string, bytes: Buffer, ...extra: string[]): Promise<string> {
-  const image = join(fixture.dir, `${name}-${digest(bytes).slice(0, 8)}.img`);
-  await writeFile(image, bytes);
-  const run = await runCli(
-    [
-      "publish",
-      image,
-      "--name",
-      name,
-      "--edge",
-      fixture.edge.url,
-      "--chunking",
-      "fixed:64K",
-      ...extra,
-    ],
-    { EDGEBOOT_TOKEN: fixture.edge.token },
-  );
-  expect(run.code, run.stderr).toBe(0);
-  return image;
-}
-
-function fetchCli(edge: string, name: string, out: string, cache: string, ...extra: string[]) {
-  return runCli(["fetch", edge, name, "-o", out, "--cache-dir", cache, ...extra]);
+async function publish(name: string, bytes: Buffer, ...extra: string[]): Promise<void> {
+  await publishBytes(fixture.edge, fixture.dir, name, bytes, "--chunking", "fixed:64K", ...extra);
 }
 
 function flip(bytes: Buffer, at: number): void {
@@ -62,13 +37,13 @@ describe("edgeboot ls and fetch against a running edge", () => {
     await publish("alpha", original);
     const cache = join(fixture.dir, "cache-alpha");
     const out = join(fixture.dir, "alpha.out");
-    const first = await fetchCli(fixture.edge.url, "alpha", out, cache);
+    const first = await runFetch(fixture.edge.url, "alpha", out, cache);
     expect(first.code, first.stderr).toBe(0);
     expect(digest(await readFile(out))).toBe(digest(original));
     expect(downloaded(first.stdout)).toBe(17);
     expect(first.stdout).toContain("matches the manifest");
 
-    const second = await fetchCli(fixture.edge.url, "alpha", `${out}.2`, cache);
+    const second = await runFetch(fixture.edge.url, "alpha", `${out}.2`, cache);
     expect(second.code, second.stderr).toBe(0);
     expect(downloaded(second.stdout)).toBe(0);
     expect(second.stdout).toContain("17 from the cache");
@@ -77,7 +52,7 @@ describe("edgeboot ls and fetch against a running edge", () => {
     sibling.fill(1, 3 * CHUNK + 7, 3 * CHUNK + 9);
     sibling.fill(2, 10 * CHUNK, 10 * CHUNK + 1);
     await publish("beta", sibling);
-    const third = await fetchCli(fixture.edge.url, "beta", `${out}.beta`, cache);
+    const third = await runFetch(fixture.edge.url, "beta", `${out}.beta`, cache);
     expect(third.code, third.stderr).toBe(0);
     expect(digest(await readFile(`${out}.beta`))).toBe(digest(sibling));
     expect(downloaded(third.stdout)).toBe(2);
@@ -90,7 +65,7 @@ describe("edgeboot ls and fetch against a running edge", () => {
     ] as const) {
       await publish(name, bytes, ...(bytes.length === 0 ? ["--allow-empty"] : []));
       const out = join(fixture.dir, `${name}.out`);
-      const run = await fetchCli(fixture.edge.url, name, out, join(fixture.dir, "cache-small"));
+      const run = await runFetch(fixture.edge.url, name, out, join(fixture.dir, "cache-small"));
       expect(run.code, run.stderr).toBe(0);
       expect(digest(await readFile(out))).toBe(digest(bytes));
     }
@@ -101,7 +76,7 @@ describe("edgeboot ls and fetch against a running edge", () => {
     await publish("gamma", original);
     const cache = join(fixture.dir, "cache-gamma");
     const out = join(fixture.dir, "gamma.out");
-    expect((await fetchCli(fixture.edge.url, "gamma", out, cache)).code).toBe(0);
+    expect((await runFetch(fixture.edge.url, "gamma", out, cache)).code).toBe(0);
     const prefix = (await readdir(join(cache, "chunks")))[0] as string;
     const victim = join(
       cache,
@@ -112,7 +87,7 @@ describe("edgeboot ls and fetch against a running edge", () => {
     const frame = await readFile(victim);
     flip(frame, frame.byteLength - 3);
     await writeFile(victim, frame);
-    const run = await fetchCli(fixture.edge.url, "gamma", `${out}.2`, cache);
+    const run = await runFetch(fixture.edge.url, "gamma", `${out}.2`, cache);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toMatch(/cached chunk [0-9a-f]{64} is corrupt/);
     expect(downloaded(run.stdout)).toBe(1);
@@ -124,7 +99,7 @@ describe("edgeboot ls and fetch against a running edge", () => {
     await publish("delta", original);
     const down = `http://127.0.0.1:${await closedPort()}`;
     const out = join(fixture.dir, "delta.out");
-    const run = await fetchCli(
+    const run = await runFetch(
       down,
       "delta",
       out,
@@ -134,6 +109,39 @@ describe("edgeboot ls and fetch against a running edge", () => {
     );
     expect(run.code, run.stderr).toBe(0);
     expect(digest(await readFile(out))).toBe(digest(original));
+  });
+
+  it("starts a few downloads in flight over a slow link and grows them while throughput grows, never past --jobs", async () => {
+    const original = imageBytes(96 * CHUNK, 45);
+    await publish("slow-link", original);
+    const proxy = await startProxy({ upstream: fixture.edge.url, rttMs: 40 });
+    try {
+      const out = join(fixture.dir, "slow-link.out");
+      const mark = proxy.mark();
+      const run = await runFetch(
+        proxy.url,
+        "slow-link",
+        out,
+        join(fixture.dir, "cache-slow-link"),
+        "--jobs",
+        "24",
+      );
+      expect(run.code, run.stderr).toBe(0);
+      expect(digest(await readFile(out))).toBe(digest(original));
+      const gets = proxy
+        .since(mark)
+        .log.filter((r) => r.path.startsWith("/v1/chunks/"))
+        .sort((a, b) => a.startMs - b.startMs);
+      expect(gets).toHaveLength(96);
+      // The window starts at 8: the 9th GET waits for one of the first 8 to finish.
+      const firstDone = Math.min(...gets.slice(0, 8).map((r) => r.endMs));
+      expect((gets[8] as (typeof gets)[number]).startMs).toBeGreaterThanOrEqual(firstDone);
+      const peak = proxy.since(mark).peakInFlight;
+      expect(peak).toBeGreaterThan(8);
+      expect(peak).toBeLessThanOrEqual(24);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it("names an edge that flips a byte, after refetching with no-cache, and takes the chunk from a good mirror", async () => {
@@ -150,14 +158,14 @@ describe("edgeboot ls and fetch against a running edge", () => {
     };
     try {
       const out = join(fixture.dir, "epsilon.out");
-      const alone = await fetchCli(proxy.url, "epsilon", out, join(fixture.dir, "cache-e1"));
+      const alone = await runFetch(proxy.url, "epsilon", out, join(fixture.dir, "cache-e1"));
       expect(alone.code).toBe(1);
       expect(alone.stderr).toContain(`${proxy.url}/v1/chunks/`);
       expect(alone.stderr).toMatch(/wrong bytes .* even with no-cache/);
       const noCache = proxy.requests.filter((r) => r.headers["cache-control"] === "no-cache");
       expect(noCache.some((r) => r.path.startsWith("/v1/chunks/"))).toBe(true);
 
-      const mirrored = await fetchCli(
+      const mirrored = await runFetch(
         proxy.url,
         "epsilon",
         out,
@@ -184,7 +192,7 @@ describe("edgeboot ls and fetch against a running edge", () => {
       return { ...answer, body: other };
     };
     try {
-      const run = await fetchCli(
+      const run = await runFetch(
         proxy.url,
         "zeta",
         join(fixture.dir, "zeta.out"),
@@ -200,13 +208,13 @@ describe("edgeboot ls and fetch against a running edge", () => {
 
   it("refuses with a clear message: unknown name, bad name, unreachable edge", async () => {
     const cache = join(fixture.dir, "cache-err");
-    const unknown = await fetchCli(fixture.edge.url, "nosuch", join(fixture.dir, "x"), cache);
+    const unknown = await runFetch(fixture.edge.url, "nosuch", join(fixture.dir, "x"), cache);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/no rootfs named "nosuch"/);
-    const bad = await fetchCli(fixture.edge.url, "../etc", join(fixture.dir, "x"), cache);
+    const bad = await runFetch(fixture.edge.url, "../etc", join(fixture.dir, "x"), cache);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/bad rootfs name/);
-    const down = await fetchCli(
+    const down = await runFetch(
       `http://127.0.0.1:${await closedPort()}`,
       "alpha",
       join(fixture.dir, "x"),

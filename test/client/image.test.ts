@@ -1,28 +1,21 @@
-import { createHash } from "node:crypto";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { sha256HexNative as digest } from "../../src/client/decode.js";
 import { BootClient } from "../../src/client/index.js";
 import { startProxy } from "../../testing/http-proxy.mjs";
-import { imageBytes, runCli, useEdgeAndDir } from "../cli/edge.js";
+import { imageBytes, runPublish, useEdgeAndDir } from "../cli/edge.js";
 
 const fixture = useEdgeAndDir();
 const CHUNK = 65536;
 const SIZE = 10 * CHUNK + 777;
 let original: Buffer;
 
-function digest(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
 async function published(name: string, chunking: string): Promise<void> {
   original ??= imageBytes(SIZE, 71);
   const image = join(fixture.dir, "reader.img");
   await writeFile(image, original);
-  const run = await runCli(
-    ["publish", image, "--name", name, "--edge", fixture.edge.url, "--chunking", chunking],
-    { EDGEBOOT_TOKEN: fixture.edge.token },
-  );
+  const run = await runPublish(fixture.edge, image, name, "--chunking", chunking);
   expect(run.code, run.stderr).toBe(0);
 }
 
@@ -82,12 +75,11 @@ describe("ImageReader against a running edge", () => {
       }),
     );
     const image = join(fixture.dir, "reader.img");
-    const run = await runCli(
-      [
-        ...["publish", image, "--name", "listed", "--edge", fixture.edge.url],
-        ...["--chunking", "fixed:64K", "--profile", profile],
-      ],
-      { EDGEBOOT_TOKEN: fixture.edge.token },
+    const run = await runPublish(
+      fixture.edge,
+      image,
+      "listed",
+      ...["--chunking", "fixed:64K", "--profile", profile],
     );
     expect(run.code, run.stderr).toBe(0);
     // Room for the six listed chunks and a little more, not for twice as much.

@@ -3,8 +3,9 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { EDGE_API } from "../../src/format/api.js";
 import { startNbd } from "../../testing/edgeboot-nbd.mjs";
-import { imageBytes, runCli, useEdgeAndDir } from "../cli/edge.js";
+import { imageBytes, runCli, runPublish, useEdgeAndDir } from "../cli/edge.js";
 
 const run = promisify(execFile);
 const fixture = useEdgeAndDir();
@@ -15,22 +16,7 @@ describe("recording a boot and prefetching it", () => {
     const image = join(fixture.dir, "prof.img");
     await writeFile(image, imageBytes(10 * CHUNK, 91));
     const publish = (...extra: string[]) =>
-      runCli(
-        [
-          "publish",
-          image,
-          "--name",
-          "prof",
-          "--edge",
-          fixture.edge.url,
-          "--chunking",
-          "fixed:64K",
-          ...extra,
-        ],
-        {
-          EDGEBOOT_TOKEN: fixture.edge.token,
-        },
-      );
+      runPublish(fixture.edge, image, "prof", "--chunking", "fixed:64K", ...extra);
     expect((await publish()).code).toBe(0);
 
     const record = join(fixture.dir, "boot.json");
@@ -61,11 +47,11 @@ describe("recording a boot and prefetching it", () => {
     const profiled = await publish("--profile", record);
     expect(profiled.code, profiled.stderr).toBe(0);
     expect(profiled.stdout).toMatch(/prefetch\s+\d+ chunks/);
-    const ref = (await (await fetch(`${fixture.edge.url}/v1/rootfs/prof`)).json()) as {
+    const ref = (await (await fetch(`${fixture.edge.url}${EDGE_API.ref.path("prof")}`)).json()) as {
       manifest: string;
     };
     const manifest = (await (
-      await fetch(`${fixture.edge.url}/v1/manifests/${ref.manifest}`)
+      await fetch(`${fixture.edge.url}${EDGE_API.manifest.path(ref.manifest)}`)
     ).json()) as {
       prefetch: number[];
     };
@@ -95,21 +81,11 @@ describe("recording a boot and prefetching it", () => {
       profile,
       JSON.stringify({ format: "edgeboot-boot-profile", version: 1, images: [] }),
     );
-    const none = await runCli(
-      ["publish", image, "--name", "other", "--edge", fixture.edge.url, "--profile", profile],
-      {
-        EDGEBOOT_TOKEN: fixture.edge.token,
-      },
-    );
+    const none = await runPublish(fixture.edge, image, "other", "--profile", profile);
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/records no boot of "other"/);
     await writeFile(profile, "{");
-    const garbage = await runCli(
-      ["publish", image, "--name", "other", "--edge", fixture.edge.url, "--profile", profile],
-      {
-        EDGEBOOT_TOKEN: fixture.edge.token,
-      },
-    );
+    const garbage = await runPublish(fixture.edge, image, "other", "--profile", profile);
     expect(garbage.code).toBe(1);
     expect(garbage.stderr).toMatch(/must be JSON/);
   });

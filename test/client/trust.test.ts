@@ -1,23 +1,16 @@
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { RefTrust, TrustError } from "../../src/client/trust.js";
+import { EDGE_API } from "../../src/format/api.js";
 import type { Ref } from "../../src/format/ref.js";
 import { startProxy } from "../../testing/http-proxy.mjs";
-import { imageBytes, runCli, useEdgeAndDir } from "../cli/edge.js";
+import { imageBytes, publishBytes, runCli, runFetch, useEdgeAndDir } from "../cli/edge.js";
 
 const fixture = useEdgeAndDir();
 
 async function publish(name: string, seed: number, ...extra: string[]): Promise<void> {
-  const image = join(fixture.dir, `${name}-${seed}.img`);
-  await writeFile(image, imageBytes(70_000, seed));
-  const run = await runCli(
-    ["publish", image, "--name", name, "--edge", fixture.edge.url, ...extra],
-    {
-      EDGEBOOT_TOKEN: fixture.edge.token,
-    },
-  );
-  expect(run.code, run.stderr).toBe(0);
+  await publishBytes(fixture.edge, fixture.dir, name, imageBytes(70_000, seed), ...extra);
 }
 
 async function keygen(name: string): Promise<{ key: string; pub: string }> {
@@ -28,16 +21,7 @@ async function keygen(name: string): Promise<{ key: string; pub: string }> {
 }
 
 function fetchCli(edge: string, name: string, cache: string, ...extra: string[]) {
-  return runCli([
-    "fetch",
-    edge,
-    name,
-    "-o",
-    join(fixture.dir, `${name}.out`),
-    "--cache-dir",
-    cache,
-    ...extra,
-  ]);
+  return runFetch(edge, name, join(fixture.dir, `${name}.out`), cache, ...extra);
 }
 
 describe("ref trust", () => {
@@ -73,7 +57,7 @@ describe("ref trust", () => {
     const publisher = await keygen("replay.key");
     await publish("replayed", 5, "--key", publisher.key);
     const oldRef = Buffer.from(
-      await (await fetch(`${fixture.edge.url}/v1/rootfs/replayed`)).arrayBuffer(),
+      await (await fetch(`${fixture.edge.url}${EDGE_API.ref.path("replayed")}`)).arrayBuffer(),
     );
     await publish("replayed", 6, "--key", publisher.key);
     const cache = join(fixture.dir, "cache-replay");
@@ -82,7 +66,7 @@ describe("ref trust", () => {
 
     const proxy = await startProxy({ upstream: fixture.edge.url });
     proxy.rewrite = (answer) =>
-      answer.path === "/v1/rootfs/replayed"
+      answer.path === EDGE_API.ref.path("replayed")
         ? { ...answer, body: oldRef, headers: { ...answer.headers } }
         : answer;
     try {
@@ -111,12 +95,12 @@ describe("ref trust", () => {
   it("without --trust, refuses a stale mirror's older ref once a newer one was seen through another URL of the client, whatever their order", async () => {
     await publish("mirrored", 8);
     const oldRef = Buffer.from(
-      await (await fetch(`${fixture.edge.url}/v1/rootfs/mirrored`)).arrayBuffer(),
+      await (await fetch(`${fixture.edge.url}${EDGE_API.ref.path("mirrored")}`)).arrayBuffer(),
     );
     await publish("mirrored", 9);
     const stale = await startProxy({ upstream: fixture.edge.url });
     stale.rewrite = (answer) =>
-      answer.path === "/v1/rootfs/mirrored" ? { ...answer, body: oldRef } : answer;
+      answer.path === EDGE_API.ref.path("mirrored") ? { ...answer, body: oldRef } : answer;
     const cache = join(fixture.dir, "cache-mirrored");
     try {
       const fresh = await fetchCli(fixture.edge.url, "mirrored", cache, "--mirror", stale.url);
@@ -135,10 +119,12 @@ describe("ref trust", () => {
     await publish("realname", 7);
     const proxy = await startProxy({ upstream: fixture.edge.url });
     const other = Buffer.from(
-      await (await fetch(`${fixture.edge.url}/v1/rootfs/realname`)).arrayBuffer(),
+      await (await fetch(`${fixture.edge.url}${EDGE_API.ref.path("realname")}`)).arrayBuffer(),
     );
     proxy.rewrite = (answer) =>
-      answer.path === "/v1/rootfs/victim" ? { ...answer, status: 200, body: other } : answer;
+      answer.path === EDGE_API.ref.path("victim")
+        ? { ...answer, status: 200, body: other }
+        : answer;
     try {
       const run = await fetchCli(proxy.url, "victim", join(fixture.dir, "cache-name"));
       expect(run.code).toBe(1);
