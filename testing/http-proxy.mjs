@@ -1,7 +1,8 @@
 // A loopback HTTP proxy in front of a local edge, for tests, benchmarks and the boot demo: it
 // records every request (and when, and how many body bytes went back), can add a network round
-// trip to each (the benchmarks' delay), and can rewrite answers on their way back (the tests'
-// tampering edge). Requests and responses are streamed through unchanged (Range and conditional
+// trip to each (the benchmarks' delay), can rewrite answers on their way back (the tests'
+// tampering edge), and can break chosen exchanges (a network lost mid-upload or mid-download).
+// Requests and responses are streamed through unchanged (Range and conditional
 // headers included) unless a rewrite is set; keep-alive on both sides.
 import { Agent, createServer, request } from "node:http";
 
@@ -39,6 +40,7 @@ const sleep = (ms) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)
  *   be reached)
  * @property {number} bytes    response body bytes sent back
  * @property {boolean} newConnection the first request on its client connection
+ * @property {Fault | undefined} fault how the proxy broke it, if it did
  */
 
 /**
@@ -51,6 +53,19 @@ const sleep = (ms) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)
  */
 
 /** @typedef {(answer: Upstream) => Upstream | Promise<Upstream>} Rewrite */
+
+/**
+ * A way to break one exchange: `drop` destroys the client's connection without an answer (the
+ * network lost mid-upload); `truncate` sends the answer's headers and the first half of its body,
+ * then destroys the connection (lost mid-download; only a 200 answer is cut, others pass whole).
+ * @typedef {"drop" | "truncate"} Fault
+ */
+
+/**
+ * Asked of each request as it arrives (method and path): the fault to inflict, or undefined to
+ * pass it through.
+ * @typedef {(request: { method: string, path: string }) => Fault | undefined} FaultRule
+ */
 
 /** @typedef {{ index: number, connections: number }} Mark */
 
@@ -74,6 +89,8 @@ const sleep = (ms) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)
  * @property {Rewrite | undefined} rewrite when set, each answer is asked for unencoded (no
  *   accept-encoding), read whole and sent back as this returns it (with its content-length);
  *   settable at any time, read as each request arrives
+ * @property {FaultRule | undefined} fault when set, breaks the exchanges it names (see Fault)
+ *   instead of relaying them; settable at any time, read as each request arrives
  * @property {() => Mark} mark a point to count from, for `since`
  * @property {(mark: Mark) => Traffic} since
  * @property {() => number} peak the most requests in flight at once since the start
@@ -130,6 +147,26 @@ export async function startProxy({ upstream, rttMs = 0, connectRtt = false, keep
     outgoing.end(given.body);
   }
 
+  /**
+   * Reads `answer` whole and sends back its headers and the first half of its body, then destroys
+   * the connection.
+   * @param {import("node:http").IncomingMessage} answer
+   * @param {import("node:http").ServerResponse} outgoing
+   * @param {ProxiedRequest} entry
+   */
+  async function truncateAnswer(answer, outgoing, entry) {
+    /** @type {Buffer[]} */
+    const parts = [];
+    for await (const part of answer) parts.push(part);
+    const body = Buffer.concat(parts);
+    const half = body.subarray(0, Math.floor(body.byteLength / 2));
+    entry.status = answer.statusCode ?? 0;
+    entry.bytes = half.byteLength;
+    entry.fault = "truncate";
+    outgoing.writeHead(entry.status, endToEnd(answer.headers));
+    outgoing.write(half, () => outgoing.socket?.destroy());
+  }
+
   const server = createServer(async (incoming, outgoing) => {
     /** @type {ProxiedRequest} */
     const entry = {
@@ -141,6 +178,7 @@ export async function startProxy({ upstream, rttMs = 0, connectRtt = false, keep
       status: 0,
       bytes: 0,
       newConnection: !seen.has(incoming.socket),
+      fault: undefined,
     };
     seen.add(incoming.socket);
     requests.push(entry);
@@ -156,6 +194,13 @@ export async function startProxy({ upstream, rttMs = 0, connectRtt = false, keep
       outgoing.writeHead(502, { "content-type": "text/plain" });
       outgoing.end(`edgeboot test proxy: the upstream ${upstream} failed: ${error}\n`);
     };
+    const fault = proxy.fault?.({ method: entry.method, path: entry.path });
+    if (fault === "drop") {
+      entry.fault = fault;
+      incoming.resume();
+      incoming.socket.destroy();
+      return;
+    }
     await sleep(rttMs / 2 + (entry.newConnection && connectRtt ? rttMs : 0));
     const rewrite = proxy.rewrite;
     const headers = endToEnd(incoming.headers);
@@ -172,6 +217,9 @@ export async function startProxy({ upstream, rttMs = 0, connectRtt = false, keep
       },
       async (answer) => {
         await sleep(rttMs / 2);
+        if (fault === "truncate" && answer.statusCode === 200) {
+          return truncateAnswer(answer, outgoing, entry).catch(failed);
+        }
         if (rewrite) return rewriteAnswer(answer, outgoing, entry, rewrite).catch(failed);
         entry.status = answer.statusCode ?? 0;
         outgoing.writeHead(entry.status, endToEnd(answer.headers));
@@ -202,6 +250,7 @@ export async function startProxy({ upstream, rttMs = 0, connectRtt = false, keep
     rttMs,
     requests,
     rewrite: undefined,
+    fault: undefined,
     mark: () => ({ index: requests.length, connections }),
     since(mark) {
       const log = requests.slice(mark.index);
