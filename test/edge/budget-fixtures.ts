@@ -9,7 +9,7 @@ import type {
   StoredObject,
 } from "../../src/edge/storage/index.js";
 import type { ResponseCache } from "../../src/edge/storage/response-cache.js";
-import { ORIGIN } from "./helpers.js";
+import { intercept, ORIGIN, STORAGE_METHODS } from "./helpers.js";
 
 /** Objects per listing page, as R2's `list` gives by default. */
 const PAGE = 1000;
@@ -97,26 +97,17 @@ export function memoryCache(): ResponseCache {
 /** Storage and cache that record each call, as `"<op> <key or url>"`. */
 export function recorded(storage: ObjectStorage, cache: ResponseCache) {
   const calls: string[] = [];
-  const wrap = <A extends unknown[], R>(name: string, method: (...args: A) => R) =>
-    ((...args: A): R => {
-      const first = args[0];
-      calls.push(`${name} ${first instanceof Request ? first.url : first}`);
-      return method(...args);
-    }) as (...args: A) => R;
+  const record = (op: string, args: unknown[]) => {
+    const first = args[0];
+    calls.push(`${op} ${first instanceof Request ? first.url : first}`);
+  };
+  const cacheOps = { match: "match", put: "cache-put", delete: "cache-delete" } as const;
   return {
     calls,
-    storage: {
-      head: wrap("head", storage.head),
-      get: wrap("get", storage.get),
-      put: wrap("put", storage.put),
-      delete: wrap("delete", storage.delete),
-      list: wrap("list", storage.list),
-    } satisfies ObjectStorage,
-    cache: {
-      match: wrap("match", cache.match),
-      put: wrap("cache-put", cache.put),
-      delete: wrap("cache-delete", cache.delete),
-    } satisfies ResponseCache,
+    storage: intercept(storage, STORAGE_METHODS, record),
+    cache: intercept(cache, ["match", "put", "delete"], (method, args) =>
+      record(cacheOps[method], args),
+    ),
   };
 }
 

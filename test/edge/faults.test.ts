@@ -10,10 +10,12 @@ import {
   authorized,
   bytesOf,
   call,
+  intercept,
   makeChunk,
   makeManifest,
   ORIGIN,
   problemOf,
+  STORAGE_METHODS,
   storeImage,
   type TestChunk,
 } from "./helpers.js";
@@ -25,26 +27,15 @@ type Method = keyof ObjectStorage;
  * (as R2 does on an internal error), or hang until the request gives up when `hang` is set.
  */
 function faultyStorage(bucket: R2Bucket) {
-  const inner = r2Storage(bucket);
   const plans: { method: Method; countdown: number; hang: boolean }[] = [];
-  const wrap =
-    <A extends unknown[], R>(method: Method, call: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      for (const plan of plans) {
-        if (plan.method === method && --plan.countdown === 0) {
-          if (plan.hang) await new Promise((resolve) => setTimeout(resolve, 50));
-          throw new Error(`injected R2 failure on ${method} ${String(args[0])}`);
-        }
+  const storage = intercept(r2Storage(bucket), STORAGE_METHODS, async (method, args) => {
+    for (const plan of plans) {
+      if (plan.method === method && --plan.countdown === 0) {
+        if (plan.hang) await new Promise((resolve) => setTimeout(resolve, 50));
+        throw new Error(`injected R2 failure on ${method} ${String(args[0])}`);
       }
-      return call(...args);
-    };
-  const storage: ObjectStorage = {
-    head: wrap("head", inner.head),
-    get: wrap("get", inner.get),
-    put: wrap("put", inner.put),
-    delete: wrap("delete", inner.delete),
-    list: wrap("list", inner.list),
-  };
+    }
+  });
   const fail = (method: Method, nth = 1, hang = false) =>
     plans.push({ method, countdown: nth, hang });
   return { storage, fail };

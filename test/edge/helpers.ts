@@ -178,22 +178,43 @@ export async function storeBootableImage(
   return { ...made, kernel: kernel.bytes, initrd: initrd?.bytes };
 }
 
+/**
+ * `target` with its `methods` wrapped: each call first runs `before(method, args)`, to record the
+ * call or to throw as a failing store does; a `before` that returns a promise holds the call until
+ * it settles (and fails it if it rejects).
+ */
+export function intercept<T extends object, M extends keyof T & string>(
+  target: T,
+  methods: readonly M[],
+  before: (method: M, args: unknown[]) => void | Promise<void>,
+): T {
+  const wrapped = { ...target };
+  for (const method of methods) {
+    const original = target[method] as (...args: unknown[]) => unknown;
+    wrapped[method] = ((...args: unknown[]) => {
+      const waiting = before(method, args);
+      return waiting
+        ? waiting.then(() => original.apply(target, args))
+        : original.apply(target, args);
+    }) as T[M];
+  }
+  return wrapped;
+}
+
+/** Every method of the edge's storage. */
+export const STORAGE_METHODS = [
+  "head",
+  "get",
+  "put",
+  "delete",
+  "list",
+] as const satisfies (keyof ObjectStorage)[];
+
 /** R2 storage that counts every call, so a test can tell whether a request touched R2. */
 export function countingStorage(bucket: R2Bucket) {
-  const inner = r2Storage(bucket);
   const calls: string[] = [];
-  const counted =
-    <A extends unknown[], R>(name: string, method: (...args: A) => R) =>
-    (...args: A): R => {
-      calls.push(`${name} ${args[0]}`);
-      return method(...args);
-    };
-  const storage: ObjectStorage = {
-    head: counted("head", inner.head),
-    get: counted("get", inner.get),
-    put: counted("put", inner.put),
-    delete: counted("delete", inner.delete),
-    list: counted("list", inner.list),
-  };
+  const storage = intercept(r2Storage(bucket), STORAGE_METHODS, (method, args) => {
+    calls.push(`${method} ${args[0]}`);
+  });
   return { storage, calls };
 }
