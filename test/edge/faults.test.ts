@@ -5,6 +5,7 @@ import { createApp } from "../../src/edge/app.js";
 import type { ObjectStorage } from "../../src/edge/storage/index.js";
 import { r2Storage } from "../../src/edge/storage/r2.js";
 import type { ResponseCache } from "../../src/edge/storage/response-cache.js";
+import { EDGE_API } from "../../src/format/api.js";
 import { sha256Hex } from "../../src/format/hex.js";
 import {
   authorized,
@@ -62,7 +63,7 @@ describe("R2 failing under the edge", () => {
     const chunk = await makeChunk(5000, 601);
     fail("put");
     const put = () =>
-      through(app, `/v1/chunks/${chunk.id}`, {
+      through(app, EDGE_API.chunk.path(chunk.id), {
         method: "PUT",
         headers: authorized(),
         body: chunk.frame,
@@ -77,7 +78,7 @@ describe("R2 failing under the edge", () => {
   it("refuses a manifest when an existence check fails, and stores nothing", async () => {
     const chunks = [await makeChunk(4000, 602), await makeChunk(4000, 603)];
     for (const chunk of chunks) {
-      await call(`/v1/chunks/${chunk.id}`, {
+      await call(EDGE_API.chunk.path(chunk.id), {
         method: "PUT",
         headers: authorized(),
         body: chunk.frame,
@@ -87,7 +88,7 @@ describe("R2 failing under the edge", () => {
     const { storage, fail } = faultyStorage(env.CHUNKS);
     const app = createApp({ storage: () => storage, cache: () => noCache });
     fail("head", 2);
-    const failed = await through(app, `/v1/manifests/${made.id}`, {
+    const failed = await through(app, EDGE_API.manifest.path(made.id), {
       method: "PUT",
       headers: authorized(),
       body: made.bytes,
@@ -99,7 +100,7 @@ describe("R2 failing under the edge", () => {
   it("leaves a ref where it was when the conditional write fails", async () => {
     const { id } = await storeImage([await makeChunk(3000, 604)]);
     const second = await storeImage([await makeChunk(3000, 605)]);
-    await call("/v1/rootfs/faulty", {
+    await call(EDGE_API.ref.path("faulty"), {
       method: "PUT",
       headers: authorized({ "Content-Type": "application/json" }),
       body: JSON.stringify({ manifest: id, published: "2026-11-26T10:00:00.000Z" }),
@@ -107,13 +108,13 @@ describe("R2 failing under the edge", () => {
     const { storage, fail } = faultyStorage(env.CHUNKS);
     const app = createApp({ storage: () => storage, cache: () => noCache });
     fail("put");
-    const failed = await through(app, "/v1/rootfs/faulty", {
+    const failed = await through(app, EDGE_API.ref.path("faulty"), {
       method: "PUT",
       headers: authorized({ "Content-Type": "application/json" }),
       body: JSON.stringify({ manifest: second.id, published: "2026-11-26T10:00:01.000Z" }),
     });
     expect(failed.status).toBe(500);
-    const ref = (await (await call("/v1/rootfs/faulty")).json()) as { manifest: string };
+    const ref = (await (await call(EDGE_API.ref.path("faulty"))).json()) as { manifest: string };
     expect(ref.manifest).toBe(id);
   });
 
@@ -126,7 +127,7 @@ describe("R2 failing under the edge", () => {
     const { storage, fail } = faultyStorage(env.CHUNKS);
     const app = createApp({ storage: () => storage, cache: () => noCache });
     fail("get", 4);
-    const response = await through(app, `/v1/manifests/${id}/image`);
+    const response = await through(app, EDGE_API.manifestImage.path(id));
     expect(response.status).toBe(200);
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
     const received: Uint8Array[] = [];
@@ -153,7 +154,7 @@ describe("R2 failing under the edge", () => {
 
   it("answers a chunk GET with a 500 when R2 fails, and the next GET is served", async () => {
     const chunk = await makeChunk(6000, 620);
-    await call(`/v1/chunks/${chunk.id}`, {
+    await call(EDGE_API.chunk.path(chunk.id), {
       method: "PUT",
       headers: authorized(),
       body: chunk.frame,
@@ -161,8 +162,8 @@ describe("R2 failing under the edge", () => {
     const { storage, fail } = faultyStorage(env.CHUNKS);
     const app = createApp({ storage: () => storage, cache: () => noCache });
     fail("get", 1, true);
-    expect((await through(app, `/v1/chunks/${chunk.id}`)).status).toBe(500);
-    const again = await through(app, `/v1/chunks/${chunk.id}`);
+    expect((await through(app, EDGE_API.chunk.path(chunk.id))).status).toBe(500);
+    const again = await through(app, EDGE_API.chunk.path(chunk.id));
     expect(again.status).toBe(200);
     expect(await bytesOf(again)).toEqual(chunk.frame);
   });

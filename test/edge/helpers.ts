@@ -4,6 +4,7 @@ import { gzipSync } from "fflate";
 import edge from "../../src/edge/index.js";
 import type { ObjectStorage } from "../../src/edge/storage/index.js";
 import { r2Storage } from "../../src/edge/storage/r2.js";
+import { EDGE_API } from "../../src/format/api.js";
 import type { BootFile, BootFiles } from "../../src/format/boot-files.js";
 import { sha256Hex } from "../../src/format/hex.js";
 import { encodeManifest, MANIFEST_VERSION, type Manifest } from "../../src/format/manifest.js";
@@ -52,7 +53,7 @@ export async function makeChunk(length: number, seed = 1): Promise<TestChunk> {
 
 /** Uploads a chunk's frame with the test token. */
 export function uploadChunk(chunk: TestChunk): Promise<Response> {
-  return call(`/v1/chunks/${chunk.id}`, {
+  return call(EDGE_API.chunk.path(chunk.id), {
     method: "PUT",
     headers: authorized({ "Content-Type": "application/octet-stream" }),
     body: chunk.frame,
@@ -101,7 +102,7 @@ export async function makeManifest(chunks: TestChunk[], extra: Partial<Manifest>
 
 /** Uploads manifest bytes under `id` with the test token. */
 export function uploadManifest(id: string, bytes: BodyInit): Promise<Response> {
-  return call(`/v1/manifests/${id}`, { method: "PUT", headers: authorized(), body: bytes });
+  return call(EDGE_API.manifest.path(id), { method: "PUT", headers: authorized(), body: bytes });
 }
 
 /** Uploads chunks and their manifest, checking it to completion; returns the manifest id. */
@@ -110,7 +111,7 @@ export async function storeImage(chunks: TestChunk[], extra: Partial<Manifest> =
   const made = await makeManifest(chunks, extra);
   let response = await uploadManifest(made.id, made.bytes);
   while (response.status === 202) {
-    response = await call(`/v1/manifests/${made.id}/check`, {
+    response = await call(EDGE_API.manifestCheck.path(made.id), {
       method: "POST",
       headers: authorized(),
     });
@@ -123,7 +124,7 @@ export async function storeImage(chunks: TestChunk[], extra: Partial<Manifest> =
 
 /** Moves ref `name` to `update` with the test token and optional extra headers. */
 export function moveRef(name: string, update: unknown, headers: Record<string, string> = {}) {
-  return call(`/v1/rootfs/${name}`, {
+  return call(EDGE_API.ref.path(name), {
     method: "PUT",
     headers: authorized({ "Content-Type": "application/json", ...headers }),
     body: JSON.stringify(update),
