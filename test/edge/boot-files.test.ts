@@ -9,6 +9,7 @@ import { NO_FCS_B64, sample } from "../fixtures/zstd-vectors.js";
 import {
   bytesOf,
   call,
+  expectPart,
   makeChunk,
   moveRef,
   problemOf,
@@ -89,11 +90,8 @@ describe("GET /v1/manifests/:id/boot/:file", () => {
     const response = await call(`/v1/manifests/${id}/boot/kernel`, {
       headers: { Range: header },
     });
-    expect(response.status).toBe(206);
-    expect(response.headers.get("Content-Range")).toBe(`bytes ${start}-${end}/16234`);
-    expect(response.headers.get("Content-Length")).toBe(String(end - start + 1));
-    expect(response.headers.get("Accept-Ranges")).toBe("bytes");
-    expect(await hex(await bytesOf(response))).toBe(await hex(kernel.subarray(start, end + 1)));
+    expect(kernel.byteLength).toBe(16234);
+    await expectPart(response, kernel, start, end);
   });
 
   it("refuses a start past the end with 416, answers several ranges with the whole file", async () => {

@@ -1,6 +1,7 @@
 import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { gzipSync } from "fflate";
+import { expect } from "vitest";
 import edge from "../../src/edge/index.js";
 import type { ObjectStorage } from "../../src/edge/storage/index.js";
 import { r2Storage } from "../../src/edge/storage/r2.js";
@@ -63,6 +64,24 @@ export function uploadChunk(chunk: TestChunk): Promise<Response> {
 /** The body of a response as bytes. */
 export async function bytesOf(response: Response): Promise<Uint8Array> {
   return new Uint8Array(await response.arrayBuffer());
+}
+
+/**
+ * Checks a 206 answer to a single range: bytes `start` to `end` (inclusive) of `whole`, with the
+ * Content-Range, Content-Length and Accept-Ranges a client needs.
+ */
+export async function expectPart(
+  response: Response,
+  whole: Uint8Array,
+  start: number,
+  end: number,
+): Promise<void> {
+  expect(response.status).toBe(206);
+  expect(response.headers.get("Content-Range")).toBe(`bytes ${start}-${end}/${whole.byteLength}`);
+  expect(response.headers.get("Content-Length")).toBe(String(end - start + 1));
+  expect(response.headers.get("Accept-Ranges")).toBe("bytes");
+  const part = await bytesOf(response);
+  expect(await sha256Hex(part)).toBe(await sha256Hex(whole.subarray(start, end + 1)));
 }
 
 /** The problem+json body of an error response, checked to be one. */

@@ -8,6 +8,7 @@ import { NO_FCS_B64, sample } from "../fixtures/zstd-vectors.js";
 import {
   bytesOf,
   call,
+  expectPart,
   makeChunk,
   moveRef,
   problemOf,
@@ -75,11 +76,8 @@ describe("GET /v1/manifests/:id/image", () => {
   ])("answers a range, %s, with 206 and exactly those bytes", async (_, header, start, end) => {
     const { id, image } = await storedImage();
     const response = await call(`/v1/manifests/${id}/image`, { headers: { Range: header } });
-    expect(response.status).toBe(206);
-    expect(response.headers.get("Content-Range")).toBe(`bytes ${start}-${end}/12234`);
-    expect(response.headers.get("Content-Length")).toBe(String(end - start + 1));
-    expect(response.headers.get("Accept-Ranges")).toBe("bytes");
-    expect(await hex(await bytesOf(response))).toBe(await hex(image.subarray(start, end + 1)));
+    expect(image.byteLength).toBe(12234);
+    await expectPart(response, image, start, end);
   });
 
   it("refuses a start past the end with 416 and Content-Range: bytes */size", async () => {
