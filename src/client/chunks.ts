@@ -1,4 +1,5 @@
-import { MAX_FRAME_BYTES } from "../format/limits.js";
+import { EDGE_API } from "../format/api.js";
+import type { AdaptiveWindow } from "../lib/adaptive-window.js";
 import { errorText } from "../lib/errors.js";
 import { LruMap } from "../lib/lru.js";
 import { decodeChunk } from "./decode.js";
@@ -93,6 +94,11 @@ export class ChunkLoader {
     await this.writing.get(id);
   }
 
+  /** The link's window: how many downloads it carries at once now, adapted to it. */
+  get window(): AdaptiveWindow {
+    return this.options.edge.window;
+  }
+
   /** Bytes of decoded chunks held in memory at most. */
   get memoryBudget(): number {
     return this.options.memoryBytes ?? DEFAULT_MEMORY_BYTES;
@@ -152,8 +158,8 @@ export class ChunkLoader {
   private async download(id: string, length: number): Promise<Uint8Array> {
     let frame: Uint8Array | undefined;
     const bytes = await this.options.edge.getVerified(
-      `v1/chunks/${id}`,
-      MAX_FRAME_BYTES,
+      EDGE_API.chunk.path(id),
+      EDGE_API.chunk.maxBytes,
       async (fetched) => {
         const decoded = await decodeChunk(fetched, id, length);
         frame = fetched;

@@ -7,8 +7,8 @@ import {
   parseEdgeUrl,
 } from "../http/edge-http.js";
 import { backoffDelay, isTransientStatus, sleep } from "../http/retry.js";
+import { AdaptiveWindow, type RequestResult } from "../lib/adaptive-window.js";
 import { UserError } from "../lib/errors.js";
-import { Limiter } from "../lib/limiter.js";
 
 /** A failure the user can act on: unreachable edges, missing objects, refused answers. */
 export class ClientError extends UserError {
@@ -21,7 +21,10 @@ export class NotFoundError extends ClientError {
 }
 
 export interface EdgeClientOptions {
-  /** Requests in flight at once, over all edges. */
+  /**
+   * The most requests in flight at once, over all edges (`--jobs`): the ceiling of the window,
+   * which starts lower and adapts to the link (lib/adaptive-window.ts).
+   */
   inFlight?: number;
   /** Rounds over every edge before giving up on a request that fails transiently. */
   attempts?: number;
@@ -60,7 +63,8 @@ type Outcome =
  * Reads objects from one or more edges (an edgeboot Worker, or a directory store behind any static
  * web server: the same paths), tried in the order given. An edge that fails is skipped for a
  * while; a request fails over to the next edge at once, and backs off only after every edge has
- * failed it; a bound on requests in flight over all edges. This is the failover: each edge is
+ * failed it; requests in flight over all edges bounded by an adaptive window (grown while the
+ * throughput grows, halved on failures, `inFlight` its ceiling). This is the failover: each edge is
  * one EdgeHttp (http/edge-http.ts: connections, the timeout of each whole request, the size limit
  * of each body, the reason of each failure), shared with the publisher's writes.
  */
@@ -68,7 +72,8 @@ export class EdgeClient {
   readonly edges: readonly URL[];
   private readonly http = new Map<string, EdgeHttp>();
   private readonly penaltyUntil = new Map<string, number>();
-  private readonly inFlight: Limiter;
+  /** Requests in flight over all edges: the link's adaptive window. */
+  readonly window: AdaptiveWindow;
 
   constructor(
     edgeUrls: readonly string[],
@@ -76,7 +81,7 @@ export class EdgeClient {
   ) {
     if (edgeUrls.length === 0) throw new ClientError("give at least one edge URL");
     this.edges = edgeUrls.map((url) => parseEdgeUrl(url, ClientError));
-    this.inFlight = new Limiter(options.inFlight ?? 16);
+    this.window = new AdaptiveWindow({ ceiling: options.inFlight ?? 16 });
     for (const edge of this.edges) {
       this.http.set(
         edge.href,
@@ -169,7 +174,7 @@ export class EdgeClient {
       let missing = 0;
       const edges = options.edges ?? this.byHealth();
       for (const edge of edges) {
-        const outcome = await this.inFlight.run(() => this.getOnce(edge, path, options));
+        const outcome = await this.window.run(() => this.getOnce(edge, path, options), measured);
         if (outcome.kind === "ok") return outcome.fetched;
         if (outcome.kind === "missing") {
           missing++;
@@ -235,6 +240,12 @@ export class EdgeClient {
   private penalize(edge: URL): void {
     this.penaltyUntil.set(edge.href, Date.now() + (this.options.penaltyMs ?? 30_000));
   }
+}
+
+/** What an outcome says of the link: bytes that came, or a failure (a missing object is neither). */
+function measured(outcome: Outcome): RequestResult {
+  if (outcome.kind === "ok") return { bytes: outcome.fetched.bytes.byteLength };
+  return outcome.kind === "failed" && outcome.transient ? "failed" : { bytes: 0 };
 }
 
 function badBytesMessage(path: string, bad: string[]): string {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { open, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { OrderedReadAhead } from "../lib/ordered-read-ahead.js";
 import { ClientError } from "./edge-client.js";
 import type { BootClient } from "./index.js";
 
@@ -26,14 +27,15 @@ export interface FetchSummary extends FetchProgress {
 
 /**
  * Writes the whole image of rootfs `name` to `path`: chunks in image order, several loading at
- * once (from the cache, else the edges), each verified, the whole checked against the manifest's
+ * once (from the cache, else the edges, as many downloads in flight as the link's adaptive window
+ * lets: lib/adaptive-window.ts), each verified, the whole checked against the manifest's
  * SHA-256 before the file is renamed into place. Only chunks missing from the cache are downloaded.
  */
 export async function fetchImage(
   client: BootClient,
   name: string,
   path: string,
-  options: { window?: number; onProgress?: (progress: FetchProgress) => void } = {},
+  options: { onProgress?: (progress: FetchProgress) => void } = {},
 ): Promise<FetchSummary> {
   const started = performance.now();
   const { manifest, manifestId } = await client.resolve(name);
@@ -50,24 +52,18 @@ export async function fetchImage(
   });
   const hash = createHash("sha256");
   try {
-    const window = Math.max(1, options.window ?? 16);
-    const pending: Promise<Uint8Array>[] = [];
-    let next = 0;
-    const schedule = () => {
-      while (pending.length < window && next < manifest.chunks.length) {
-        const loading = client.chunks.loadOnce(
-          manifest.chunks[next] as string,
-          manifest.lengths[next] as number,
-        );
-        loading.catch(() => undefined);
-        pending.push(loading);
-        next++;
-      }
-    };
-    schedule();
-    while (pending.length > 0) {
-      const bytes = await (pending.shift() as Promise<Uint8Array>);
-      schedule();
+    // Twice the link's window loads ahead: the window stays full (it is judged only when full)
+    // while the chunks at the head of the line come in.
+    const window = client.chunks.window;
+    const ahead = new OrderedReadAhead(
+      (index) =>
+        client.chunks.loadOnce(manifest.chunks[index] as string, manifest.lengths[index] as number),
+      0,
+      manifest.chunks.length,
+      () => 2 * window.size,
+    );
+    while (!ahead.done) {
+      const bytes = await ahead.take();
       await file.write(bytes);
       hash.update(bytes);
       progress.bytesDone += bytes.byteLength;

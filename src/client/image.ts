@@ -3,9 +3,16 @@ import { forEachLimited } from "../lib/limiter.js";
 import type { ChunkLoader, ChunkSource } from "./chunks.js";
 
 export interface ImageReaderOptions {
-  /** Chunks loaded ahead of a sequential reader, at most (only while its reads need the edge). */
+  /**
+   * Chunks loaded ahead of a sequential reader, at most (only while its reads need the edge).
+   * Default: the link's adaptive window, so that a stream keeps it full however far the edge is,
+   * within half the memory budget (read-ahead is held in memory until read).
+   */
   readAhead?: number;
-  /** Chunks of the prefetch list loaded at once. */
+  /**
+   * Chunks of the prefetch list loading at once, at most. Default: the window's ceiling; the
+   * link's adaptive window decides how many of them download at once.
+   */
   prefetchConcurrency?: number;
   log?: (line: string) => void;
   /** Told of every chunk a `read` touches (not read-ahead or prefetch): a boot's read order. */
@@ -82,7 +89,7 @@ export class ImageReader {
     const holdUpTo = this.loader.memoryBudget;
     await forEachLimited(
       list,
-      Math.max(1, this.options.prefetchConcurrency ?? 16),
+      Math.max(1, this.options.prefetchConcurrency ?? this.loader.window.ceiling),
       async (index) => {
         const length = this.manifest.lengths[index] as number;
         const holdInMemory = held + length <= holdUpTo;
@@ -140,9 +147,16 @@ export class ImageReader {
       this.readAheadTo = 0;
       return 0;
     }
-    const most = this.options.readAhead ?? 8;
+    const chunkBytes = this.manifest.lengths[last] as number;
+    const most = this.options.readAhead ?? this.adaptiveReadAhead(chunkBytes);
     const run = offset + length - this.runStart;
-    return Math.max(0, Math.min(most, Math.floor(run / (this.manifest.lengths[last] as number))));
+    return Math.max(0, Math.min(most, Math.floor(run / chunkBytes)));
+  }
+
+  /** The link's window, within half the memory budget in chunks of `chunkBytes`. */
+  private adaptiveReadAhead(chunkBytes: number): number {
+    const fits = Math.floor(this.loader.memoryBudget / 2 / Math.max(1, chunkBytes));
+    return Math.max(1, Math.min(this.loader.window.size, fits));
   }
 
   /** Loads up to `ahead` chunks after chunk `last` that this run has not read ahead yet. */

@@ -1,6 +1,7 @@
 import { FormatError } from "../format/errors.js";
 import type { ObjectId } from "../format/ids.js";
 import { chunkAt, chunkOffsets } from "../format/manifest.js";
+import { OrderedReadAhead } from "../lib/ordered-read-ahead.js";
 import { openChunk } from "./open-chunk.js";
 import { CHUNK, type ReadServices, readThrough } from "./reads/objects.js";
 
@@ -36,22 +37,18 @@ export function chunkListRange(
   const first = chunkAt(offsets, start);
   const last = chunkAt(offsets, end);
   if (first < 0 || last < 0) throw new RangeError(`bytes ${start}-${end} are not in the ${what}`);
-  const pending: Promise<Uint8Array>[] = [];
-  let next = first;
-  const fill = () => {
-    while (pending.length < IMAGE_READ_AHEAD && next <= last) {
-      const loading = verifiedChunk(list, next++, services);
-      loading.catch(() => {});
-      pending.push(loading);
-    }
-  };
+  const ahead = new OrderedReadAhead(
+    (index) => verifiedChunk(list, index, services),
+    first,
+    last + 1,
+    () => IMAGE_READ_AHEAD,
+  );
   let index = first;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
-      fill();
       let bytes: Uint8Array;
       try {
-        bytes = await (pending.shift() as Promise<Uint8Array>);
+        bytes = await ahead.take();
       } catch (error) {
         console.error(`${what} cut short at chunk ${index}:`, (error as Error).message);
         throw error;
@@ -62,10 +59,9 @@ export function chunkListRange(
       controller.enqueue(bytes.subarray(from, to));
       index++;
       if (index > last) controller.close();
-      else fill();
     },
     cancel() {
-      pending.length = 0;
+      ahead.cancel();
     },
   });
 }

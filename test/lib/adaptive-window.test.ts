@@ -1,0 +1,173 @@
+import { describe, expect, it } from "vitest";
+import {
+  AdaptiveWindow,
+  clampWindow,
+  initialWindow,
+  throughputFell,
+  throughputGrew,
+  type WindowState,
+  windowAfterFailure,
+  windowAfterRound,
+} from "../../src/lib/adaptive-window.js";
+
+const limits = { ceiling: 64 };
+
+/** Feeds rounds of the given throughputs to a window from its start; returns each state. */
+function rounds(throughputs: number[], from: WindowState = initialWindow(limits)) {
+  const states: WindowState[] = [];
+  let state = from;
+  for (const t of throughputs) {
+    state = windowAfterRound(state, t, limits);
+    states.push(state);
+  }
+  return states;
+}
+
+describe("window decisions", () => {
+  it("starts at a few, within the ceiling and the floor", () => {
+    expect(initialWindow({ ceiling: 64 }).size).toBe(8);
+    expect(initialWindow({ ceiling: 3 }).size).toBe(3);
+    expect(initialWindow({ ceiling: 64, initial: 2 }).size).toBe(2);
+    expect(clampWindow(0.7, { ceiling: 4 })).toBe(1);
+    expect(clampWindow(9.5, { ceiling: 4 })).toBe(4);
+    expect(clampWindow(1, { ceiling: 4, floor: 2 })).toBe(2);
+  });
+
+  it("counts growth above 10% only, and a slowdown below half the best", () => {
+    expect(throughputGrew(0, 1)).toBe(true);
+    expect(throughputGrew(100, 111)).toBe(true);
+    expect(throughputGrew(100, 109)).toBe(false);
+    expect(throughputFell(0, 1)).toBe(false);
+    expect(throughputFell(100, 49)).toBe(true);
+    expect(throughputFell(100, 60)).toBe(false);
+  });
+
+  it("doubles while throughput grows (slow start), up to the ceiling", () => {
+    // A link whose throughput is proportional to the window (latency-bound).
+    const sizes = rounds([8, 16, 32, 64, 128]).map((s) => s.size);
+    expect(sizes).toEqual([16, 32, 64, 64, 64]);
+  });
+
+  it("leaves slow start after two rounds without growth, then grows by one while it grows", () => {
+    const states = rounds([10, 20, 20, 20, 30, 40, 40]);
+    expect(states.map((s) => s.size)).toEqual([16, 32, 32, 32, 33, 34, 34]);
+    expect(states.map((s) => s.slowStart)).toEqual([true, true, true, false, false, false, false]);
+  });
+
+  it("keeps the window where throughput stopped growing (a CPU-bound loopback)", () => {
+    const states = rounds([100, 104, 98, 101, 99, 103]);
+    expect(states.map((s) => s.size)).toEqual([16, 16, 16, 16, 16, 16]);
+  });
+
+  it("halves on a slowdown below half the best, and measures from there", () => {
+    const states = rounds([10, 20, 40, 15, 16]);
+    expect(states.map((s) => s.size)).toEqual([16, 32, 64, 32, 32]);
+    expect(states[3]).toMatchObject({ slowStart: false, best: 15 });
+  });
+
+  it("halves on a failure, down to the floor, and leaves slow start", () => {
+    let state = initialWindow(limits);
+    state = windowAfterFailure(state, limits);
+    expect(state).toMatchObject({ size: 4, slowStart: false });
+    for (let i = 0; i < 5; i++) state = windowAfterFailure(state, limits);
+    expect(state.size).toBe(1);
+    expect(windowAfterFailure(state, { ceiling: 64, floor: 2 }).size).toBe(2);
+  });
+});
+
+/** A clock the test moves, and requests that end when told. */
+function harness(ceiling: number, initial: number) {
+  let now = 0;
+  const window = new AdaptiveWindow({ ceiling, initial }, () => now);
+  const open: (() => void)[] = [];
+  let running = 0;
+  let peak = 0;
+  const request = (bytes: number, fail = false) =>
+    window.run(
+      () =>
+        new Promise<number>((resolve, reject) => {
+          running++;
+          peak = Math.max(peak, running);
+          open.push(() => {
+            running--;
+            if (fail) reject(new Error("link down"));
+            else resolve(bytes);
+          });
+        }),
+      (n) => ({ bytes: n }),
+    );
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
+  return {
+    window,
+    request,
+    settle,
+    peak: () => peak,
+    running: () => running,
+    /** Ends the oldest request open now. */
+    async endFirst() {
+      await settle();
+      open.shift()?.();
+      await settle();
+    },
+    /** Ends every request open now after `ms` of the clock. */
+    async endAll(ms: number) {
+      await settle();
+      now += ms;
+      for (const end of open.splice(0)) end();
+      await settle();
+    },
+  };
+}
+
+describe("AdaptiveWindow", () => {
+  it("lets `size` requests run, the others waiting in order", async () => {
+    const h = harness(16, 2);
+    const done: number[] = [];
+    const all = [0, 1, 2, 3, 4].map((n) => h.request(n).then(() => done.push(n)));
+    await h.settle();
+    expect(h.running()).toBe(2);
+    while (done.length < 5) await h.endAll(10);
+    await Promise.all(all);
+    expect(done).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it("grows while a full window's throughput grows, up to the ceiling", async () => {
+    const h = harness(8, 1);
+    // 40 requests queued at once (a fetch), each round of the link taking 10 ms whatever its size.
+    let done = 0;
+    const all = Array.from({ length: 40 }, () => h.request(1000).then(() => done++));
+    const sizes: number[] = [];
+    while (done < 40) {
+      sizes.push(h.window.size);
+      await h.endAll(10);
+    }
+    await Promise.all(all);
+    expect(sizes.slice(0, 5)).toEqual([1, 2, 4, 8, 8]);
+    expect(h.peak()).toBe(8);
+  });
+
+  it("does not grow on rounds its users did not fill", async () => {
+    const h = harness(8, 2);
+    for (let i = 0; i < 6; i++) {
+      const one = h.request(1000);
+      await h.endAll(10);
+      await one;
+    }
+    expect(h.window.size).toBe(2);
+  });
+
+  it("halves on a failed request and still lets the waiting ones run", async () => {
+    const h = harness(8, 4);
+    const failing = h.request(1, true).catch((error: Error) => error.message);
+    const others = Array.from({ length: 5 }, () => h.request(1));
+    await h.endFirst();
+    expect(await failing).toBe("link down");
+    expect(h.window.size).toBe(2);
+    while (h.running() > 0) await h.endAll(10);
+    await Promise.all(others);
+  });
+
+  it("refuses a ceiling that is not a positive integer", () => {
+    expect(() => new AdaptiveWindow({ ceiling: 0 })).toThrow(/positive integer/);
+  });
+});
