@@ -344,8 +344,14 @@ export function fetchInput() {
     ["eb-cdc", "edgeboot fetch, cold cache, cdc store", 2.9, { store: "edgeboot-cdc" }],
     ["floor-curl", "floor: curl GETs every chunk", 0.9, { floor: "curl" }],
     ["floor-get", "floor: Node + undici GET every chunk", 1.2, { floor: "get" }],
+    ["eb-rtt10", "edgeboot fetch, cold cache, 10 ms RTT", 2.5, { store: "edgeboot", rttMs: 10 }],
+    ["casync-rtt10", "casync extract, 10 ms RTT", 45, { peer: true, rttMs: 10 }],
+    ["eb-rtt50", "edgeboot fetch, cold cache, 50 ms RTT", 2.9, { store: "edgeboot", rttMs: 50 }],
+    ["eb-rtt200", "edgeboot fetch, cold cache, 200 ms RTT", 4.1, { store: "edgeboot", rttMs: 200 }],
   ];
+  const delays = [10, 50, 200].map((rttMs) => ({ rttMs, url: `http://127.0.0.1:9${rttMs}` }));
   const configs = specs.map(([key, label, seconds, extra]) => {
+    const base = delays.find((d) => d.rttMs === extra.rttMs)?.url ?? url;
     const runs = [0, 1, 2].map((r) => {
       const s = seconds * (1 + 0.07 * ((r + key.length) % 3));
       const argv = extra.peer
@@ -353,15 +359,15 @@ export function fetchInput() {
             "casync",
             "extract",
             "--seed-output=no",
-            `--store=${url}/casync/store`,
-            `${url}/casync/v1.caibx`,
+            `--store=${base}/casync/store`,
+            `${base}/casync/v1.caibx`,
             `${scratch}/r${r + 1}/casync.img`,
           ]
         : [
             "node",
             "bin/edgeboot.js",
             "fetch",
-            `${url}/edgeboot`,
+            `${base}/edgeboot`,
             "bench",
             "-o",
             `${scratch}/r${r + 1}/${key}.img`,
@@ -369,12 +375,20 @@ export function fetchInput() {
             "a b",
           ];
       const downloaded = extra.coldKey ? 0 : 1024;
+      const proxied = extra.rttMs
+        ? { peakInFlight: extra.peer ? 1 : 8 + (extra.rttMs as number) / 2 }
+        : {};
       return fetchTiming(
         s,
         argv,
         extra.peer || extra.floor
-          ? {}
-          : { downloaded, fromCache: 1024 - downloaded, cacheBytes: downloaded * 100_000 },
+          ? proxied
+          : {
+              downloaded,
+              fromCache: 1024 - downloaded,
+              cacheBytes: downloaded * 100_000,
+              ...proxied,
+            },
       );
     });
     const best = runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
@@ -414,6 +428,7 @@ export function fetchInput() {
     },
     scratch,
     runsDir: "/cache/fetch-runs",
+    delays,
     disk: [
       { label: "edgeboot fetch, cold cache", key: "eb", r: fetchTiming(3.1, []) },
       { label: "casync extract", key: "casync", r: fetchTiming(7.5, []) },
