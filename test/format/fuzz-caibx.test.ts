@@ -14,7 +14,7 @@ import { describe, expect, it } from "vitest";
 import { caChunkSizes, caibxSize, encodeCaibx } from "../../src/format/caibx.js";
 import { MAX_CHUNK_BYTES } from "../../src/format/limits.js";
 import type { Chunking, Manifest } from "../../src/format/manifest.js";
-import { FUZZ_RUNS, fuzzTimeout } from "../fixtures/fuzz.js";
+import { FUZZ_RUNS, fuzzTimeout, objectIdArb } from "../fixtures/fuzz.js";
 
 /** Per test: a property that hangs or crawls fails on time instead of stalling the run. */
 const TIMEOUT = fuzzTimeout(3);
@@ -76,9 +76,7 @@ function readCaibx(bytes: Uint8Array): ReadIndex {
 
 // ---- generators ----
 
-const hex = (bytes: Uint8Array) =>
-  Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-const objectId = fc.uint8Array({ minLength: 32, maxLength: 32 }).map(hex);
+const objectId = objectIdArb;
 
 type IndexInput = Pick<Manifest, "chunking" | "lengths" | "chunks">;
 

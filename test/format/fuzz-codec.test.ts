@@ -14,7 +14,7 @@ import { fromBase64 } from "../../src/format/base64.js";
 import { createFrameDecoder, decodeFrame } from "../../src/format/codec.js";
 import { FormatError } from "../../src/format/errors.js";
 import { inspectZstdFrame, type ZstdFrameShape } from "../../src/format/zstd-frame.js";
-import { FUZZ_RUNS, fuzzRuns, fuzzTimeout } from "../fixtures/fuzz.js";
+import { FUZZ_RUNS, fuzzRuns, fuzzTimeout, sameBytes } from "../fixtures/fuzz.js";
 import {
   BIG_WINDOW_B64,
   BOMB_FCS_B64,
@@ -38,10 +38,6 @@ function cat(...parts: Uint8Array[]): Uint8Array {
     at += part.byteLength;
   }
   return out;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
 }
 
 type Outcome = { ok: true; bytes: Uint8Array } | { ok: false; error: FormatError };

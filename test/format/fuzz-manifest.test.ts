@@ -19,7 +19,13 @@ import {
   type Manifest,
 } from "../../src/format/manifest.js";
 import { parseBootProfile, prefetchFromReads } from "../../src/format/profile.js";
-import { FUZZ_RUNS, fuzzTimeout } from "../fixtures/fuzz.js";
+import {
+  FUZZ_RUNS,
+  fuzzTimeout,
+  objectIdArb,
+  onlyFormatError,
+  sameBytes,
+} from "../fixtures/fuzz.js";
 
 /** Per test: a property that hangs or crawls fails on time instead of stalling the run. */
 const TIMEOUT = fuzzTimeout(5);
@@ -28,9 +34,7 @@ const MiB = 1024 * 1024;
 
 // ---- generators ----
 
-const hex = (bytes: Uint8Array) =>
-  Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-const objectId = fc.uint8Array({ minLength: 32, maxLength: 32 }).map(hex);
+const objectId = objectIdArb;
 
 /** Chunk lengths as a manifest holds them: 1 byte to 8 MiB, with runs of equal lengths. */
 const chunkLength = fc.oneof(
@@ -148,21 +152,6 @@ function referencePrefetch(
     }
   }
   return order;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.byteLength === b.byteLength && a.every((byte, i) => byte === b[i]);
-}
-
-function expectOnlyFormatError(fn: () => unknown): unknown {
-  try {
-    return fn();
-  } catch (error) {
-    if (!(error instanceof FormatError)) {
-      throw new Error(`expected a FormatError, got ${String(error)}`, { cause: error });
-    }
-    return error;
-  }
 }
 
 // ---- mutations ----
@@ -283,7 +272,7 @@ function mutate(bytes: Uint8Array, m: Mutation): Uint8Array {
 }
 
 function checkDecodeOf(bytes: Uint8Array): void {
-  const result = expectOnlyFormatError(() => decodeManifest(bytes));
+  const result = onlyFormatError(() => decodeManifest(bytes));
   if (result instanceof FormatError) return;
   // Accepted: then it is canonical, and its own encoding.
   expect(sameBytes(encodeManifest(result as Manifest), bytes)).toBe(true);
@@ -408,7 +397,7 @@ describe("encodeManifest and decodeManifest", { timeout: TIMEOUT }, () => {
             lengths,
             size: lengths.reduce((a, b) => a + b, 0),
           };
-          const result = expectOnlyFormatError(() => decodeManifest(encodeManifest(changed)));
+          const result = onlyFormatError(() => decodeManifest(encodeManifest(changed)));
           expect(result instanceof FormatError).toBe(bad);
         },
       ),
@@ -433,9 +422,7 @@ describe("creation times", { timeout: TIMEOUT }, () => {
       });
     fc.assert(
       fc.property(manifestArb, calendarEdge, (m, created) => {
-        const result = expectOnlyFormatError(() =>
-          decodeManifest(encodeManifest({ ...m, created })),
-        );
+        const result = onlyFormatError(() => decodeManifest(encodeManifest({ ...m, created })));
         const canonical = new Date(Date.parse(created)).toISOString() === created;
         expect(!(result instanceof FormatError), created).toBe(canonical);
       }),
@@ -538,7 +525,7 @@ describe("prefetchFromReads", { timeout: TIMEOUT }, () => {
     );
     fc.assert(
       fc.property(text, (t) => {
-        const result = expectOnlyFormatError(() => parseBootProfile(t));
+        const result = onlyFormatError(() => parseBootProfile(t));
         if (result instanceof FormatError) return;
         // Accepted: then every read is a pair of safe integers, offset >= 0 and length >= 1.
         for (const image of (result as ReturnType<typeof parseBootProfile>).images) {

@@ -25,7 +25,7 @@ import {
   type Ref,
   type RefUpdate,
 } from "../../src/format/ref.js";
-import { FUZZ_RUNS, fuzzTimeout } from "../fixtures/fuzz.js";
+import { FUZZ_RUNS, fuzzTimeout, objectIdArb, onlyFormatError } from "../fixtures/fuzz.js";
 
 /** Per test: a property that hangs or crawls fails on time instead of stalling the run. */
 const TIMEOUT = fuzzTimeout(5);
@@ -54,22 +54,9 @@ function referenceObjectId(value: string): boolean {
   return true;
 }
 
-function onlyFormatError(fn: () => unknown): unknown {
-  try {
-    return fn();
-  } catch (error) {
-    if (!(error instanceof FormatError)) {
-      throw new Error(`expected a FormatError, got ${String(error)}`, { cause: error });
-    }
-    return error;
-  }
-}
-
 // ---- generators ----
 
-const hex = (bytes: Uint8Array) =>
-  Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-const objectId = fc.uint8Array({ minLength: 32, maxLength: 32 }).map(hex);
+const objectId = objectIdArb;
 const rootfsName = fc.stringMatching(/^[a-z0-9][a-z0-9._-]{0,63}$/);
 const published = fc
   .date({
