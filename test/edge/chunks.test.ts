@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { Gzip, gzipSync } from "fflate";
 import { beforeAll, describe, expect, it } from "vitest";
+import { fromBase64 } from "../../src/format/base64.js";
 import { sha256Hex } from "../../src/format/hex.js";
 import { MAX_FRAME_BYTES, MAX_MISSING_QUERY_IDS } from "../../src/format/limits.js";
 import { SAMPLE_SHA256, sample, WITH_FCS_B64 } from "../fixtures/zstd-vectors.js";
@@ -279,7 +280,7 @@ describe("PUT /v1/chunks/:id", () => {
   it("stores a verified zstd frame", async () => {
     const id = SAMPLE_SHA256;
     expect(id).toBe(await sha256Hex(sample(5000)));
-    const frame = Uint8Array.from(atob(WITH_FCS_B64), (c) => c.charCodeAt(0));
+    const frame = fromBase64(WITH_FCS_B64);
     const response = await putFrame(id, frame);
     expect(response.status).toBe(201);
     const served = await call(`/v1/chunks/${id}`);
@@ -288,7 +289,7 @@ describe("PUT /v1/chunks/:id", () => {
 
   it("refuses a crafted zstd frame whose sequences would spin the decoder", async () => {
     const id = await sha256Hex(testBytes(1, 23));
-    const frame = Uint8Array.from(atob("KLUv/QA4TQAAAP///1QAAjQB"), (c) => c.charCodeAt(0));
+    const frame = fromBase64("KLUv/QA4TQAAAP///1QAAjQB");
     const response = await putFrame(id, frame);
     expect(response.status).toBe(422);
     expect((await problemOf(response)).detail).toMatch(/zstd frame rejected/);

@@ -1,12 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { decodeZstd } from "../../src/edge/zstd.js";
+import { fromBase64 } from "../../src/format/base64.js";
 import { FormatError } from "../../src/format/errors.js";
 import { FUZZ_RUNS, fuzzTimeout } from "../fixtures/fuzz.js";
 import { NO_FCS_B64, sample, WITH_FCS_B64 } from "../fixtures/zstd-vectors.js";
 
-const bytesOf = (b64: string) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-const FRAMES = [bytesOf(WITH_FCS_B64), bytesOf(NO_FCS_B64)];
+const FRAMES = [fromBase64(WITH_FCS_B64), fromBase64(NO_FCS_B64)];
 const MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
 const PLAIN = sample(5000);
 

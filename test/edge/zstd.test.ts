@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decodeZstd } from "../../src/edge/zstd.js";
+import { fromBase64 } from "../../src/format/base64.js";
 import { FormatError } from "../../src/format/errors.js";
 import {
   BIG_WINDOW_B64,
@@ -10,30 +11,29 @@ import {
   WITH_FCS_B64,
 } from "../fixtures/zstd-vectors.js";
 
-const bytesOf = (b64: string) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 const MIB = 1024 * 1024;
 
 describe("decodeZstd (the vendored WebAssembly decoder)", () => {
   it("decodes frames with and without a content size, and a large window", () => {
-    expect(decodeZstd(bytesOf(WITH_FCS_B64), MIB)).toEqual(sample(5000));
-    expect(decodeZstd(bytesOf(NO_FCS_B64), MIB)).toEqual(sample(5000));
-    expect(decodeZstd(bytesOf(BIG_WINDOW_B64), 8 * MIB).byteLength).toBeGreaterThan(0);
+    expect(decodeZstd(fromBase64(WITH_FCS_B64), MIB)).toEqual(sample(5000));
+    expect(decodeZstd(fromBase64(NO_FCS_B64), MIB)).toEqual(sample(5000));
+    expect(decodeZstd(fromBase64(BIG_WINDOW_B64), 8 * MIB).byteLength).toBeGreaterThan(0);
   });
 
   it("decodes the same frame many times over one instance, freeing as it goes", () => {
-    const frame = bytesOf(WITH_FCS_B64);
+    const frame = fromBase64(WITH_FCS_B64);
     for (let i = 0; i < 2000; i++) expect(decodeZstd(frame, MIB).byteLength).toBe(5000);
   });
 
   it("stops a bomb at the limit, with or without a declared size", () => {
     for (const bomb of [BOMB_FCS_B64, BOMB_NO_FCS_B64]) {
-      expect(() => decodeZstd(bytesOf(bomb), 8 * MIB)).toThrow(FormatError);
+      expect(() => decodeZstd(fromBase64(bomb), 8 * MIB)).toThrow(FormatError);
     }
-    expect(() => decodeZstd(bytesOf(WITH_FCS_B64), 4999)).toThrow(/more than 4999 bytes|limit/);
+    expect(() => decodeZstd(fromBase64(WITH_FCS_B64), 4999)).toThrow(/more than 4999 bytes|limit/);
   });
 
   it("refuses trailing bytes, a second frame, a cut frame and a wrong checksum", () => {
-    const frame = bytesOf(WITH_FCS_B64);
+    const frame = fromBase64(WITH_FCS_B64);
     const twice = new Uint8Array([...frame, ...frame]);
     expect(() => decodeZstd(twice, MIB)).toThrow(/after the zstd frame/);
     expect(() => decodeZstd(new Uint8Array([...frame, 0]), MIB)).toThrow(FormatError);
@@ -45,7 +45,7 @@ describe("decodeZstd (the vendored WebAssembly decoder)", () => {
   });
 
   it("refuses corrupt blocks without crashing the instance", () => {
-    const frame = bytesOf(NO_FCS_B64);
+    const frame = fromBase64(NO_FCS_B64);
     for (let at = 8; at < frame.length - 4; at += 7) {
       const corrupt = frame.slice();
       corrupt[at] = (corrupt[at] as number) ^ 0x5a;

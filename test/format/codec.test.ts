@@ -1,5 +1,6 @@
 import { Deflate, gzipSync } from "fflate";
 import { describe, expect, it } from "vitest";
+import { fromBase64 } from "../../src/format/base64.js";
 import {
   CODECS,
   createFrameDecoder,
@@ -23,10 +24,6 @@ import {
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
-
-function base64(text: string): Uint8Array {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
-}
 
 /** A seeded generator of numbers in [0, 1), for reproducible random piece sizes. */
 function random(seed: number): () => number {
@@ -56,11 +53,11 @@ function expectBytes(actual: Uint8Array, expected: Uint8Array): void {
 }
 
 const PLAIN = sample(5000);
-const WITH_FCS = base64(WITH_FCS_B64);
-const NO_FCS = base64(NO_FCS_B64);
-const BIG_WINDOW = base64(BIG_WINDOW_B64);
-const BOMB_FCS = base64(BOMB_FCS_B64);
-const BOMB_NO_FCS = base64(BOMB_NO_FCS_B64);
+const WITH_FCS = fromBase64(WITH_FCS_B64);
+const NO_FCS = fromBase64(NO_FCS_B64);
+const BIG_WINDOW = fromBase64(BIG_WINDOW_B64);
+const BOMB_FCS = fromBase64(BOMB_FCS_B64);
+const BOMB_NO_FCS = fromBase64(BOMB_NO_FCS_B64);
 /** `zstd -19 --no-check`: WITH_FCS without the checksum flag and its last 4 bytes (checked with cmp). */
 const NO_CHECKSUM = patched(WITH_FCS, 4, 0x60).subarray(0, WITH_FCS.length - 4);
 /** `--ultra -22 --long=31` from a pipe: NO_FCS with a 2 GiB window (byte-identical to the CLI's). */
