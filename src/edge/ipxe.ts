@@ -14,6 +14,7 @@
  * hex-typed setting (`set edgeboot-x23:hex 23` makes `${edgeboot-x23:string}` a `#`), which
  * ipxe.org documents for the escape character and which expands only after the line is split.
  */
+import { EDGE_API } from "../format/api.js";
 import { mebibytes } from "../lib/units.js";
 
 /** Seconds the menu waits before it boots its default entry, unless BOOT_MENU_TIMEOUT_SECONDS says. */
@@ -161,12 +162,15 @@ export function edgebootArguments(boot: RootfsBoot): string[] {
 
 /** The absolute URL of a boot file of manifest `id`, by id so the script stays pinned to it. */
 export function bootFileUrl(origin: string, manifestId: string, file: "kernel" | "initrd"): string {
-  return `${origin}/v1/manifests/${manifestId}/boot/${file}`;
+  return `${origin}${EDGE_API.manifestBootFile.path(manifestId, file)}`;
 }
 
-/** The absolute URL of a rootfs's direct boot script. */
+/**
+ * The absolute URL of a rootfs's direct boot script. `name` is a rootfs name, or an iPXE setting
+ * that expands to one (the menu's `${choice}`), so it fills the route as it is, unescaped.
+ */
 export function rootfsScriptUrl(origin: string, name: string): string {
-  return `${origin}/v1/rootfs/${name}/boot.ipxe`;
+  return `${origin}${EDGE_API.rootfsIpxe.route.replace(":name", name)}`;
 }
 
 /**
@@ -197,7 +201,7 @@ export function rootfsScript(boot: RootfsBoot): string {
       : []),
     "boot || goto failed",
     ":failed",
-    `echo edgeboot: could not boot ${boot.name}: check this machine's network and that ${boot.origin}/v1/rootfs/${boot.name} answers`,
+    `echo edgeboot: could not boot ${boot.name}: check this machine's network and that ${boot.origin}${EDGE_API.ref.path(boot.name)} answers`,
     retryPrompt(),
     "goto retry",
   ]);

@@ -191,6 +191,11 @@ export interface Problem {
   [member: string]: unknown;
 }
 
+/** `resource`'s route as a URI template, `{name}` for each `:name` (as `GET /` lists `endpoints`). */
+export function routeTemplate(resource: { readonly route: string }): string {
+  return resource.route.replace(/:(\w+)/g, "{$1}");
+}
+
 /** The `detail` of a problem+json body, or undefined when `text` is not one. */
 export function problemDetail(text: string): string | undefined {
   try {

@@ -14,6 +14,22 @@ describe("GET /", () => {
     expect(body.rootfs.map((r) => r.name)).toContain("home-test");
   });
 
+  it("lists its endpoints as URI templates and its boot menu's URL", async () => {
+    const body = (await (await call("/")).json()) as { boot: string; endpoints: object };
+    expect(body.boot).toMatch(/^https?:\/\/[^/]+\/boot\.ipxe$/);
+    expect(body.endpoints).toEqual({
+      rootfs: "/v1/rootfs",
+      ref: "/v1/rootfs/{name}",
+      manifest: "/v1/manifests/{id}",
+      chunk: "/v1/chunks/{id}",
+      image: "/v1/rootfs/{name}/image",
+      caibx: "/v1/rootfs/{name}/index.caibx",
+      castr: "/v1/castr",
+      bootIpxe: "/v1/rootfs/{name}/boot.ipxe",
+      bootMenu: "/boot.ipxe",
+    });
+  });
+
   it("answers a browser with an HTML page", async () => {
     const response = await call("/", { headers: { Accept: "text/html,application/xhtml+xml" } });
     expect(response.headers.get("Content-Type")).toMatch(/^text\/html/);

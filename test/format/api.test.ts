@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EDGE_API, edgeLimitsOf, problemDetail } from "../../src/format/api.js";
+import { EDGE_API, edgeLimitsOf, problemDetail, routeTemplate } from "../../src/format/api.js";
 
 const id = "ab".repeat(32);
 
@@ -53,6 +53,12 @@ describe("EDGE_API", () => {
 
   it("keeps a name a single path segment", () => {
     expect(EDGE_API.ref.path("../etc")).toBe("/v1/rootfs/..%2Fetc");
+  });
+
+  it("writes a route as the URI template GET / lists", () => {
+    expect(routeTemplate(EDGE_API.rootfsBootFile)).toBe("/v1/rootfs/{name}/boot/{file}");
+    expect(routeTemplate(EDGE_API.castrChunk)).toBe("/v1/castr/{prefix}/{file}");
+    expect(routeTemplate(EDGE_API.bootMenu)).toBe("/boot.ipxe");
   });
 });
 

@@ -1,3 +1,6 @@
+import { EDGE_API } from "../../format/api.js";
+import { rootfsScriptUrl } from "../ipxe.js";
+
 /**
  * The copy-ready commands the dashboard shows for one rootfs: pure functions of the edge's origin
  * and the rootfs's facts, so that the page, its JSON and the tests that paste them agree.
@@ -48,7 +51,7 @@ export function bootCommands(facts: CommandFacts): Command[] {
       {
         id: "ipxe",
         label: "iPXE: chain to its boot script (kernel, initramfs and command line)",
-        command: `chain ${origin}/v1/rootfs/${name}/boot.ipxe`,
+        command: `chain ${rootfsScriptUrl(origin, name)}`,
       },
       { id: "qemu-netboot", label: netbootLabel(origin), command: netbootCommand(origin, name) },
     );
@@ -59,7 +62,7 @@ export function bootCommands(facts: CommandFacts): Command[] {
 /** The commands that read rootfs `facts.name` with tools people already have. */
 export function readCommands(facts: CommandFacts): Command[] {
   const { origin, name } = facts;
-  const image = `${origin}/v1/rootfs/${name}/image`;
+  const image = origin + EDGE_API.rootfsImage.path(name);
   const trust = facts.signed ? " --trust publisher.key.pub" : "";
   return [
     {
@@ -70,7 +73,7 @@ export function readCommands(facts: CommandFacts): Command[] {
     {
       id: "casync",
       label: "casync: extract it from this edge's casync store",
-      command: `casync extract --store=${origin}/v1/castr ${origin}/v1/rootfs/${name}/index.caibx ${name}.img`,
+      command: `casync extract --store=${origin}${EDGE_API.castr.path()} ${origin}${EDGE_API.rootfsCaibx.path(name)} ${name}.img`,
     },
     {
       id: "qemu-img",
@@ -114,12 +117,12 @@ function netbootCommand(origin: string, name: string): string {
     "qemu-system-x86_64 -accel tcg -nodefaults -display none -m 1024 -smp 2 -serial stdio -monitor none -machine graphics=off -boot n";
   const device = "-device virtio-net-pci,netdev=n0";
   if (!isLoopback(origin)) {
-    return `${base} -netdev 'user,id=n0,bootfile=${origin}/v1/rootfs/${name}/boot.ipxe' ${device}`;
+    return `${base} -netdev 'user,id=n0,bootfile=${rootfsScriptUrl(origin, name)}' ${device}`;
   }
   const url = new URL(origin);
   const port = url.port || (url.protocol === "https:" ? "443" : "80");
   return (
-    `${base} -netdev 'user,id=n0,restrict=on,bootfile=http://${EDGE_IN_GUEST}/v1/rootfs/${name}/boot.ipxe,` +
+    `${base} -netdev 'user,id=n0,restrict=on,bootfile=${rootfsScriptUrl(`http://${EDGE_IN_GUEST}`, name)},` +
     `guestfwd=tcp:${EDGE_IN_GUEST}:80-cmd:socat - TCP:127.0.0.1:${port}' ${device}`
   );
 }

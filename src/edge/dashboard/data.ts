@@ -1,7 +1,9 @@
+import { EDGE_API } from "../../format/api.js";
 import { sha256Hex } from "../../format/hex.js";
 import { formatChunking, type Manifest } from "../../format/manifest.js";
 import type { Ref, RootfsSummary } from "../../format/ref.js";
 import type { AppContext } from "../context.js";
+import { rootfsScriptUrl } from "../ipxe.js";
 import { readManifest } from "../reads/manifests.js";
 import { listSummaries, readRef } from "../reads/refs.js";
 import { manifestKey } from "../storage/index.js";
@@ -173,19 +175,18 @@ async function detail(
   const missing: string[] = [];
   if (!ref) missing.push("the ref (signer, history)");
   if (!current) missing.push("the current manifest (prefetch, boot files, codec)");
-  const base = `${origin}/v1/rootfs/${name}`;
   const links: Record<string, string> = {
-    ref: base,
-    manifest: `${origin}/v1/manifests/${summary.manifest}`,
-    image: `${base}/image`,
-    caibx: `${base}/index.caibx`,
+    ref: origin + EDGE_API.ref.path(name),
+    manifest: origin + EDGE_API.manifest.path(summary.manifest),
+    image: origin + EDGE_API.rootfsImage.path(name),
+    caibx: origin + EDGE_API.rootfsCaibx.path(name),
   };
   if (summary.bootable) {
     Object.assign(links, {
-      bootIpxe: `${base}/boot.ipxe`,
-      kernel: `${base}/boot/kernel`,
+      bootIpxe: rootfsScriptUrl(origin, name),
+      kernel: origin + EDGE_API.rootfsBootFile.path(name, "kernel"),
     });
-    if (current?.boot?.initrd) links.initrd = `${base}/boot/initrd`;
+    if (current?.boot?.initrd) links.initrd = origin + EDGE_API.rootfsBootFile.path(name, "initrd");
   }
   const facts = { origin, name, signed: summary.signed, bootable: summary.bootable };
   const row: RootfsDetail = {

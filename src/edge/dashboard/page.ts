@@ -1,5 +1,6 @@
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
+import { EDGE_API } from "../../format/api.js";
 import type { Command } from "./commands.js";
 import { fingerprintCommand } from "./commands.js";
 import type { DashboardData, RootfsDetail, VersionFacts } from "./data.js";
@@ -13,6 +14,8 @@ type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
  */
 export function dashboardPage(data: DashboardData): Html {
   const { origin, rootfs } = data;
+  const menu = EDGE_API.bootMenu.path();
+  const listing = EDGE_API.rootfsList.path();
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -29,8 +32,8 @@ export function dashboardPage(data: DashboardData): Html {
 SHA-256 by whoever reads it, and a signed ref says which version of a rootfs is current.</p>
 <nav aria-label="This edge">
 <ul>
-<li><a href="${origin}/boot.ipxe">/boot.ipxe</a>: the iPXE boot menu of every bootable rootfs</li>
-<li><a href="${origin}/v1/rootfs">/v1/rootfs</a>: every rootfs as JSON (and <code>GET /</code> with <code>Accept: application/json</code>: this page's facts)</li>
+<li><a href="${origin}${menu}">${menu}</a>: the iPXE boot menu of every bootable rootfs</li>
+<li><a href="${origin}${listing}">${listing}</a>: every rootfs as JSON (and <code>GET /</code> with <code>Accept: application/json</code>: this page's facts)</li>
 </ul>
 </nav>
 </header>

@@ -1,9 +1,8 @@
-import { type ChunkStored, MAX_MISSING_BODY_BYTES, type MissingAnswer } from "../../format/api.js";
+import { type ChunkStored, EDGE_API, type MissingAnswer } from "../../format/api.js";
 import { ChunkIdMismatch, NotAChunkFrame } from "../../format/chunk-check.js";
 import { FormatError } from "../../format/errors.js";
 import { objectIdProblem } from "../../format/ids.js";
 import { parseJsonBytes } from "../../format/json.js";
-import { MAX_FRAME_BYTES } from "../../format/limits.js";
 import { edgeCaps } from "../caps.js";
 import type { AppContext } from "../context.js";
 import { readBody } from "../http/body.js";
@@ -28,7 +27,9 @@ export function getCastrChunk(c: AppContext): Promise<Response> {
   const match = /^([0-9a-f]{64})\.cacnk$/.exec(file);
   const id = match?.[1];
   if (!id || c.req.param("prefix") !== id.slice(0, 4)) {
-    throw notFound(`a casync store path is /v1/castr/<first 4 hex digits>/<64 hex digits>.cacnk`);
+    throw notFound(
+      `a casync store path is ${EDGE_API.castr.path()}/<first 4 hex digits>/<64 hex digits>.cacnk`,
+    );
   }
   return serveChunk(c, id);
 }
@@ -45,7 +46,7 @@ function serveChunk(c: AppContext, id: string): Promise<Response> {
  */
 export async function putChunk(c: AppContext): Promise<Response> {
   const id = chunkIdParam(c);
-  const frame = await readBody(c.req.raw, MAX_FRAME_BYTES, "a chunk frame");
+  const frame = await readBody(c.req.raw, EDGE_API.chunk.maxBytes, "a chunk frame");
   if (frame.byteLength === 0)
     throw badRequest("the body is empty: send the chunk's compressed frame");
   await proveUpload(frame, id);
@@ -63,7 +64,7 @@ export async function putChunk(c: AppContext): Promise<Response> {
  * `missingIdsPerRequest` ids (`GET /` `limits`); more is 413 naming that cap.
  */
 export async function findMissingChunks(c: AppContext): Promise<Response> {
-  const body = await readBody(c.req.raw, MAX_MISSING_BODY_BYTES, "the id list");
+  const body = await readBody(c.req.raw, EDGE_API.missingChunks.maxBytes, "the id list");
   const ids = parseIdList(body, edgeCaps(c.var.budget.limit).missingIdsPerRequest);
   const missing = await missingKeys(c.var.storage, ids.map(CHUNK.key));
   const answer = {

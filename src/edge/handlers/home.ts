@@ -1,6 +1,12 @@
+import { EDGE_API, type HomeAnswer, routeTemplate } from "../../format/api.js";
 import { edgeCaps } from "../caps.js";
 import type { AppContext } from "../context.js";
-import { gatherDashboard, HOME_MAX_MANIFEST_CHUNKS, HOME_MAX_READS } from "../dashboard/data.js";
+import {
+  type DashboardData,
+  gatherDashboard,
+  HOME_MAX_MANIFEST_CHUNKS,
+  HOME_MAX_READS,
+} from "../dashboard/data.js";
 import { dashboardPage } from "../dashboard/page.js";
 import { publicOrigin } from "./ipxe.js";
 
@@ -22,25 +28,26 @@ export async function home(c: AppContext): Promise<Response> {
   );
   c.header("Cache-Control", "no-cache");
   if (prefersHtml(c.req.header("Accept"))) return c.html(dashboardPage(data));
-  return c.json({
+  const answer: HomeAnswer & Pick<DashboardData, "reads"> = {
     service: "edgeboot",
     api: "v1",
     rootfs: data.rootfs,
-    boot: `${origin}/boot.ipxe`,
+    boot: `${origin}${EDGE_API.bootMenu.path()}`,
     limits: edgeCaps(budget.limit),
     endpoints: {
-      rootfs: "/v1/rootfs",
-      ref: "/v1/rootfs/{name}",
-      manifest: "/v1/manifests/{id}",
-      chunk: "/v1/chunks/{id}",
-      image: "/v1/rootfs/{name}/image",
-      caibx: "/v1/rootfs/{name}/index.caibx",
-      castr: "/v1/castr",
-      bootIpxe: "/v1/rootfs/{name}/boot.ipxe",
-      bootMenu: "/boot.ipxe",
+      rootfs: routeTemplate(EDGE_API.rootfsList),
+      ref: routeTemplate(EDGE_API.ref),
+      manifest: routeTemplate(EDGE_API.manifest),
+      chunk: routeTemplate(EDGE_API.chunk),
+      image: routeTemplate(EDGE_API.rootfsImage),
+      caibx: routeTemplate(EDGE_API.rootfsCaibx),
+      castr: routeTemplate(EDGE_API.castr),
+      bootIpxe: routeTemplate(EDGE_API.rootfsIpxe),
+      bootMenu: routeTemplate(EDGE_API.bootMenu),
     },
     reads: data.reads,
-  });
+  };
+  return c.json(answer);
 }
 
 function prefersHtml(accept: string | undefined): boolean {

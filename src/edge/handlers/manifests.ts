@@ -1,7 +1,6 @@
 import { EDGE_API, type ManifestCheckAnswer } from "../../format/api.js";
 import { FormatError, FormatSyntaxError } from "../../format/errors.js";
 import { sha256Hex } from "../../format/hex.js";
-import { MAX_MANIFEST_BYTES } from "../../format/limits.js";
 import { decodeManifest, type Manifest } from "../../format/manifest.js";
 import { edgeCaps } from "../caps.js";
 import type { AppContext } from "../context.js";
@@ -31,7 +30,7 @@ export async function getManifest(c: AppContext): Promise<Response> {
     if (!(error instanceof HttpProblem) || error.status !== 404) throw error;
     if (!(await c.var.storage.head(pendingManifestKey(id)))) throw error;
     throw notFound(
-      `manifest ${id} is stored but the check of its chunks is not complete: POST /v1/manifests/${id}/check until it answers "complete"`,
+      `manifest ${id} is stored but the check of its chunks is not complete: POST ${EDGE_API.manifestCheck.path(id)} until it answers "complete"`,
     );
   }
 }
@@ -46,7 +45,7 @@ export async function getManifest(c: AppContext): Promise<Response> {
  */
 export async function putManifest(c: AppContext): Promise<Response> {
   const id = manifestIdParam(c);
-  const bytes = await readBody(c.req.raw, MAX_MANIFEST_BYTES, "a manifest");
+  const bytes = await readBody(c.req.raw, EDGE_API.manifest.maxBytes, "a manifest");
   const actual = await sha256Hex(bytes);
   if (actual !== id) {
     throw unprocessable(
@@ -83,7 +82,7 @@ export async function checkManifest(c: AppContext): Promise<Response> {
   const from = fromParam(c.req.query("from"));
   const resumed = await resumeCheck(c.var.storage, id);
   if (resumed === null) {
-    throw notFound(`no manifest ${id} is pending here: PUT /v1/manifests/${id} first`);
+    throw notFound(`no manifest ${id} is pending here: PUT ${EDGE_API.manifest.path(id)} first`);
   }
   if (resumed === undefined) {
     return c.json({ id, state: "complete", stored: false } satisfies ManifestCheckAnswer, 200);

@@ -1,6 +1,5 @@
-import type { RootfsListing } from "../../format/api.js";
+import { EDGE_API, type RootfsListing } from "../../format/api.js";
 import { FormatError, FormatSyntaxError } from "../../format/errors.js";
-import { MAX_REF_BYTES } from "../../format/limits.js";
 import {
   decodeRefUpdate,
   encodeRef,
@@ -60,7 +59,7 @@ export async function getRef(c: AppContext): Promise<Response> {
  */
 export async function putRef(c: AppContext): Promise<Response> {
   const name = rootfsNameParam(c);
-  const update = parseUpdate(await readBody(c.req.raw, MAX_REF_BYTES, "a ref update"));
+  const update = parseUpdate(await readBody(c.req.raw, EDGE_API.ref.maxBytes, "a ref update"));
   await checkSignature(name, update);
   checkClock(update);
   const storage = c.var.storage;
@@ -113,7 +112,7 @@ export async function deleteRef(c: AppContext): Promise<Response> {
 async function notComplete(storage: ObjectStorage, id: string): Promise<HttpProblem> {
   if (await storage.head(pendingManifestKey(id))) {
     return conflict(
-      `manifest ${id} is stored but the check of its chunks is not complete: POST /v1/manifests/${id}/check until it answers "complete", then move the ref`,
+      `manifest ${id} is stored but the check of its chunks is not complete: POST ${EDGE_API.manifestCheck.path(id)} until it answers "complete", then move the ref`,
       { manifest: id, state: "pending" },
     );
   }

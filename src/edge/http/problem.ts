@@ -1,4 +1,5 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { Problem } from "../../format/api.js";
 
 /**
  * An HTTP error answered as `application/problem+json` (RFC 9457). Thrown anywhere below a route,
@@ -18,7 +19,7 @@ export class HttpProblem extends Error {
 
 /** The problem+json response for `problem`. */
 export function problemResponse(problem: HttpProblem, instance?: string): Response {
-  const body = {
+  const body: Problem = {
     type: "about:blank",
     title: problem.title,
     status: problem.status,
