@@ -3,13 +3,14 @@
  * tests run in workerd as well as in Node.
  */
 import { expect } from "vitest";
-import { FormatError, FormatSyntaxError } from "../../src/format/errors.js";
+import { type FormatError, FormatSyntaxError } from "../../src/format/errors.js";
 import {
   decodeManifest,
   encodeManifest,
   MANIFEST_VERSION,
   type Manifest,
 } from "../../src/format/manifest.js";
+import { formatError } from "../fixtures/format-error.js";
 
 /** One kibibyte. */
 export const KiB = 1024;
@@ -70,13 +71,7 @@ export function bytesOf(doc: unknown): Uint8Array {
 
 /** Decodes `bytes`, expecting a FormatError; returns it. */
 export function decodeError(bytes: Uint8Array): FormatError {
-  try {
-    decodeManifest(bytes);
-  } catch (error) {
-    expect(error).toBeInstanceOf(FormatError);
-    return error as FormatError;
-  }
-  throw new Error("expected decodeManifest to throw a FormatError");
+  return formatError(() => decodeManifest(bytes));
 }
 
 /** Tampers with a valid document and expects decoding to fail with `message` (and `field`). */
