@@ -29,7 +29,7 @@ export interface EdgeHttpOptions {
 /** One request to the edge. */
 export interface EdgeRequest {
   method?: "GET" | "POST" | "PUT" | "DELETE";
-  /** A path of the API, as `EDGE_API` builds it (format/api.ts); resolved below the edge's URL. */
+  /** A path of the API as `EDGE_API` builds it (format/api.ts), from `/`; resolved below the edge's URL. */
   path: string;
   body?: string | Uint8Array;
   headers?: Record<string, string>;
@@ -78,9 +78,17 @@ export class EdgeHttp {
     });
   }
 
-  /** The URL of an API path on this edge (a path prefix of the edge's URL is kept). */
+  /**
+   * The URL of an API path on this edge, `path` as `EDGE_API` builds it (from `/`); a path prefix
+   * of the edge's URL is kept. Throws a TypeError for any other path.
+   */
   url(path: string): URL {
-    return new URL(path.replace(/^\//, ""), this.base);
+    if (!path.startsWith("/")) {
+      throw new TypeError(
+        `an edge API path starts with "/" (build it with EDGE_API), not "${path}"`,
+      );
+    }
+    return new URL(path.slice(1), this.base);
   }
 
   /** One exchange: the answer whatever its status; throws an ExchangeFailure when none came whole. */

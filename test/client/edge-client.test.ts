@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { EdgeClient, NotFoundError } from "../../src/client/edge-client.js";
 import { EDGE_API } from "../../src/format/api.js";
+import { EdgeHttp, parseEdgeUrl } from "../../src/http/edge-http.js";
 
 const id = "cd".repeat(32);
 const open: { server: Server; sockets: Set<Socket> }[] = [];
@@ -80,6 +81,28 @@ describe("EdgeClient's reasons for a failed request", () => {
       expect(fetched.bytes.toString()).toBe(`/mirror${EDGE_API.ref.path("debian")}`);
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe("EdgeHttp's URLs", () => {
+  it("resolves an EDGE_API path below the edge's URL, keeping its path prefix", async () => {
+    const http = new EdgeHttp(parseEdgeUrl("https://mirror.example/stores/a", Error));
+    try {
+      expect(http.url(EDGE_API.chunk.path(id)).href).toBe(
+        `https://mirror.example/stores/a/v1/chunks/${id}`,
+      );
+    } finally {
+      await http.close();
+    }
+  });
+
+  it("refuses a path not built by EDGE_API", async () => {
+    const http = new EdgeHttp(parseEdgeUrl("https://mirror.example/", Error));
+    try {
+      expect(() => http.url(`v1/chunks/${id}`)).toThrow(TypeError);
+    } finally {
+      await http.close();
     }
   });
 });
