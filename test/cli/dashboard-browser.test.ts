@@ -11,7 +11,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../../scripts/boot/tools.mjs";
 import { sha256HexNative as digest } from "../../src/client/decode.js";
-import { imageBytes, publishBytes, runCli, useEdgeAndDir } from "./edge.js";
+import { imageBytes, keygen, publishBytes, useEdgeAndDir } from "./edge.js";
 
 const run = promisify(execFile);
 const fixture = useEdgeAndDir();
@@ -33,7 +33,7 @@ beforeAll(async () => {
   const { chromium: executablePath } = requireTools(["chromium"]);
   const { dir, edge } = fixture;
   keyFile = join(dir, "publisher.key");
-  expect((await runCli(["keygen", keyFile])).code).toBe(0);
+  await keygen(keyFile);
   images.alpha = imageBytes(600_000, 11);
   images.beta = imageBytes(300_000, 12);
   const kernel = join(dir, "vmlinuz");

@@ -7,7 +7,7 @@ import { Decoder } from "@toondepauw/node-zstd";
 import { afterAll, beforeAll, expect } from "vitest";
 import { sha256HexNative } from "../../src/client/decode.js";
 import { EDGE_API } from "../../src/format/api.js";
-import { decodeManifest } from "../../src/format/manifest.js";
+import { decodeManifest, type Manifest } from "../../src/format/manifest.js";
 import { xorshift32 } from "../../testing/random.mjs";
 import { type LocalEdge, startEdgeWorker } from "../../testing/workers.mjs";
 
@@ -104,6 +104,15 @@ export function runFetch(
   return runCli(["fetch", edge, name, "-o", out, "--cache-dir", cache, ...extra]);
 }
 
+/** The one line a failed run printed, checked to be exactly one `edgeboot:` line (exit code 1). */
+export function oneErrorLine(result: { code: number | null; stderr: string }): string {
+  expect(result.code).toBe(1);
+  const lines = result.stderr.trim().split("\n");
+  expect(lines, result.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^edgeboot: /);
+  return lines[0] as string;
+}
+
 /** A temporary directory, removed by the returned function. */
 export async function tempDir(): Promise<{ dir: string; remove: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "edgeboot-test-"));
@@ -121,15 +130,21 @@ export function imageBytes(size: number, seed = 1): Buffer {
   return out;
 }
 
-/** Reads rootfs `name` back from the edge through the public API and reassembles the image. */
-export async function readBack(edge: string, name: string): Promise<Buffer> {
+/** The manifest the edge's ref for rootfs `name` names: its id, and the manifest decoded. */
+export async function servedManifest(
+  edge: string,
+  name: string,
+): Promise<{ id: string; manifest: Manifest }> {
   const ref = (await (await fetch(`${edge}${EDGE_API.ref.path(name)}`)).json()) as {
     manifest: string;
   };
-  const manifestBytes = new Uint8Array(
-    await (await fetch(`${edge}${EDGE_API.manifest.path(ref.manifest)}`)).arrayBuffer(),
-  );
-  const manifest = decodeManifest(manifestBytes);
+  const answer = await fetch(`${edge}${EDGE_API.manifest.path(ref.manifest)}`);
+  return { id: ref.manifest, manifest: decodeManifest(new Uint8Array(await answer.arrayBuffer())) };
+}
+
+/** Reads rootfs `name` back from the edge through the public API and reassembles the image. */
+export async function readBack(edge: string, name: string): Promise<Buffer> {
+  const { manifest } = await servedManifest(edge, name);
   const zstd = new Decoder();
   const parts: Buffer[] = [];
   for (const id of manifest.chunks) {
@@ -145,6 +160,16 @@ export async function readBack(edge: string, name: string): Promise<Buffer> {
     throw new Error("reassembled image does not match the manifest's sha256");
   }
   return image;
+}
+
+/**
+ * Makes a signing key pair with `edgeboot keygen KEY`, which must succeed: KEY, KEY.pub and what
+ * keygen printed.
+ */
+export async function keygen(key: string): Promise<{ key: string; pub: string; stdout: string }> {
+  const made = await runCli(["keygen", key]);
+  expect(made.code, made.stderr).toBe(0);
+  return { key, pub: `${key}.pub`, stdout: made.stdout };
 }
 
 /** A running edge and a scratch directory, both for every test of the calling file. */

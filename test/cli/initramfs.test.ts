@@ -9,7 +9,7 @@ import { type Kernel, obtainKernel } from "../../scripts/boot/kernel.mjs";
 import { requireTools } from "../../scripts/boot/tools.mjs";
 import { InitramfsError } from "../../src/publish/initramfs/errors.js";
 import { requireTool } from "../../src/publish/initramfs/host-files.js";
-import { runCli, tempDir } from "./edge.js";
+import { keygen, oneErrorLine, runCli, tempDir } from "./edge.js";
 
 const run = promisify(execFile);
 let kernel: Kernel;
@@ -36,21 +36,12 @@ async function unpack(path: string, into: string): Promise<string[]> {
   return stdout.trim().split("\n");
 }
 
-/** The one line a failed run printed, checked to be exactly one `edgeboot:` line. */
-function oneLine(result: { code: number | null; stderr: string }): string {
-  expect(result.code).toBe(1);
-  const lines = result.stderr.trim().split("\n");
-  expect(lines, result.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^edgeboot: /);
-  return lines[0] as string;
-}
-
 describe("edgeboot initramfs", () => {
   it("builds the fetching initramfs: busybox, modules, Node with its libraries, the CLI, nbd-client, the key", {
     timeout: 180_000,
   }, async () => {
     const key = join(dir, "publisher.key");
-    expect((await runCli(["keygen", key])).code).toBe(0);
+    await keygen(key);
     const out = join(dir, "fetch.img");
     const built = await runCli([
       "initramfs",
@@ -146,27 +137,27 @@ describe("edgeboot initramfs", () => {
     const out = join(dir, "never.img");
     const modules = ["--modules-dir", kernel.modulesDir];
     expect(
-      oneLine(await runCli(["initramfs", "-o", out, "--modules-dir", join(dir, "none")])),
+      oneErrorLine(await runCli(["initramfs", "-o", out, "--modules-dir", join(dir, "none")])),
     ).toMatch(/no kernel modules directory at .*none \(no kernel\/ in it\)/);
-    expect(oneLine(await runCli(["initramfs", "-o", out, "--kernel", "0.0.0-none"]))).toMatch(
+    expect(oneErrorLine(await runCli(["initramfs", "-o", out, "--kernel", "0.0.0-none"]))).toMatch(
       /no kernel modules directory at \/lib\/modules\/0\.0\.0-none/,
     );
     expect(
-      oneLine(await runCli(["initramfs", "-o", out, ...modules, "--module", "e1000zz"])),
+      oneErrorLine(await runCli(["initramfs", "-o", out, ...modules, "--module", "e1000zz"])),
     ).toMatch(/no kernel module e1000zz under .*: check the name/);
-    expect(oneLine(await runCli(["initramfs", "-o", out, ...modules, "--level", "25"]))).toMatch(
-      /zstd level must be a whole number from 1 to 19/,
-    );
     expect(
-      oneLine(await runCli(["initramfs", "-o", out, ...modules, "--kernel", kernel.version])),
+      oneErrorLine(await runCli(["initramfs", "-o", out, ...modules, "--level", "25"])),
+    ).toMatch(/zstd level must be a whole number from 1 to 19/);
+    expect(
+      oneErrorLine(await runCli(["initramfs", "-o", out, ...modules, "--kernel", kernel.version])),
     ).toMatch(/--modules-dir or --kernel, not both/);
     const junk = join(dir, "junk.pub");
     await run("sh", ["-c", `echo not-a-key > "${junk}"`]);
-    expect(oneLine(await runCli(["initramfs", "-o", out, ...modules, "--trust", junk]))).toMatch(
-      /--trust .*junk\.pub: /,
-    );
     expect(
-      oneLine(
+      oneErrorLine(await runCli(["initramfs", "-o", out, ...modules, "--trust", junk])),
+    ).toMatch(/--trust .*junk\.pub: /);
+    expect(
+      oneErrorLine(
         await runCli(["initramfs", "-o", join(dir, "no/such/dir/x.img"), "--minimal", ...modules]),
       ),
     ).toMatch(/cannot write .*x\.img: ENOENT/);
@@ -179,7 +170,7 @@ describe("edgeboot initramfs", () => {
       ["initramfs", "--minimal", "-o", join(dir, "x.img"), "--modules-dir", kernel.modulesDir],
       { PATH: empty },
     );
-    expect(oneLine(noBusybox)).toBe(
+    expect(oneErrorLine(noBusybox)).toBe(
       "edgeboot: busybox not found (Debian package busybox-static): apt-get install -y --no-install-recommends busybox-static",
     );
     // nbd-client lives in /usr/sbin, which is always searched: ask for one that is nowhere.

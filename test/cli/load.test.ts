@@ -10,7 +10,7 @@ import { EDGE_API } from "../../src/format/api.js";
 import { startNbd } from "../../testing/edgeboot-nbd.mjs";
 import { lcg } from "../../testing/random.mjs";
 import { startWorker } from "../../testing/workers.mjs";
-import { imageBytes, publishBytes, runPublish, useEdgeAndDir } from "./edge.js";
+import { imageBytes, publishBytes, runPublish, servedManifest, useEdgeAndDir } from "./edge.js";
 
 /**
  * A bounded load test on loopback: many connections fetch chunks and image ranges from the edge,
@@ -115,12 +115,7 @@ describe("load", () => {
   it(`holds ${HTTP_CONNECTIONS} HTTP connections and ${NBD_CLIENTS} NBD copiers for ${SECONDS} s during a publish: no wrong byte, no 5xx, flat memory`, async () => {
     const image = imageBytes(48 * CHUNK, 801);
     await publishBytes(fixture.edge, fixture.dir, "load", image, "--chunking", "fixed:64K");
-    const ref = (await (await fetch(`${fixture.edge.url}${EDGE_API.ref.path("load")}`)).json()) as {
-      manifest: string;
-    };
-    const manifest = (await (
-      await fetch(`${fixture.edge.url}${EDGE_API.manifest.path(ref.manifest)}`)
-    ).json()) as { chunks: string[] };
+    const { manifest } = await servedManifest(fixture.edge.url, "load");
     const frameBytes = new Map<string, Uint8Array>();
     const frames = new Map<string, string>();
     for (const id of manifest.chunks) {

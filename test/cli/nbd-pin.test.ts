@@ -11,7 +11,7 @@ import { EDGE_API } from "../../src/format/api.js";
 import { signRefUpdate } from "../../src/format/ref.js";
 import { loadSigningKeys } from "../../src/publish/keys.js";
 import { startNbd } from "../../testing/edgeboot-nbd.mjs";
-import { imageBytes, publishBytes, runCli, useEdgeAndDir } from "./edge.js";
+import { imageBytes, keygen as makeKey, publishBytes, useEdgeAndDir } from "./edge.js";
 
 const run = promisify(execFile);
 const fixture = useEdgeAndDir();
@@ -22,12 +22,7 @@ interface ServedRef {
   signature?: { key: string; sig: string };
 }
 
-async function keygen(name: string): Promise<{ key: string; pub: string }> {
-  const key = join(fixture.dir, name);
-  const made = await runCli(["keygen", key]);
-  expect(made.code, made.stderr).toBe(0);
-  return { key, pub: `${key}.pub` };
-}
+const keygen = (name: string) => makeKey(join(fixture.dir, name));
 
 /** Publishes a fresh image as `name` and gives the ref the edge then serves, and the image. */
 async function publish(name: string, seed: number, ...extra: string[]) {

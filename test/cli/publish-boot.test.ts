@@ -4,9 +4,15 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { sha256HexNative as digest } from "../../src/client/decode.js";
 import { EDGE_API, type RootfsListing } from "../../src/format/api.js";
 import { BOOT_FILE_CHUNK_BYTES } from "../../src/format/boot-files.js";
-import { decodeManifest, type Manifest } from "../../src/format/manifest.js";
 import type { RootfsSummary } from "../../src/format/ref.js";
-import { imageBytes, runCli, runPublish, startEdge, useEdgeAndDir } from "./edge.js";
+import {
+  imageBytes,
+  runCli,
+  runPublish,
+  servedManifest,
+  startEdge,
+  useEdgeAndDir,
+} from "./edge.js";
 
 const fixture = useEdgeAndDir();
 const CHUNK = 65536;
@@ -39,13 +45,7 @@ function chunksOf(bytes: Uint8Array, size = CHUNK): { chunks: string[]; lengths:
   return { chunks, lengths };
 }
 
-async function currentManifest(name: string): Promise<{ id: string; manifest: Manifest }> {
-  const ref = (await (await fetch(`${fixture.edge.url}${EDGE_API.ref.path(name)}`)).json()) as {
-    manifest: string;
-  };
-  const answer = await fetch(`${fixture.edge.url}${EDGE_API.manifest.path(ref.manifest)}`);
-  return { id: ref.manifest, manifest: decodeManifest(new Uint8Array(await answer.arrayBuffer())) };
-}
+const currentManifest = (name: string) => servedManifest(fixture.edge.url, name);
 
 async function refText(name: string): Promise<string> {
   return (await fetch(`${fixture.edge.url}${EDGE_API.ref.path(name)}`)).text();

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { sha256HexNative as digest } from "../../src/client/decode.js";
 import { EDGE_API } from "../../src/format/api.js";
-import { imageBytes, readBack, runCli, runPublish, useEdgeAndDir } from "./edge.js";
+import { imageBytes, keygen, readBack, runCli, runPublish, useEdgeAndDir } from "./edge.js";
 
 const fixture = useEdgeAndDir();
 
@@ -85,8 +85,7 @@ describe("edgeboot publish against a running edge", () => {
 
   it("signs the ref with --key", async () => {
     const key = join(fixture.dir, "keys", "signer.key");
-    const keygen = await runCli(["keygen", key]);
-    expect(keygen.code, keygen.stderr).toBe(0);
+    const made = await keygen(key);
     const run = await publish(
       await writeImage("signed.img", imageBytes(10_000, 5)),
       "signed",
@@ -99,7 +98,7 @@ describe("edgeboot publish against a running edge", () => {
     ).json()) as {
       signature?: { key: string };
     };
-    const publicKey = /^key\s+(\S+)$/m.exec(keygen.stdout)?.[1];
+    const publicKey = /^key\s+(\S+)$/m.exec(made.stdout)?.[1];
     expect(ref.signature?.key).toBe(publicKey);
   });
 
@@ -211,7 +210,7 @@ describe("edgeboot publish errors", () => {
 
   it("refuses a key file readable by others", async () => {
     const key = join(fixture.dir, "open.key");
-    expect((await runCli(["keygen", key])).code).toBe(0);
+    await keygen(key);
     await chmod(key, 0o644);
     const image = await writeImage("small3.img", imageBytes(1000, 4));
     const run = await publish(image, "x", "--key", key);

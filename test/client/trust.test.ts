@@ -5,7 +5,13 @@ import { RefTrust, TrustError } from "../../src/client/trust.js";
 import { EDGE_API } from "../../src/format/api.js";
 import type { Ref } from "../../src/format/ref.js";
 import { startProxy } from "../../testing/http-proxy.mjs";
-import { imageBytes, publishBytes, runCli, runFetch, useEdgeAndDir } from "../cli/edge.js";
+import {
+  imageBytes,
+  keygen as makeKey,
+  publishBytes,
+  runFetch,
+  useEdgeAndDir,
+} from "../cli/edge.js";
 
 const fixture = useEdgeAndDir();
 
@@ -13,12 +19,7 @@ async function publish(name: string, seed: number, ...extra: string[]): Promise<
   await publishBytes(fixture.edge, fixture.dir, name, imageBytes(70_000, seed), ...extra);
 }
 
-async function keygen(name: string): Promise<{ key: string; pub: string }> {
-  const key = join(fixture.dir, name);
-  const run = await runCli(["keygen", key]);
-  expect(run.code, run.stderr).toBe(0);
-  return { key, pub: `${key}.pub` };
-}
+const keygen = (name: string) => makeKey(join(fixture.dir, name));
 
 function fetchCli(edge: string, name: string, cache: string, ...extra: string[]) {
   return runFetch(edge, name, join(fixture.dir, `${name}.out`), cache, ...extra);
