@@ -1,3 +1,5 @@
+import { quote, trimOws } from "./field-text.js";
+
 /**
  * Conditional requests (RFC 9110 §13) for a representation with a strong ETag and, when known, a
  * Last-Modified date, as pure functions on header values.
@@ -25,7 +27,6 @@ export type EntityTagList = { any: true } | { tags: EntityTag[] } | { error: str
 
 type Compare = (listed: EntityTag, own: EntityTag) => boolean;
 
-const OWS = /^[ \t]+|[ \t]+$/g;
 const ENTITY_TAG = /(W\/)?("[\x21\x23-\x7E\x80-\xFF]*")/y;
 const ETAGC = /^[\x21\x23-\x7E\x80-\xFF]$/;
 const DAY = "(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)";
@@ -222,12 +223,4 @@ function utcDate(year: number, month: string, day: number, time: string[]): Date
   if (d.getUTCDate() !== day) return undefined;
   d.setUTCHours(hour, minute, second, 0);
   return d;
-}
-
-function trimOws(value: string): string {
-  return value.replace(OWS, "");
-}
-
-function quote(value: string): string {
-  return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
 }

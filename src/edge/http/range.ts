@@ -1,3 +1,5 @@
+import { quote, trimOws } from "./field-text.js";
+
 /**
  * The Range header (RFC 9110 §14.2) for representations of a known size, as pure functions.
  *
@@ -29,7 +31,6 @@ type RangeSpec =
 
 type Span = { start: number; end: number };
 
-const OWS = /^[ \t]+|[ \t]+$/g;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const RANGE_SPEC = /^(\d*)[ \t]*-[ \t]*(\d*)$/;
 const EMPTY = "the representation is empty (0 bytes), so no byte range can be satisfied";
@@ -171,13 +172,4 @@ function resolveSuffix(length: number, size: number): Span | string {
 function noneSatisfiable(reasons: string[], size: number): string {
   if (reasons.length === 1) return reasons[0] as string;
   return `none of the ${reasons.length} ranges selects any of the ${size} bytes`;
-}
-
-function trimOws(value: string): string {
-  return value.replace(OWS, "");
-}
-
-/** `value` in double quotes for a message, shortened when it is long. */
-function quote(value: string): string {
-  return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
 }
