@@ -25,7 +25,7 @@ export interface ApiResource<Args extends unknown[]> {
 }
 
 /** Largest `POST /v1/chunks/missing` body: every id quoted, with room for whitespace. */
-export const MAX_MISSING_BODY_BYTES = MAX_MISSING_QUERY_IDS * 70 + 1024;
+const MAX_MISSING_BODY_BYTES = MAX_MISSING_QUERY_IDS * 70 + 1024;
 
 /**
  * Every resource of the API. Ids and names are escaped as path segments; the routes' readers

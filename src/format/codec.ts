@@ -1,4 +1,5 @@
 import { type DeflateOptions, gzipSync, Inflate } from "fflate";
+import { concatBytes } from "../lib/bytes.js";
 import { FormatError } from "./errors.js";
 import { Decompress } from "./vendor/fzstd.js";
 import {
@@ -56,7 +57,7 @@ export function gzipFrame(data: Uint8Array, level = 6): Uint8Array {
 export async function decodeFrame(frame: Uint8Array, options: DecodeOptions): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   frameDecoder(options, (bytes) => parts.push(bytes), false)(frame, true);
-  return concat(parts);
+  return concatBytes(parts);
 }
 
 /**
@@ -104,7 +105,7 @@ function frameDecoder(options: DecodeOptions, sink: Sink, streaming: boolean) {
   return (piece: Uint8Array, final: boolean): void => {
     let input = piece;
     if (!engine) {
-      input = concat([head, piece]);
+      input = concatBytes([head, piece]);
       codec = detectCodec(input);
       if (!codec) {
         if (input.length >= 4 || !CODECS.some((c) => MAGIC[c].startsWith(hex(input)))) {
@@ -158,7 +159,7 @@ function gzipEngine(emit: Sink, limit: number): Engine {
   return (input, final) => {
     let rest = input;
     if (part === "header") {
-      buf = concat([buf, input]);
+      buf = concatBytes([buf, input]);
       const n = gzipHeaderLength(buf);
       if ((n ?? buf.length) > MAX_GZIP_HEADER) {
         throw new FormatError(`gzip header is longer than ${MAX_GZIP_HEADER} bytes`);
@@ -175,17 +176,17 @@ function gzipEngine(emit: Sink, limit: number): Engine {
       // costs it a new 160 KiB buffer, so small pieces are gathered into a slice first.
       const step = Math.min(65536, Math.max(512, Math.floor((limit - size) / 4096)));
       if (queued === 0 || (queued < step && !final)) break;
-      const data = concat(queue);
+      const data = concatBytes(queue);
       [queue, queued] = [[data.subarray(step)], Math.max(0, queued - step)];
       inflate.push(data.subarray(0, step));
       const { s, p } = inflate as unknown as InflateInternals;
       if (!s.f || s.l) continue;
-      rest = concat([p.subarray((s.p + 7) >> 3), ...queue]);
+      rest = concatBytes([p.subarray((s.p + 7) >> 3), ...queue]);
       [queue, queued, part] = [[], 0, "trailer"];
     }
     if (part === "trailer") {
       const take = 8 - buf.length;
-      [buf, rest] = [concat([buf, rest.subarray(0, take)]), rest.subarray(take)];
+      [buf, rest] = [concatBytes([buf, rest.subarray(0, take)]), rest.subarray(take)];
     }
     if (part === "trailer" && buf.length === 8) {
       const [wantCrc, wantSize] = [readLE(buf, 0, 4), readLE(buf, 4, 4)];
@@ -293,10 +294,10 @@ function zstdEngine(emit: Sink, limit: number): Engine {
         zstd.push(take);
         [used, need] = [used + take.length, need - take.length];
       } else {
-        const known = concat([buf, input.subarray(used, used + 5)]);
+        const known = concatBytes([buf, input.subarray(used, used + 5)]);
         const want = part === "header" ? (zstdFrameHeaderLength(known) ?? 5) : 3;
         const take = input.subarray(used, used + want - buf.length);
-        [buf, used] = [concat([buf, take]), used + take.length];
+        [buf, used] = [concatBytes([buf, take]), used + take.length];
         if (buf.length < want) continue;
         (part === "header" ? readHeader : readBlockHeader)(buf);
         buf = EMPTY;
@@ -326,17 +327,6 @@ function crc32(data: Uint8Array, crc = 0): number {
   let c = ~crc;
   for (const byte of data) c = (CRC_TABLE[(c ^ byte) & 255] ?? 0) ^ (c >>> 8);
   return ~c >>> 0;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const nonEmpty = parts.filter((p) => p.length > 0);
-  if (nonEmpty.length <= 1) return nonEmpty[0] ?? EMPTY;
-  const out = new Uint8Array(nonEmpty.reduce((n, p) => n + p.length, 0));
-  nonEmpty.reduce((at, p) => {
-    out.set(p, at);
-    return at + p.length;
-  }, 0);
-  return out;
 }
 
 function hex(bytes: Uint8Array): string {

@@ -4,6 +4,8 @@
  * Reference: https://github.com/NetworkBlockDevice/nbd/blob/master/doc/proto.md
  */
 
+import { concatBytes } from "../../lib/bytes.js";
+
 /** "NBDMAGIC", first 8 bytes the server sends. */
 export const NBD_MAGIC = 0x4e42444d41474943n;
 /** "IHAVEOPT": the newstyle magic, sent by the server and before every client option. */
@@ -152,16 +154,6 @@ function view(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
-}
-
 /** A name for logs, e.g. `NBD_OPT_GO` or `option 42`. */
 export function optionName(option: number): string {
   const found = Object.entries(Opt).find(([, value]) => value === option);
@@ -237,7 +229,7 @@ export function encodeServerData(name: string, description?: string): Uint8Array
   const nameBytes = encodeString(name);
   const length = new Uint8Array(4);
   view(length).setUint32(0, nameBytes.byteLength);
-  return concat([length, nameBytes, encodeString(description ?? "")]);
+  return concatBytes([length, nameBytes, encodeString(description ?? "")]);
 }
 
 /** Data of an NBD_REP_INFO reply carrying NBD_INFO_EXPORT. */
@@ -252,7 +244,7 @@ export function encodeInfoExport(size: number, transmissionFlags: number): Uint8
 
 /** Data of an NBD_REP_INFO reply carrying a string (NBD_INFO_NAME, NBD_INFO_DESCRIPTION). */
 export function encodeInfoString(info: number, text: string): Uint8Array {
-  const out = concat([new Uint8Array(2), encodeString(text)]);
+  const out = concatBytes([new Uint8Array(2), encodeString(text)]);
   view(out).setUint16(0, info);
   return out;
 }

@@ -1,10 +1,9 @@
 import { EDGE_API, type ManifestCheckAnswer } from "../../format/api.js";
-import { FormatError, FormatSyntaxError } from "../../format/errors.js";
 import { sha256Hex } from "../../format/hex.js";
-import { decodeManifest, type Manifest } from "../../format/manifest.js";
+import { decodeManifest } from "../../format/manifest.js";
 import { edgeCaps } from "../caps.js";
 import type { AppContext } from "../context.js";
-import { readBody } from "../http/body.js";
+import { decodeBody, readBody } from "../http/body.js";
 import { badRequest, conflict, HttpProblem, notFound, unprocessable } from "../http/problem.js";
 import {
   advanceCheck,
@@ -53,7 +52,7 @@ export async function putManifest(c: AppContext): Promise<Response> {
       { actual },
     );
   }
-  const entry = pendingManifest(id, parseManifest(bytes));
+  const entry = pendingManifest(id, decodeBody(bytes, decodeManifest));
   const checked = await beginCheck(c.var.storage, entry, bytes);
   if (checked === undefined) {
     return checkAnswer(c, id, {
@@ -156,14 +155,4 @@ function fromParam(value: string | undefined): number | undefined {
     throw badRequest(`from must be a whole number of chunks, not "${value.slice(0, 32)}"`);
   }
   return from;
-}
-
-function parseManifest(bytes: Uint8Array): Manifest {
-  try {
-    return decodeManifest(bytes);
-  } catch (error) {
-    if (error instanceof FormatSyntaxError) throw badRequest(error.message);
-    if (error instanceof FormatError) throw unprocessable(error.message, { field: error.field });
-    throw error;
-  }
 }

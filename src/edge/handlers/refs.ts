@@ -1,5 +1,4 @@
 import { EDGE_API, type RootfsListing } from "../../format/api.js";
-import { FormatError, FormatSyntaxError } from "../../format/errors.js";
 import {
   decodeRefUpdate,
   encodeRef,
@@ -9,7 +8,7 @@ import {
   verifyRefSignature,
 } from "../../format/ref.js";
 import type { AppContext } from "../context.js";
-import { readBody } from "../http/body.js";
+import { decodeBody, readBody } from "../http/body.js";
 import { evaluatePreconditions } from "../http/conditional.js";
 import {
   badRequest,
@@ -59,7 +58,8 @@ export async function getRef(c: AppContext): Promise<Response> {
  */
 export async function putRef(c: AppContext): Promise<Response> {
   const name = rootfsNameParam(c);
-  const update = parseUpdate(await readBody(c.req.raw, EDGE_API.ref.maxBytes, "a ref update"));
+  const body = await readBody(c.req.raw, EDGE_API.ref.maxBytes, "a ref update");
+  const update = decodeBody(body, decodeRefUpdate);
   await checkSignature(name, update);
   checkClock(update);
   const storage = c.var.storage;
@@ -148,15 +148,5 @@ function checkClock(update: RefUpdate): void {
     throw unprocessable(
       `published ${update.published} is in the future by more than 10 minutes: check the publisher's clock`,
     );
-  }
-}
-
-function parseUpdate(bytes: Uint8Array): RefUpdate {
-  try {
-    return decodeRefUpdate(bytes);
-  } catch (error) {
-    if (error instanceof FormatSyntaxError) throw badRequest(error.message);
-    if (error instanceof FormatError) throw unprocessable(error.message, { field: error.field });
-    throw error;
   }
 }

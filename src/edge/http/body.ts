@@ -1,4 +1,6 @@
-import { tooLarge } from "./problem.js";
+import { FormatError, FormatSyntaxError } from "../../format/errors.js";
+import { concatBytes } from "../../lib/bytes.js";
+import { badRequest, tooLarge, unprocessable } from "./problem.js";
 
 /**
  * Reads a request body of at most `limit` bytes. A declared Content-Length over the limit is
@@ -21,16 +23,20 @@ export async function readBody(request: Request, limit: number, what: string): P
     }
     parts.push(value);
   }
-  return concat(parts, total);
+  return concatBytes(parts);
 }
 
-function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
+/**
+ * A request body in an edgeboot format, decoded by `decode`: one that does not parse at all
+ * (FormatSyntaxError) is a 400 problem, one that parses but breaks the format (FormatError) a 422
+ * naming the field at fault.
+ */
+export function decodeBody<T>(bytes: Uint8Array, decode: (bytes: Uint8Array) => T): T {
+  try {
+    return decode(bytes);
+  } catch (error) {
+    if (error instanceof FormatSyntaxError) throw badRequest(error.message);
+    if (error instanceof FormatError) throw unprocessable(error.message, { field: error.field });
+    throw error;
   }
-  return out;
 }
