@@ -4,11 +4,10 @@
 // built here from busybox-static. Missing tools fail this file with the apt-get line to run: CI
 // installs them (.ci/run), so a skip would hide a broken CI.
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { staticBusybox } from "../../scripts/boot/busybox.mjs";
-import { imageCoverage, publishImage } from "../../scripts/boot/cli.mjs";
-import { buildInitramfs, INITRAMFS_FAILURE } from "../../scripts/boot/initramfs.mjs";
-import { type Kernel, obtainKernel } from "../../scripts/boot/kernel.mjs";
+import { imageCoverage } from "../../scripts/boot/cli.mjs";
+import { INITRAMFS_FAILURE } from "../../scripts/boot/initramfs.mjs";
 import { bootGuest } from "../../scripts/boot/qemu.mjs";
 import {
   bootMarker,
@@ -16,54 +15,35 @@ import {
   DATA_FAILURE,
   ROOTFS_VARIANTS,
 } from "../../scripts/boot/rootfs.mjs";
-import { requireTools } from "../../scripts/boot/tools.mjs";
-import { type NbdProcess, startNbd } from "../../testing/edgeboot-nbd.mjs";
-import { startEdge, type TestEdge, tempDir } from "../cli/edge.js";
+import { useNbdBootRig } from "./nbd-rig.js";
 
 /** Each boot, from qemu's start to its marker. Seen here: about 3-4.5 s. */
 const BOOT_BOUND_MS = 60_000;
 const NAMES = ["alpha", "beta"] as const;
 
-let edge: TestEdge | undefined;
-let nbd: NbdProcess | undefined;
-let removeDir: (() => Promise<void>) | undefined;
-let kernel: Kernel;
-let initrd: string;
-let cacheDir: string;
-
-beforeAll(async () => {
-  requireTools(["qemu-system-x86_64", "busybox", "mke2fs", "debugfs", "apt-get", "dpkg-deb"]);
-  await staticBusybox();
-  const temp = await tempDir();
-  removeDir = temp.remove;
-  kernel = await obtainKernel();
-  initrd = (
-    await buildInitramfs({ out: join(temp.dir, "initrd.gz"), modulesDir: kernel.modulesDir })
-  ).path;
-  edge = await startEdge();
-  for (const name of NAMES) {
-    const image = join(temp.dir, `${name}.img`);
-    await buildRootfs({ ...ROOTFS_VARIANTS[name]!, out: image });
-    await publishImage({ edge: edge.url, token: edge.token, image, name });
-  }
-  cacheDir = join(temp.dir, "cache");
-  nbd = await startNbd({ edge: edge.url, cacheDir });
-}, 300_000);
-
-afterAll(async () => {
-  await nbd?.close();
-  await edge?.close();
-  await removeDir?.();
+const rig = useNbdBootRig({
+  tools: ["qemu-system-x86_64", "busybox", "mke2fs", "debugfs", "apt-get", "dpkg-deb"],
+  prepare: staticBusybox,
+  images: async (dir) => {
+    const images = [];
+    for (const name of NAMES) {
+      const path = join(dir, `${name}.img`);
+      await buildRootfs({ ...ROOTFS_VARIANTS[name]!, out: path });
+      images.push({ name, path });
+    }
+    return images;
+  },
+  timeoutMs: 300_000,
 });
 
 describe("a Linux guest boots from the edge through edgeboot nbd (qemu, virtio disk)", () => {
   for (const name of NAMES) {
     const other = NAMES.find((n) => n !== name)!;
     it(`boots ${name}, chosen by NBD export name, within ${BOOT_BOUND_MS / 1000} s`, async () => {
-      const server = nbd!;
+      const server = rig.nbd;
       const result = await bootGuest({
-        kernel: kernel.vmlinuz,
-        initrd,
+        kernel: rig.kernel.vmlinuz,
+        initrd: rig.initrd,
         nbd: { host: server.host, port: server.port, exportName: name },
         marker: bootMarker(name),
         failures: [INITRAMFS_FAILURE, DATA_FAILURE, bootMarker(other)],
@@ -79,7 +59,7 @@ describe("a Linux guest boots from the edge through edgeboot nbd (qemu, virtio d
       expect(result.log).toContain(`edgeboot rootfs ${name}: / is /dev/vda ext4 ro`);
 
       // Lazily: the boot fetched only part of the image (its unread file stayed on the edge).
-      const coverage = await imageCoverage({ edge: edge!.url, name, cacheDir });
+      const coverage = await imageCoverage({ edge: rig.edge.url, name, cacheDir: rig.cacheDir });
       expect(coverage.cached.chunks).toBeGreaterThan(0);
       expect(coverage.cached.bytes).toBeLessThan(
         coverage.distinct.bytes - ROOTFS_VARIANTS[name]!.unreadBytes / 2,

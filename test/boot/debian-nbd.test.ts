@@ -4,21 +4,16 @@
 // initramfs of scripts/boot/initramfs.mjs. Two roots are published; the NBD export name chooses.
 // The images are cached under bootCacheDir() (the first build takes a minute or two per root).
 // Missing tools fail this file with the apt-get line to run: CI installs them (.ci/run).
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { publishImage } from "../../scripts/boot/cli.mjs";
+import { describe, expect, it } from "vitest";
 import {
   buildDebianImage,
   DEBIAN_VARIANTS,
   type DebianImage,
   debianMarker,
 } from "../../scripts/boot/debian.mjs";
-import { buildInitramfs, INITRAMFS_FAILURE } from "../../scripts/boot/initramfs.mjs";
-import { type Kernel, obtainKernel } from "../../scripts/boot/kernel.mjs";
+import { INITRAMFS_FAILURE } from "../../scripts/boot/initramfs.mjs";
 import { bootGuest } from "../../scripts/boot/qemu.mjs";
-import { requireTools } from "../../scripts/boot/tools.mjs";
-import { type NbdProcess, startNbd } from "../../testing/edgeboot-nbd.mjs";
-import { startEdge, type TestEdge, tempDir } from "../cli/edge.js";
+import { useNbdBootRig } from "./nbd-rig.js";
 
 /**
  * Each boot, from qemu's start to the marker printed once multi-user.target is reached. Seen here:
@@ -27,45 +22,28 @@ import { startEdge, type TestEdge, tempDir } from "../cli/edge.js";
 const BOOT_BOUND_MS = 150_000;
 const NAMES = ["debian-a", "debian-b"] as const;
 
-let edge: TestEdge | undefined;
-let nbd: NbdProcess | undefined;
-let removeDir: (() => Promise<void>) | undefined;
-let kernel: Kernel;
-let initrd: string;
 const images = new Map<string, DebianImage>();
-
-beforeAll(async () => {
-  requireTools(["qemu-system-x86_64", "busybox", "mmdebstrap", "mke2fs", "debugfs", "depmod"]);
-  const temp = await tempDir();
-  removeDir = temp.remove;
-  const log = (line: string) => process.stderr.write(`${line}\n`);
-  kernel = await obtainKernel({ log });
-  initrd = (
-    await buildInitramfs({ out: join(temp.dir, "initrd.gz"), modulesDir: kernel.modulesDir })
-  ).path;
-  edge = await startEdge();
-  for (const name of NAMES) {
-    const image = await buildDebianImage({ ...DEBIAN_VARIANTS[name]!, kernel, log });
-    images.set(name, image);
-    await publishImage({ edge: edge.url, token: edge.token, image: image.path, name });
-  }
-  nbd = await startNbd({ edge: edge.url, cacheDir: join(temp.dir, "cache") });
-}, 1_200_000);
-
-afterAll(async () => {
-  await nbd?.close();
-  await edge?.close();
-  await removeDir?.();
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const rig = useNbdBootRig({
+  tools: ["qemu-system-x86_64", "busybox", "mmdebstrap", "mke2fs", "debugfs", "depmod"],
+  log,
+  images: async (_dir, kernel) => {
+    for (const name of NAMES) {
+      images.set(name, await buildDebianImage({ ...DEBIAN_VARIANTS[name]!, kernel, log }));
+    }
+    return NAMES.map((name) => ({ name, path: images.get(name)!.path }));
+  },
+  timeoutMs: 1_200_000,
 });
 
 describe("a Debian root boots to multi-user.target from the edge (qemu's NBD client)", () => {
   for (const name of NAMES) {
     const other = NAMES.find((n) => n !== name)!;
     it(`boots ${name} within ${BOOT_BOUND_MS / 1000} s`, async () => {
-      const server = nbd!;
+      const server = rig.nbd;
       const result = await bootGuest({
-        kernel: kernel.vmlinuz,
-        initrd,
+        kernel: rig.kernel.vmlinuz,
+        initrd: rig.initrd,
         nbd: { host: server.host, port: server.port, exportName: name },
         marker: debianMarker(name),
         failures: [INITRAMFS_FAILURE, debianMarker(other)],
