@@ -1,8 +1,8 @@
-import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { Ref } from "../format/ref.js";
 import { verifyRefSignature } from "../format/ref.js";
 import { writeFileAtomic } from "../lib/atomic-file.js";
+import { sha256HexNative } from "./decode.js";
 import { ClientError } from "./edge-client.js";
 
 /** A ref refused: unsigned or wrongly signed under a pinned key, or older than one seen before. */
@@ -96,7 +96,7 @@ export class RefTrust {
   /** The state entries a ref of `name` is compared with and remembered under. */
   private slots(name: string): string[] {
     const { key, edges } = this.options;
-    if (key) return [`key:${createHash("sha256").update(key).digest("hex").slice(0, 16)} ${name}`];
+    if (key) return [`key:${sha256HexNative(Buffer.from(key)).slice(0, 16)} ${name}`];
     return [...new Set(edges)].map((edge) => `${edge} ${name}`);
   }
 
