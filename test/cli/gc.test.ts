@@ -22,6 +22,14 @@ async function publish(name: string, bytes: Buffer, ...extra: string[]): Promise
     .manifest;
 }
 
+/** Deletes rootfs `name`'s ref, as withdrawing an image does. */
+function withdraw(name: string): Promise<Response> {
+  return fetch(`${fixture.edge.url}${EDGE_API.ref.path(name)}`, {
+    method: "DELETE",
+    headers: auth(),
+  });
+}
+
 function gc(...args: string[]) {
   return runCli(["gc", "--edge", fixture.edge.url, ...args], {
     EDGEBOOT_TOKEN: fixture.edge.token,
@@ -61,14 +69,7 @@ describe("edgeboot gc", () => {
     await publish("keep", v2);
     const withdrawn = imageBytes(3 * CHUNK, 2);
     const gone = await publish("gone", withdrawn);
-    expect(
-      (
-        await fetch(`${fixture.edge.url}${EDGE_API.ref.path("gone")}`, {
-          method: "DELETE",
-          headers: auth(),
-        })
-      ).status,
-    ).toBe(204);
+    expect((await withdraw("gone")).status).toBe(204);
 
     const young = await gc("--grace", "1h");
     expect(young.code, young.stderr).toBe(0);
@@ -128,14 +129,7 @@ describe("edgeboot gc", () => {
     for (const id of allChunkIds(manifest)) expect(afterKept.has(id)).toBe(true);
     for (const id of bootChunks) expect(kept.stdout).not.toContain(id);
 
-    expect(
-      (
-        await fetch(`${fixture.edge.url}${EDGE_API.ref.path("booted")}`, {
-          method: "DELETE",
-          headers: auth(),
-        })
-      ).status,
-    ).toBe(204);
+    expect((await withdraw("booted")).status).toBe(204);
     const swept = await gc("--grace", "0");
     expect(swept.code, swept.stderr).toBe(0);
     expect(swept.stdout).toMatch(/^deleted 2 objects/m);
