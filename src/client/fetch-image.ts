@@ -52,15 +52,20 @@ export async function fetchImage(
   });
   const hash = createHash("sha256");
   try {
-    // Twice the link's window loads ahead: the window stays full (it is judged only when full)
-    // while the chunks at the head of the line come in.
+    // Twice the link's window loading ahead keeps it full (it is judged only when full); chunks
+    // that came in behind a slow one wait, up to the memory budget of decoded chunks.
     const window = client.chunks.window;
+    const largest = manifest.lengths.reduce((most, length) => Math.max(most, length), 1);
+    const held = Math.max(1, Math.floor(client.chunks.memoryBudget / largest));
     const ahead = new OrderedReadAhead(
       (index) =>
         client.chunks.loadOnce(manifest.chunks[index] as string, manifest.lengths[index] as number),
       0,
       manifest.chunks.length,
-      () => 2 * window.size,
+      {
+        loading: () => Math.min(2 * window.size, held),
+        held,
+      },
     );
     while (!ahead.done) {
       const bytes = await ahead.take();

@@ -41,7 +41,7 @@ export function chunkListRange(
     (index) => verifiedChunk(list, index, services),
     first,
     last + 1,
-    () => IMAGE_READ_AHEAD,
+    { loading: () => IMAGE_READ_AHEAD },
   );
   let index = first;
   return new ReadableStream<Uint8Array>({

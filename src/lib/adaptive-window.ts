@@ -1,10 +1,12 @@
 /**
  * How many requests a link carries at once, adapted to it the way TCP adapts its congestion
  * window: the window doubles each round while the throughput of its completed requests grows
- * (slow start), then grows by one per round while it still grows, and halves on a failure or when
- * the throughput falls well below the best seen. A round is one window's worth of completed
- * requests; only rounds in which the window was full are judged (a window its users do not fill
- * says nothing about the link). Bounded: never below `floor`, never above `ceiling`.
+ * (slow start), then grows by one per round while it still grows; it halves on a failure (and
+ * grows by one from there) or when the throughput falls well below the best seen (and doubles
+ * again from there while the throughput grows). A round lasts until a request sent after it
+ * began comes back (about one round trip, as TCP counts them: answers that arrive together are
+ * not taken for a faster link); only rounds in which the window was full are judged (a window its
+ * users do not fill says nothing about the link). Bounded: never below `floor`, never above `ceiling`.
  * Runtime-neutral (no Node API): a link's state and the pure decisions that move it.
  */
 
@@ -62,8 +64,8 @@ export function throughputFell(best: number, current: number): boolean {
 
 /**
  * The window after a full round whose completed requests brought `throughput` bytes per ms:
- * doubled in slow start and one larger after it while the throughput grows; halved (and out of
- * slow start) when it fell far below the best; else unchanged.
+ * doubled in slow start and one larger after it while the throughput grows; halved when it fell
+ * far below the best, and back in slow start from there; else unchanged.
  */
 export function windowAfterRound(
   state: WindowState,
@@ -72,7 +74,10 @@ export function windowAfterRound(
 ): WindowState {
   const best = Math.max(state.best, throughput);
   if (throughputFell(state.best, throughput)) {
-    return { ...windowAfterFailure(state, limits), previous: throughput, best: throughput };
+    // Halved, and measured from here: slow start again, so that a link that only paused (a
+    // busy CPU, one slow answer) is back where it was in a few rounds.
+    const size = clampWindow(state.size / 2, limits);
+    return { size, slowStart: true, flatRounds: 0, previous: throughput, best: throughput };
   }
   if (throughputGrew(state.previous, throughput)) {
     const size = clampWindow(state.slowStart ? state.size * 2 : state.size + 1, limits);
@@ -100,7 +105,10 @@ export class AdaptiveWindow {
   private state: WindowState;
   private inFlight = 0;
   private readonly waiting: (() => void)[] = [];
-  private round = { size: 0, started: 0, done: 0, bytes: 0, full: false };
+  /** Requests started so far: the number of the next one. */
+  private sent = 0;
+  /** The round under way: when it began, the first request sent in it, what came back since. */
+  private round = { started: 0, firstSent: 0, bytes: 0, full: false };
 
   constructor(
     readonly limits: WindowLimits,
@@ -129,13 +137,14 @@ export class AdaptiveWindow {
    */
   async run<T>(request: () => Promise<T>, measure: (result: T) => RequestResult): Promise<T> {
     await this.acquire();
+    const number = this.sent++;
     let result: RequestResult = "failed";
     try {
       const value = await request();
       result = measure(value);
       return value;
     } finally {
-      this.complete(result);
+      this.complete(number, result);
     }
   }
 
@@ -150,15 +159,14 @@ export class AdaptiveWindow {
     }
   }
 
-  private complete(result: RequestResult): void {
+  private complete(number: number, result: RequestResult): void {
     this.inFlight--;
     if (result === "failed") {
       this.state = windowAfterFailure(this.state, this.limits);
       this.startRound(this.waiting.length > 0);
     } else {
-      this.round.done++;
       this.round.bytes += result.bytes;
-      if (this.round.done >= this.round.size) {
+      if (number >= this.round.firstSent) {
         if (this.round.full) {
           const ms = Math.max(this.now() - this.round.started, 0.001);
           this.state = windowAfterRound(this.state, this.round.bytes / ms, this.limits);
@@ -173,6 +181,6 @@ export class AdaptiveWindow {
   }
 
   private startRound(full: boolean): void {
-    this.round = { size: this.state.size, started: this.now(), done: 0, bytes: 0, full };
+    this.round = { started: this.now(), firstSent: this.sent, bytes: 0, full };
   }
 }

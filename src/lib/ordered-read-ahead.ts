@@ -1,18 +1,31 @@
+/** How far an {@link OrderedReadAhead} runs ahead of its consumer. */
+export interface ReadAheadDepth {
+  /** Loads under way at most (started, not finished); asked again at each refill. */
+  loading: () => number;
+  /**
+   * Items held at most behind the one being taken, finished or not (bounds memory); default:
+   * `loading()`.
+   */
+  held?: number;
+}
+
 /**
- * Items `from..to-1` loaded in order, with up to `depth()` loads under way ahead of the consumer
- * (asked again at each refill, so that an adaptive window can move it), taken one by one in
- * order: a stream of an image's chunks that hides each load's latency behind the ones before it.
- * A load that fails rejects when its turn comes; loads already started run on. Runtime-neutral.
+ * Items `from..to-1` loaded in order, with loads under way ahead of the consumer, taken one by
+ * one in order: a stream of an image's chunks that hides each load's latency behind the ones
+ * before it. A load that finishes makes room for the next at once, so a slow item at the head of
+ * the line does not stop the others (up to `held` items). A load that fails rejects when its turn
+ * comes; loads already started run on. Runtime-neutral.
  */
 export class OrderedReadAhead<T> {
   private readonly pending: Promise<T>[] = [];
   private next: number;
+  private loading = 0;
 
   constructor(
     private readonly load: (index: number) => Promise<T>,
     from: number,
     private readonly to: number,
-    private readonly depth: () => number,
+    private readonly depth: ReadAheadDepth,
   ) {
     this.next = from;
   }
@@ -39,11 +52,18 @@ export class OrderedReadAhead<T> {
   }
 
   private fill(): void {
-    const depth = Math.max(1, this.depth());
-    while (this.pending.length < depth && this.next < this.to) {
-      const loading = this.load(this.next++);
-      loading.catch(() => undefined);
-      this.pending.push(loading);
+    const loading = Math.max(1, this.depth.loading());
+    const held = Math.max(1, this.depth.held ?? loading);
+    while (this.loading < loading && this.pending.length < held && this.next < this.to) {
+      this.loading++;
+      const started = this.load(this.next++);
+      started
+        .catch(() => undefined)
+        .finally(() => {
+          this.loading--;
+          this.fill();
+        });
+      this.pending.push(started);
     }
   }
 }

@@ -59,10 +59,10 @@ describe("window decisions", () => {
     expect(states.map((s) => s.size)).toEqual([16, 16, 16, 16, 16, 16]);
   });
 
-  it("halves on a slowdown below half the best, and measures from there", () => {
-    const states = rounds([10, 20, 40, 15, 16]);
-    expect(states.map((s) => s.size)).toEqual([16, 32, 64, 32, 32]);
-    expect(states[3]).toMatchObject({ slowStart: false, best: 15 });
+  it("halves on a slowdown below half the best, and doubles again from there while it grows", () => {
+    const states = rounds([10, 20, 40, 15, 16, 30]);
+    expect(states.map((s) => s.size)).toEqual([16, 32, 64, 32, 32, 64]);
+    expect(states[3]).toMatchObject({ slowStart: true, best: 15 });
   });
 
   it("halves on a failure, down to the floor, and leaves slow start", () => {
@@ -75,24 +75,24 @@ describe("window decisions", () => {
   });
 });
 
-/** A clock the test moves, and requests that end when told. */
-function harness(ceiling: number, initial: number) {
+/**
+ * A simulated link: each request takes `latencyMs` of a clock the test moves (a latency-bound
+ * link: throughput grows with requests in flight), or ends when the test says.
+ */
+function harness(ceiling: number, initial: number, latencyMs = 10) {
   let now = 0;
   const window = new AdaptiveWindow({ ceiling, initial }, () => now);
-  const open: (() => void)[] = [];
-  let running = 0;
+  const open: { endsAt: number; end: () => void }[] = [];
   let peak = 0;
   const request = (bytes: number, fail = false) =>
     window.run(
       () =>
         new Promise<number>((resolve, reject) => {
-          running++;
-          peak = Math.max(peak, running);
-          open.push(() => {
-            running--;
-            if (fail) reject(new Error("link down"));
-            else resolve(bytes);
+          open.push({
+            endsAt: now + latencyMs,
+            end: () => (fail ? reject(new Error("link down")) : resolve(bytes)),
           });
+          peak = Math.max(peak, open.length);
         }),
       (n) => ({ bytes: n }),
     );
@@ -102,18 +102,15 @@ function harness(ceiling: number, initial: number) {
     request,
     settle,
     peak: () => peak,
-    running: () => running,
-    /** Ends the oldest request open now. */
-    async endFirst() {
+    running: () => open.length,
+    /** Moves the clock to the next request's end and ends it. */
+    async step() {
       await settle();
-      open.shift()?.();
-      await settle();
-    },
-    /** Ends every request open now after `ms` of the clock. */
-    async endAll(ms: number) {
-      await settle();
-      now += ms;
-      for (const end of open.splice(0)) end();
+      open.sort((a, b) => a.endsAt - b.endsAt);
+      const next = open.shift();
+      if (!next) return;
+      now = Math.max(now, next.endsAt);
+      next.end();
       await settle();
     },
   };
@@ -126,31 +123,44 @@ describe("AdaptiveWindow", () => {
     const all = [0, 1, 2, 3, 4].map((n) => h.request(n).then(() => done.push(n)));
     await h.settle();
     expect(h.running()).toBe(2);
-    while (done.length < 5) await h.endAll(10);
+    while (done.length < 5) await h.step();
     await Promise.all(all);
     expect(done).toEqual([0, 1, 2, 3, 4]);
   });
 
   it("grows while a full window's throughput grows, up to the ceiling", async () => {
     const h = harness(8, 1);
-    // 40 requests queued at once (a fetch), each round of the link taking 10 ms whatever its size.
+    // 60 requests queued at once (a fetch), each taking 10 ms whatever the number in flight.
     let done = 0;
-    const all = Array.from({ length: 40 }, () => h.request(1000).then(() => done++));
-    const sizes: number[] = [];
-    while (done < 40) {
-      sizes.push(h.window.size);
-      await h.endAll(10);
+    const all = Array.from({ length: 60 }, () => h.request(1000).then(() => done++));
+    const sizes = new Set<number>();
+    while (done < 60) {
+      sizes.add(h.window.size);
+      await h.step();
     }
     await Promise.all(all);
-    expect(sizes.slice(0, 5)).toEqual([1, 2, 4, 8, 8]);
+    expect([...sizes]).toEqual([1, 2, 4, 8]);
     expect(h.peak()).toBe(8);
+  });
+
+  it("judges a round over one request's time, so that answers arriving together are not a faster link", async () => {
+    const h = harness(64, 8, 200);
+    let done = 0;
+    const all = Array.from({ length: 600 }, () => h.request(250_000).then(() => done++));
+    const sizes: number[] = [];
+    while (done < 600) {
+      if (sizes.at(-1) !== h.window.size) sizes.push(h.window.size);
+      await h.step();
+    }
+    await Promise.all(all);
+    expect(sizes).toEqual([8, 16, 32, 64]);
   });
 
   it("does not grow on rounds its users did not fill", async () => {
     const h = harness(8, 2);
     for (let i = 0; i < 6; i++) {
       const one = h.request(1000);
-      await h.endAll(10);
+      await h.step();
       await one;
     }
     expect(h.window.size).toBe(2);
@@ -160,10 +170,10 @@ describe("AdaptiveWindow", () => {
     const h = harness(8, 4);
     const failing = h.request(1, true).catch((error: Error) => error.message);
     const others = Array.from({ length: 5 }, () => h.request(1));
-    await h.endFirst();
+    await h.step();
     expect(await failing).toBe("link down");
     expect(h.window.size).toBe(2);
-    while (h.running() > 0) await h.endAll(10);
+    while (h.running() > 0) await h.step();
     await Promise.all(others);
   });
 

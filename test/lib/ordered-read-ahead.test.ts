@@ -20,7 +20,7 @@ describe("OrderedReadAhead", () => {
       },
       3,
       10,
-      () => depth,
+      { loading: () => depth, held: 5 },
     );
     const got: number[] = [];
     got.push(await ahead.take());
@@ -34,6 +34,27 @@ describe("OrderedReadAhead", () => {
     await expect(ahead.take()).rejects.toThrow(/every item was taken/);
   });
 
+  it("starts the next load as soon as one finishes, behind a slow head, up to `held` items", async () => {
+    let releaseHead: () => void = () => undefined;
+    const started: number[] = [];
+    const ahead = new OrderedReadAhead(
+      (index) => {
+        started.push(index);
+        if (index === 0) return new Promise<number>((resolve) => (releaseHead = () => resolve(0)));
+        return Promise.resolve(index);
+      },
+      0,
+      100,
+      { loading: () => 2, held: 6 },
+    );
+    const head = ahead.take();
+    await tick();
+    // The head being taken, and 6 held behind it.
+    expect(started).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    releaseHead();
+    expect(await head).toBe(0);
+  });
+
   it("rejects when a failed load's turn comes, not before", async () => {
     const ahead = new OrderedReadAhead(
       async (index) => {
@@ -42,7 +63,7 @@ describe("OrderedReadAhead", () => {
       },
       0,
       3,
-      () => 4,
+      { loading: () => 4 },
     );
     expect(await ahead.take()).toBe(0);
     await expect(ahead.take()).rejects.toThrow("chunk 1 is wrong");
@@ -57,7 +78,7 @@ describe("OrderedReadAhead", () => {
       },
       0,
       100,
-      () => 3,
+      { loading: () => 3 },
     );
     await ahead.take();
     ahead.cancel();
