@@ -20,6 +20,7 @@ import {
   type NetbootResult,
   prepareNetboot,
 } from "../../scripts/boot/netboot.mjs";
+import { EDGE_API } from "../../src/format/api.js";
 import { tempDir } from "../cli/edge.js";
 
 /**
@@ -80,7 +81,7 @@ async function expectBooted(result: NetbootResult, name: string): Promise<void> 
   // The script the guest was given boots the kernel with the edge, the rootfs and its signed ref.
   // (Checked here, not on the console: under load a character of the kernel's early console
   // output was seen missing, "edgebootrootfs=", while /proc/cmdline was whole.)
-  const script = await (await fetch(`${nb.edge.url}/v1/rootfs/${name}/boot.ipxe`)).text();
+  const script = await (await fetch(`${nb.edge.url}${EDGE_API.rootfsIpxe.path(name)}`)).text();
   expect(script).toContain(
     `edgeboot.edge=http://10.0.2.100 edgeboot.rootfs=${name} edgeboot.manifest=${manifest} `,
   );
@@ -97,9 +98,9 @@ async function expectBooted(result: NetbootResult, name: string): Promise<void> 
   expect(chunks.length).toBe(result.chunkRequests);
   expect(chunks.length).toBeGreaterThan(50);
   expect(chunks.every((r) => r.status === 200)).toBe(true);
-  const distinct = (await (await fetch(`${nb.edge.url}/v1/manifests/${manifest}`)).json()) as {
-    chunks: string[];
-  };
+  const distinct = (await (
+    await fetch(`${nb.edge.url}${EDGE_API.manifest.path(manifest)}`)
+  ).json()) as { chunks: string[] };
   expect(chunks.length).toBeLessThan(new Set(distinct.chunks).size);
   // In order: iPXE, kernel, /init, the fetcher, the root, the marker.
   const s = result.steps;

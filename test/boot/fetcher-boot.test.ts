@@ -20,8 +20,9 @@ import {
   ROOTFS_VARIANTS,
 } from "../../scripts/boot/rootfs.mjs";
 import { requireTools } from "../../scripts/boot/tools.mjs";
+import { EDGE_API } from "../../src/format/api.js";
 import { type HttpProxy, startProxy } from "../../testing/http-proxy.mjs";
-import { runCli, startEdge, type TestEdge, tempDir } from "../cli/edge.js";
+import { runCli, runPublish, startEdge, type TestEdge, tempDir } from "../cli/edge.js";
 
 const run = promisify(execFile);
 /** From qemu's start to the root's marker. Seen here: 14 s with 2 vCPUs on an idle machine. */
@@ -68,12 +69,9 @@ beforeAll(async () => {
   ] as const) {
     const image = join(dir, `${name}.img`);
     await buildRootfs({ ...ROOTFS_VARIANTS[name]!, out: image });
-    const published = await runCli(
-      ["publish", image, "--name", name, "--edge", edge.url, "--key", key],
-      { EDGEBOOT_TOKEN: edge.token },
-    );
+    const published = await runPublish(edge, image, name, "--key", key);
     expect(published.code, published.stderr).toBe(0);
-    refs[name] = (await (await fetch(`${edge.url}/v1/rootfs/${name}`)).json()) as SignedRef;
+    refs[name] = (await (await fetch(`${edge.url}${EDGE_API.ref.path(name)}`)).json()) as SignedRef;
   }
 }, 600_000);
 
@@ -157,7 +155,7 @@ describe("a guest fetches its root from the edge itself (edgeboot initramfs, qem
     const fetched = chunkRequests(before);
     expect(fetched).toBeGreaterThan(0);
     const manifest = (await (
-      await fetch(`${edge!.url}/v1/manifests/${refs.alpha!.manifest}`)
+      await fetch(`${edge!.url}${EDGE_API.manifest.path(refs.alpha!.manifest)}`)
     ).json()) as { chunks: string[] };
     expect(fetched).toBeLessThan(new Set(manifest.chunks).size);
   });

@@ -13,6 +13,7 @@ import {
   bootSampleMissing,
 } from "../../scripts/boot/sample.mjs";
 import { publishSamples, startHelp, TAR_SAMPLE_NAME } from "../../scripts/samples.mjs";
+import { EDGE_API } from "../../src/format/api.js";
 import { startEdge, type TestEdge, tempDir } from "../cli/edge.js";
 
 /** From qemu's start to the marker: the menu's 10 s timeout, then the boot under TCG (67 s and 120 s seen here, both with other work running). */
@@ -40,7 +41,9 @@ afterAll(async () => {
 
 describe("npm start's bootable sample", () => {
   it("publishes the tar sample and the bootable one, signed, with boot files", async () => {
-    const { rootfs } = (await (await fetch(`${edge!.url}/v1/rootfs`)).json()) as {
+    const { rootfs } = (await (
+      await fetch(`${edge!.url}${EDGE_API.rootfsList.path()}`)
+    ).json()) as {
       rootfs: { name: string; signed: boolean; bootable: boolean }[];
     };
     expect(rootfs.map((r) => [r.name, r.signed, r.bootable])).toEqual([
