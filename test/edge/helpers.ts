@@ -98,12 +98,7 @@ export async function problemOf(
 
 /** A manifest over `chunks` (fixed chunking of the first chunk's length), its bytes and id. */
 export async function makeManifest(chunks: TestChunk[], extra: Partial<Manifest> = {}) {
-  const image = new Uint8Array(chunks.reduce((n, c) => n + c.raw.byteLength, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    image.set(chunk.raw, at);
-    at += chunk.raw.byteLength;
-  }
+  const image = joined(chunks);
   const manifest: Manifest = {
     version: MANIFEST_VERSION,
     size: image.byteLength,
