@@ -1,4 +1,3 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { createApp } from "../../src/edge/app.js";
 import type {
@@ -9,7 +8,7 @@ import type {
   StoredObject,
 } from "../../src/edge/storage/index.js";
 import type { ResponseCache } from "../../src/edge/storage/response-cache.js";
-import { intercept, ORIGIN, STORAGE_METHODS } from "./helpers.js";
+import { intercept, STORAGE_METHODS, sendTo } from "./helpers.js";
 
 /** Objects per listing page, as R2's `list` gives by default. */
 const PAGE = 1000;
@@ -135,10 +134,7 @@ export function budgetedEdge(
     storage,
     async send(path: string, init: RequestInit = {}): Promise<Measured> {
       seen.calls.length = 0;
-      const ctx = createExecutionContext();
-      const response = await app.fetch(new Request(`${ORIGIN}${path}`, init), bindings, ctx);
-      const body = new Uint8Array(await response.arrayBuffer());
-      await waitOnExecutionContext(ctx);
+      const { response, body } = await sendTo(app, path, init, bindings);
       return {
         status: response.status,
         headers: response.headers,

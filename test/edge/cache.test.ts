@@ -1,18 +1,9 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../../src/edge/app.js";
 import { r2Storage } from "../../src/edge/storage/r2.js";
 import { EDGE_API } from "../../src/format/api.js";
-import { bytesOf, countingStorage, makeChunk, ORIGIN, uploadChunk } from "./helpers.js";
-
-async function fetchThrough(app: ReturnType<typeof createApp>, path: string, init?: RequestInit) {
-  const ctx = createExecutionContext();
-  const response = await app.fetch(new Request(`${ORIGIN}${path}`, init), env, ctx);
-  const body = await bytesOf(response);
-  await waitOnExecutionContext(ctx);
-  return { response, body };
-}
+import { countingStorage, makeChunk, sendTo, uploadChunk } from "./helpers.js";
 
 describe("the Cache API in front of R2", () => {
   it("serves a second GET of a chunk without any R2 call", async () => {
@@ -20,21 +11,21 @@ describe("the Cache API in front of R2", () => {
     await uploadChunk(chunk);
     const { storage, calls } = countingStorage(env.CHUNKS);
     const app = createApp({ storage: () => storage });
-    const first = await fetchThrough(app, EDGE_API.chunk.path(chunk.id));
+    const first = await sendTo(app, EDGE_API.chunk.path(chunk.id));
     expect(first.response.headers.get("Cache-Status")).toMatch(/fwd=miss/);
     expect(first.body).toEqual(chunk.frame);
     expect(calls).toEqual([`get chunks/${chunk.id}`]);
     calls.length = 0;
-    const second = await fetchThrough(app, EDGE_API.chunk.path(chunk.id));
+    const second = await sendTo(app, EDGE_API.chunk.path(chunk.id));
     expect(second.response.status).toBe(200);
     expect(second.response.headers.get("Cache-Status")).toBe("edgeboot; hit");
     expect(second.body).toEqual(chunk.frame);
-    const range = await fetchThrough(app, EDGE_API.chunk.path(chunk.id), {
+    const range = await sendTo(app, EDGE_API.chunk.path(chunk.id), {
       headers: { Range: "bytes=5-14" },
     });
     expect(range.response.status).toBe(206);
     expect(range.body).toEqual(chunk.frame.subarray(5, 15));
-    const head = await fetchThrough(app, EDGE_API.chunk.path(chunk.id), { method: "HEAD" });
+    const head = await sendTo(app, EDGE_API.chunk.path(chunk.id), { method: "HEAD" });
     expect(head.response.headers.get("Content-Length")).toBe(String(chunk.frame.byteLength));
     expect(calls).toEqual([]);
   });
@@ -43,9 +34,9 @@ describe("the Cache API in front of R2", () => {
     const chunk = await makeChunk(20_000, 32);
     await uploadChunk(chunk);
     const app = createApp({ storage: (e) => r2Storage(e.CHUNKS) });
-    await fetchThrough(app, EDGE_API.chunk.path(chunk.id));
+    await sendTo(app, EDGE_API.chunk.path(chunk.id));
     await env.CHUNKS.delete(`chunks/${chunk.id}`);
-    const again = await fetchThrough(app, EDGE_API.chunk.path(chunk.id));
+    const again = await sendTo(app, EDGE_API.chunk.path(chunk.id));
     expect(again.response.status).toBe(200);
     expect(again.body).toEqual(chunk.frame);
   });
@@ -55,13 +46,13 @@ describe("the Cache API in front of R2", () => {
     await uploadChunk(chunk);
     const { storage, calls } = countingStorage(env.CHUNKS);
     const app = createApp({ storage: () => storage });
-    const range = await fetchThrough(app, EDGE_API.chunk.path(chunk.id), {
+    const range = await sendTo(app, EDGE_API.chunk.path(chunk.id), {
       headers: { Range: "bytes=-16" },
     });
     expect(range.response.status).toBe(206);
     expect(range.body).toEqual(chunk.frame.subarray(-16));
     calls.length = 0;
-    const full = await fetchThrough(app, EDGE_API.chunk.path(chunk.id));
+    const full = await sendTo(app, EDGE_API.chunk.path(chunk.id));
     expect(full.response.headers.get("Cache-Status")).toBe("edgeboot; hit");
     expect(full.body).toEqual(chunk.frame);
     expect(calls).toEqual([]);

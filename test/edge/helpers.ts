@@ -1,4 +1,4 @@
-import { createExecutionContext } from "cloudflare:test";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { gzipSync } from "fflate";
 import { expect } from "vitest";
@@ -24,6 +24,32 @@ export const ORIGIN = "https://edge.test";
  */
 export async function call(path: string, init: RequestInit = {}): Promise<Response> {
   return edge.fetch(new Request(`${ORIGIN}${path}`, init), env, createExecutionContext());
+}
+
+/** Something that answers a request as the Worker does: its default export, or an app of createApp. */
+export interface EdgeHandler {
+  fetch(
+    request: Request,
+    bindings: typeof env,
+    ctx: ExecutionContext,
+  ): Response | Promise<Response>;
+}
+
+/**
+ * Sends a request to `handler` with `bindings`, reads the body whole, then waits for the work the
+ * request left running (cache fills, deletes): the answer and its body.
+ */
+export async function sendTo(
+  handler: EdgeHandler,
+  path: string,
+  init: RequestInit = {},
+  bindings: typeof env = env,
+): Promise<{ response: Response; body: Uint8Array }> {
+  const ctx = createExecutionContext();
+  const response = await handler.fetch(new Request(`${ORIGIN}${path}`, init), bindings, ctx);
+  const body = new Uint8Array(await response.arrayBuffer());
+  await waitOnExecutionContext(ctx);
+  return { response, body };
 }
 
 /** Headers with the test publish token, plus `extra`. */

@@ -1,4 +1,4 @@
-import { createExecutionContext, reset, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, reset } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../../src/edge/app.js";
@@ -8,10 +8,12 @@ import { signRefUpdate, verifyRefSignature } from "../../src/format/ref.js";
 import {
   call,
   countingStorage,
+  type EdgeHandler,
   makeChunk,
   moveRef,
   ORIGIN,
   problemOf,
+  sendTo,
   storeBootableImage,
   storeImage,
 } from "./helpers.js";
@@ -320,13 +322,8 @@ describe("GET /boot.ipxe", () => {
 });
 
 describe("what each boot request reads", () => {
-  async function through(app: ReturnType<typeof createApp>, path: string, init?: RequestInit) {
-    const ctx = createExecutionContext();
-    const response = await app.fetch(new Request(`${ORIGIN}${path}`, init), env, ctx);
-    await response.arrayBuffer();
-    await waitOnExecutionContext(ctx);
-    return response;
-  }
+  const through = async (app: EdgeHandler, path: string, init?: RequestInit) =>
+    (await sendTo(app, path, init)).response;
 
   it("menu: one listing; script: one ref and one manifest; boot file range: the chunks under it", async () => {
     const { id } = await publishBootable("counted", { seed: 1000 });

@@ -1,8 +1,6 @@
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import edge from "../../src/edge/index.js";
-import { authorized, call, makeChunk, ORIGIN, storeImage, uploadChunk } from "./helpers.js";
+import { authorized, call, makeChunk, sendTo, storeImage, uploadChunk } from "./helpers.js";
 
 describe("listings and deletes for garbage collection", () => {
   it("lists chunks and manifests with their size and upload time, for the token only", async () => {
@@ -27,10 +25,7 @@ describe("listings and deletes for garbage collection", () => {
   it("deletes a chunk and its cached copy: the next GET is 404, not a stale hit", async () => {
     const chunk = await makeChunk(3000, 502);
     await uploadChunk(chunk);
-    const ctx = createExecutionContext();
-    const first = await edge.fetch(new Request(`${ORIGIN}/v1/chunks/${chunk.id}`), env, ctx);
-    await first.arrayBuffer();
-    await waitOnExecutionContext(ctx);
+    await sendTo(edge, `/v1/chunks/${chunk.id}`);
     expect((await call(`/v1/chunks/${chunk.id}`)).headers.get("Cache-Status")).toMatch(/hit/);
     expect((await call(`/v1/chunks/${chunk.id}`, { method: "DELETE" })).status).toBe(401);
     expect(
