@@ -404,8 +404,8 @@ async function makeImage({ name, base, kernel, files, image, tools, log }) {
 }
 
 /** The sources of `edgeboot image`, which makes the ext4 image: part of the image's cache key. */
-const IMAGE_SOURCES = ["ext4-image.ts", "ext4-host.ts", "tree-size.ts"].map((file) =>
-  join(REPO, "src", "publish", file),
+const IMAGE_SOURCES = ["image.ts", "host.ts", "tree-size.ts"].map((file) =>
+  join(REPO, "src", "publish", "ext4", file),
 );
 
 /**

@@ -1,8 +1,8 @@
 import type { Command } from "commander";
 import { mebibytes, parseSize } from "../lib/units.js";
-import { buildExt4Image, type Ext4Image } from "../publish/ext4-image.js";
-import type { MountMethod } from "../publish/ext4-sync.js";
-import { ImageError } from "../publish/image-error.js";
+import { ImageError } from "../publish/ext4/errors.js";
+import { buildExt4Image, type Ext4Image } from "../publish/ext4/image.js";
+import type { MountMethod } from "../publish/ext4/sync.js";
 import { stepLine } from "./progress.js";
 
 interface ImageFlags {

@@ -2,9 +2,9 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readFile, rmdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EXT4_TOOLS, lastLine, runTool } from "./ext4-host.js";
-import { ImageError } from "./image-error.js";
-import { requireTool } from "./initramfs/host-files.js";
+import { requireTool } from "../initramfs/host-files.js";
+import { ImageError } from "./errors.js";
+import { EXT4_TOOLS, lastLine, runTool } from "./host.js";
 
 /**
  * How an image is mounted to be written: `loop` (the kernel's ext4, needs root and a loop device),

@@ -1,4 +1,4 @@
-import { UserError } from "../lib/errors.js";
+import { UserError } from "../../lib/errors.js";
 
 /**
  * Making a filesystem image failed for a reason the user can fix; the message says how (the CLI

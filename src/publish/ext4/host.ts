@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import { open } from "node:fs/promises";
-import { ImageError } from "./image-error.js";
-import { requireTool } from "./initramfs/host-files.js";
+import { requireTool } from "../initramfs/host-files.js";
+import { ImageError } from "./errors.js";
 
 /** The host programs an ext4 image is made with, and the Debian package of each. */
 export const EXT4_TOOLS = {

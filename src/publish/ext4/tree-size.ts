@@ -1,7 +1,7 @@
 import { constants } from "node:fs";
 import { access, lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { ImageError } from "./image-error.js";
+import { ImageError } from "./errors.js";
 
 /** What a directory tree needs in an ext4 filesystem of 4 KiB blocks. */
 export interface TreeSize {

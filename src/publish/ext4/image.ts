@@ -2,7 +2,8 @@ import { createHash } from "node:crypto";
 import { constants } from "node:fs";
 import { copyFile, rename, rm, stat, statfs, truncate, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import { mebibytes } from "../lib/units.js";
+import { mebibytes } from "../../lib/units.js";
+import { ImageError } from "./errors.js";
 import {
   checkImage,
   type FsckSummary,
@@ -10,9 +11,8 @@ import {
   readExt4Geometry,
   runTool,
   usedInodes,
-} from "./ext4-host.js";
-import { type MountMethod, type SyncStats, syncTreeInto } from "./ext4-sync.js";
-import { ImageError } from "./image-error.js";
+} from "./host.js";
+import { type MountMethod, type SyncStats, syncTreeInto } from "./sync.js";
 import { measureTree, type TreeSize } from "./tree-size.js";
 
 const MiB = 1024 * 1024;
