@@ -7,15 +7,13 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { staticBusybox } from "../../scripts/boot/busybox.mjs";
 import { imageCoverage } from "../../scripts/boot/cli.mjs";
-import { INITRAMFS_FAILURE } from "../../scripts/boot/initramfs.mjs";
-import { bootGuest } from "../../scripts/boot/qemu.mjs";
 import {
   bootMarker,
   buildRootfs,
   DATA_FAILURE,
   ROOTFS_VARIANTS,
 } from "../../scripts/boot/rootfs.mjs";
-import { useNbdBootRig } from "./nbd-rig.js";
+import { bootExport, useNbdBootRig } from "./nbd-rig.js";
 
 /** Each boot, from qemu's start to its marker. Seen here: about 3-4.5 s. */
 const BOOT_BOUND_MS = 60_000;
@@ -40,13 +38,9 @@ describe("a Linux guest boots from the edge through edgeboot nbd (qemu, virtio d
   for (const name of NAMES) {
     const other = NAMES.find((n) => n !== name)!;
     it(`boots ${name}, chosen by NBD export name, within ${BOOT_BOUND_MS / 1000} s`, async () => {
-      const server = rig.nbd;
-      const result = await bootGuest({
-        kernel: rig.kernel.vmlinuz,
-        initrd: rig.initrd,
-        nbd: { host: server.host, port: server.port, exportName: name },
+      const result = await bootExport(rig, name, {
         marker: bootMarker(name),
-        failures: [INITRAMFS_FAILURE, DATA_FAILURE, bootMarker(other)],
+        failures: [DATA_FAILURE, bootMarker(other)],
         timeoutMs: BOOT_BOUND_MS,
       });
       expect(result.markerMs).toBeLessThan(BOOT_BOUND_MS);

@@ -4,8 +4,9 @@
 import { join } from "node:path";
 import { afterAll, beforeAll } from "vitest";
 import { publishImage } from "../../scripts/boot/cli.mjs";
-import { buildInitramfs } from "../../scripts/boot/initramfs.mjs";
+import { buildInitramfs, INITRAMFS_FAILURE } from "../../scripts/boot/initramfs.mjs";
 import { type Kernel, obtainKernel } from "../../scripts/boot/kernel.mjs";
+import { type BootOptions, type BootResult, bootGuest } from "../../scripts/boot/qemu.mjs";
 import { requireTools } from "../../scripts/boot/tools.mjs";
 import { type NbdProcess, startNbd } from "../../testing/edgeboot-nbd.mjs";
 import { startEdge, type TestEdge, tempDir } from "../cli/edge.js";
@@ -70,4 +71,22 @@ export function useNbdBootRig(options: {
     await removeDir?.();
   });
   return rig;
+}
+
+/**
+ * Boots the rig's kernel and initramfs under qemu with NBD export `name` as the root disk; `boot`
+ * gives the rest (marker, failures, bounds), and the initramfs's failure line always fails it.
+ */
+export function bootExport(
+  rig: NbdBootRig,
+  name: string,
+  boot: Omit<BootOptions, "kernel" | "initrd" | "nbd">,
+): Promise<BootResult> {
+  return bootGuest({
+    ...boot,
+    kernel: rig.kernel.vmlinuz,
+    initrd: rig.initrd,
+    nbd: { host: rig.nbd.host, port: rig.nbd.port, exportName: name },
+    failures: [INITRAMFS_FAILURE, ...(boot.failures ?? [])],
+  });
 }
