@@ -1,5 +1,5 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 import { TEST_PUBLISH_TOKEN } from "./test/edge/token.js";
 
 export default defineConfig({
@@ -15,7 +15,9 @@ export default defineConfig({
         test: {
           name: "workerd",
           testTimeout: 30_000,
-          include: ["test/edge/**/*.test.ts", "test/format/**/*.test.ts"],
+          include: ["test/edge/**/*.test.ts", "test/format/**/*.test.ts", "test/lib/**/*.test.ts"],
+          // src/lib is Web-API only (the Worker bundles it) but for atomic-file.ts, Node's.
+          exclude: [...configDefaults.exclude, "test/lib/atomic-file.test.ts"],
         },
       },
       {
