@@ -11,6 +11,7 @@ import {
 } from "../../src/format/codec.js";
 import { FormatError } from "../../src/format/errors.js";
 import { sha256Hex } from "../../src/format/hex.js";
+import { concatBytes } from "../../src/lib/bytes.js";
 import { fractions, xorshift32 } from "../../testing/random.mjs";
 import {
   BIG_WINDOW_B64,
@@ -30,15 +31,8 @@ function random(seed: number): () => number {
   return fractions(xorshift32(seed >>> 0 || 1));
 }
 
-function cat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+/** `parts` one after another (src/lib's concatBytes, spread). */
+const cat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 function patched(bytes: Uint8Array, at: number, value: number): Uint8Array {
   const copy = bytes.slice();

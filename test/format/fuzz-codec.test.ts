@@ -14,6 +14,7 @@ import { fromBase64 } from "../../src/format/base64.js";
 import { createFrameDecoder, decodeFrame } from "../../src/format/codec.js";
 import { FormatError } from "../../src/format/errors.js";
 import { inspectZstdFrame, type ZstdFrameShape } from "../../src/format/zstd-frame.js";
+import { concatBytes } from "../../src/lib/bytes.js";
 import { FUZZ_RUNS, fuzzRuns, fuzzTimeout, sameBytes } from "../fixtures/fuzz.js";
 import {
   BIG_WINDOW_B64,
@@ -30,15 +31,8 @@ const PLAIN = sample(5000);
 
 // ---- helpers ----
 
-function cat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.byteLength;
-  }
-  return out;
-}
+/** `parts` one after another (src/lib's concatBytes, spread). */
+const cat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 type Outcome = { ok: true; bytes: Uint8Array } | { ok: false; error: FormatError };
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { fromBase64 } from "../../src/format/base64.js";
 import { sha256Hex } from "../../src/format/hex.js";
 import { Decompress, decompress } from "../../src/format/vendor/fzstd.js";
+import { concatBytes } from "../../src/lib/bytes.js";
 import {
   BIG_WINDOW_B64,
   BOMB_FCS_B64,
@@ -44,22 +45,14 @@ function timed(fn: () => void): { error: unknown; ms: number } {
 /** Decodes with the streaming decompressor, fed in pieces of `piece` bytes. */
 function streamDecode(frame: Uint8Array, piece = frame.length): Uint8Array {
   const parts: Uint8Array[] = [];
-  let total = 0;
   const stream = new Decompress((data) => {
     parts.push(data.slice());
-    total += data.length;
   });
   if (frame.length === 0) stream.push(frame, true);
   for (let i = 0; i < frame.length; i += piece) {
     stream.push(frame.subarray(i, i + piece), i + piece >= frame.length);
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 describe("vendored fzstd refuses crafted frames quickly", () => {

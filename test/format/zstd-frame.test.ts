@@ -7,6 +7,7 @@ import {
   parseZstdFrameHeader,
   zstdFrameHeaderLength,
 } from "../../src/format/zstd-frame.js";
+import { concatBytes } from "../../src/lib/bytes.js";
 import {
   BIG_WINDOW_B64,
   BOMB_FCS_B64,
@@ -17,15 +18,8 @@ import {
 
 const frame = (b64: string) => fromBase64(b64);
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
+/** `parts` one after another (src/lib's concatBytes, spread). */
+const concat = (...parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 describe("inspectZstdFrame", () => {
   it("reads the declared content size and bounds the output of an honest frame", () => {
