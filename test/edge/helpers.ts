@@ -9,6 +9,7 @@ import { EDGE_API } from "../../src/format/api.js";
 import type { BootFile, BootFiles } from "../../src/format/boot-files.js";
 import { sha256Hex } from "../../src/format/hex.js";
 import { encodeManifest, MANIFEST_VERSION, type Manifest } from "../../src/format/manifest.js";
+import { concatBytes } from "../../src/lib/bytes.js";
 import { lcg } from "../../testing/random.mjs";
 import { TEST_PUBLISH_TOKEN } from "./token.js";
 
@@ -173,13 +174,7 @@ export function moveRef(name: string, update: unknown, headers: Record<string, s
 
 /** Concatenates chunks' raw bytes. */
 export function joined(chunks: TestChunk[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.raw.byteLength, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk.raw, at);
-    at += chunk.raw.byteLength;
-  }
-  return out;
+  return concatBytes(chunks.map((chunk) => chunk.raw));
 }
 
 /** A boot file made of `chunks`, and its bytes. */
