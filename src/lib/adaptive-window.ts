@@ -1,11 +1,11 @@
 /**
  * How many requests a link carries at once, adapted to it the way TCP adapts its congestion
- * window: the window doubles each round while the throughput of its completed requests grows
- * (slow start), then grows by one per round while it still grows; it halves on a failure (and
+ * window: it grows by one with each answer while the throughput of its completed requests grows
+ * (slow start: it doubles each round trip), then by one per round while it still grows; it halves on a failure (and
  * grows by one from there) or when the throughput falls well below the best seen (and doubles
  * again from there while the throughput grows). A round lasts until a request sent after it
  * began comes back (about one round trip, as TCP counts them: answers that arrive together are
- * not taken for a faster link); only rounds in which the window was full are judged (a window its
+ * not taken for a faster link), and at least {@link MIN_ROUND_MS}; only rounds in which the window was full are judged (a window its
  * users do not fill says nothing about the link). Bounded: never below `floor`, never above `ceiling`.
  * Runtime-neutral (no Node API): a link's state and the pure decisions that move it.
  */
@@ -27,23 +27,23 @@ export interface WindowState {
   slowStart: boolean;
   /** Rounds in a row, in slow start, whose throughput did not grow. */
   flatRounds: number;
-  /** Throughput of the last judged round, bytes per ms (0: none yet). */
-  previous: number;
-  /** The best throughput since the last back-off, bytes per ms. */
+  /** The best round's throughput since the last slowdown, bytes per ms (0: none yet). */
   best: number;
 }
 
-/** A round's throughput counts as growth above this multiple of the previous round's. */
+/** A round's throughput counts as growth above this multiple of the best round's so far. */
 export const GROWTH = 1.1;
 /** A round's throughput below this fraction of the best seen is a slowdown: the window halves. */
 export const SLOWDOWN = 0.5;
+/** The shortest round, in ms: shorter ones (a loopback's) would measure noise, a GC pause as a slowdown. */
+export const MIN_ROUND_MS = 50;
 /** Rounds without growth that end slow start (one may be noise: new connections, a slow chunk). */
 export const FLAT_ROUNDS_ENDING_SLOW_START = 2;
 
 /** The window's first state within `limits`. */
 export function initialWindow(limits: WindowLimits): WindowState {
   const size = clampWindow(limits.initial ?? 8, limits);
-  return { size, slowStart: true, flatRounds: 0, previous: 0, best: 0 };
+  return { size, slowStart: true, flatRounds: 0, best: 0 };
 }
 
 /** `size` brought within the limits' floor and ceiling, a whole number. */
@@ -52,9 +52,13 @@ export function clampWindow(size: number, limits: WindowLimits): number {
   return Math.max(floor, Math.min(Math.max(floor, limits.ceiling), Math.floor(size)));
 }
 
-/** Whether a round's throughput grew over the previous round's (the first round always did). */
-export function throughputGrew(previous: number, current: number): boolean {
-  return previous <= 0 || current > previous * GROWTH;
+/**
+ * Whether a round's throughput grew: above the best round's so far by {@link GROWTH} (the first
+ * round always did). Against the best, not the last round, so that noise on a link that is full
+ * (a loopback bound by the CPU) does not read as growth.
+ */
+export function throughputGrew(best: number, current: number): boolean {
+  return best <= 0 || current > best * GROWTH;
 }
 
 /** Whether a round's throughput fell so far below the best seen that the link has slowed down. */
@@ -63,9 +67,20 @@ export function throughputFell(best: number, current: number): boolean {
 }
 
 /**
- * The window after a full round whose completed requests brought `throughput` bytes per ms:
- * doubled in slow start and one larger after it while the throughput grows; halved when it fell
- * far below the best, and back in slow start from there; else unchanged.
+ * The window after a request came back from a full window: one larger in slow start while the
+ * last round's throughput grew (a window's worth of answers doubles it, within about one round
+ * trip, as TCP's slow start does), else unchanged.
+ */
+export function windowAfterAnswer(state: WindowState, limits: WindowLimits): WindowState {
+  if (!state.slowStart || state.flatRounds > 0) return state;
+  return { ...state, size: clampWindow(state.size + 1, limits) };
+}
+
+/**
+ * The window after a full round whose completed requests brought `throughput` bytes per ms: one
+ * larger after slow start while the throughput grows (in slow start, {@link windowAfterAnswer}
+ * grows it); halved when it fell far below the best, and back in slow start from there; else
+ * unchanged.
  */
 export function windowAfterRound(
   state: WindowState,
@@ -77,15 +92,15 @@ export function windowAfterRound(
     // Halved, and measured from here: slow start again, so that a link that only paused (a
     // busy CPU, one slow answer) is back where it was in a few rounds.
     const size = clampWindow(state.size / 2, limits);
-    return { size, slowStart: true, flatRounds: 0, previous: throughput, best: throughput };
+    return { size, slowStart: true, flatRounds: 0, best: throughput };
   }
-  if (throughputGrew(state.previous, throughput)) {
-    const size = clampWindow(state.slowStart ? state.size * 2 : state.size + 1, limits);
-    return { ...state, size, flatRounds: 0, previous: throughput, best };
+  if (throughputGrew(state.best, throughput)) {
+    const size = clampWindow(state.slowStart ? state.size : state.size + 1, limits);
+    return { ...state, size, flatRounds: 0, best };
   }
   const flatRounds = state.slowStart ? state.flatRounds + 1 : 0;
   const slowStart = state.slowStart && flatRounds < FLAT_ROUNDS_ENDING_SLOW_START;
-  return { ...state, slowStart, flatRounds, previous: throughput, best };
+  return { ...state, slowStart, flatRounds, best };
 }
 
 /** The window after a request failed on the link (a timeout, a refused connection, a 5xx): halved. */
@@ -99,7 +114,7 @@ export type RequestResult = { bytes: number } | "failed";
 /**
  * A link's window in use: runs requests with at most {@link size} in flight (the others wait
  * their turn, first come first served), measures each round of completed requests and moves the
- * size by {@link windowAfterRound} and {@link windowAfterFailure}.
+ * size by {@link windowAfterAnswer}, {@link windowAfterRound} and {@link windowAfterFailure}.
  */
 export class AdaptiveWindow {
   private state: WindowState;
@@ -166,7 +181,8 @@ export class AdaptiveWindow {
       this.startRound(this.waiting.length > 0);
     } else {
       this.round.bytes += result.bytes;
-      if (number >= this.round.firstSent) {
+      if (this.round.full) this.state = windowAfterAnswer(this.state, this.limits);
+      if (number >= this.round.firstSent && this.now() - this.round.started >= MIN_ROUND_MS) {
         if (this.round.full) {
           const ms = Math.max(this.now() - this.round.started, 0.001);
           this.state = windowAfterRound(this.state, this.round.bytes / ms, this.limits);

@@ -6,6 +6,7 @@ import {
   throughputFell,
   throughputGrew,
   type WindowState,
+  windowAfterAnswer,
   windowAfterFailure,
   windowAfterRound,
 } from "../../src/lib/adaptive-window.js";
@@ -42,26 +43,34 @@ describe("window decisions", () => {
     expect(throughputFell(100, 60)).toBe(false);
   });
 
-  it("doubles while throughput grows (slow start), up to the ceiling", () => {
-    // A link whose throughput is proportional to the window (latency-bound).
-    const sizes = rounds([8, 16, 32, 64, 128]).map((s) => s.size);
-    expect(sizes).toEqual([16, 32, 64, 64, 64]);
+  it("grows by one with each answer in slow start (doubling each round trip), up to the ceiling", () => {
+    let state = initialWindow(limits);
+    for (let answer = 0; answer < 8; answer++) state = windowAfterAnswer(state, limits);
+    expect(state.size).toBe(16);
+    for (let answer = 0; answer < 100; answer++) state = windowAfterAnswer(state, limits);
+    expect(state.size).toBe(64);
+    // Not after a round without growth, nor after slow start.
+    expect(windowAfterAnswer({ ...state, size: 8, flatRounds: 1 }, limits).size).toBe(8);
+    expect(windowAfterAnswer({ ...state, size: 8, slowStart: false }, limits).size).toBe(8);
   });
 
-  it("leaves slow start after two rounds without growth, then grows by one while it grows", () => {
+  it("leaves slow start after two rounds without growth, then grows by one per round while it grows", () => {
     const states = rounds([10, 20, 20, 20, 30, 40, 40]);
-    expect(states.map((s) => s.size)).toEqual([16, 32, 32, 32, 33, 34, 34]);
+    expect(states.map((s) => s.size)).toEqual([8, 8, 8, 8, 9, 10, 10]);
     expect(states.map((s) => s.slowStart)).toEqual([true, true, true, false, false, false, false]);
+    expect(states.map((s) => s.flatRounds)).toEqual([0, 0, 1, 2, 0, 0, 0]);
   });
 
   it("keeps the window where throughput stopped growing (a CPU-bound loopback)", () => {
     const states = rounds([100, 104, 98, 101, 99, 103]);
-    expect(states.map((s) => s.size)).toEqual([16, 16, 16, 16, 16, 16]);
+    expect(states.map((s) => s.size)).toEqual([8, 8, 8, 8, 8, 8]);
+    expect(states.at(-1)?.slowStart).toBe(false);
   });
 
-  it("halves on a slowdown below half the best, and doubles again from there while it grows", () => {
-    const states = rounds([10, 20, 40, 15, 16, 30]);
-    expect(states.map((s) => s.size)).toEqual([16, 32, 64, 32, 32, 64]);
+  it("halves on a slowdown below half the best, and is back in slow start from there", () => {
+    const full = initialWindow({ ceiling: 64, initial: 64 });
+    const states = rounds([10, 20, 40, 15, 16, 30], full);
+    expect(states.map((s) => s.size)).toEqual([64, 64, 64, 32, 32, 32]);
     expect(states[3]).toMatchObject({ slowStart: true, best: 15 });
   });
 
@@ -133,13 +142,13 @@ describe("AdaptiveWindow", () => {
     // 60 requests queued at once (a fetch), each taking 10 ms whatever the number in flight.
     let done = 0;
     const all = Array.from({ length: 60 }, () => h.request(1000).then(() => done++));
-    const sizes = new Set<number>();
+    const sizes: number[] = [];
     while (done < 60) {
-      sizes.add(h.window.size);
+      if (sizes.at(-1) !== h.window.size) sizes.push(h.window.size);
       await h.step();
     }
     await Promise.all(all);
-    expect([...sizes]).toEqual([1, 2, 4, 8]);
+    expect(sizes).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(h.peak()).toBe(8);
   });
 
@@ -153,7 +162,7 @@ describe("AdaptiveWindow", () => {
       await h.step();
     }
     await Promise.all(all);
-    expect(sizes).toEqual([8, 16, 32, 64]);
+    expect(sizes).toEqual(Array.from({ length: 57 }, (_, i) => 8 + i));
   });
 
   it("does not grow on rounds its users did not fill", async () => {
