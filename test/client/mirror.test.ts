@@ -1,13 +1,11 @@
-import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { type AddressInfo, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { sha256HexNative as digest } from "../../src/client/decode.js";
 import { BootClient } from "../../src/client/index.js";
 import { imageBytes, runCli, tempDir } from "../cli/edge.js";
 import { closedPort, startStaticServer } from "./loopback-servers.js";
-
-const digest = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 describe("a directory store behind a static web server as a mirror", () => {
   it("serves fetch when the first edge is down, and prefetches a manifest's list", async () => {

@@ -1,9 +1,9 @@
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sha256HexNative as digest } from "../../src/client/decode.js";
 import { type NbdProcess, startNbd } from "../../testing/edgeboot-nbd.mjs";
 import { imageBytes, runCli, useEdgeAndDir } from "../cli/edge.js";
 
@@ -13,10 +13,6 @@ const SIZES = { debian: 3 * 262144 + 4321, alpine: 2 * 262144 };
 const images: Record<string, Buffer> = {};
 let server: NbdProcess | undefined;
 let port: number;
-
-function digest(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
 
 beforeAll(async () => {
   for (const [name, size] of Object.entries(SIZES)) {

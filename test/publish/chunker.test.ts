@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { sha256HexNative as sha } from "../../src/client/decode.js";
 import { FormatError } from "../../src/format/errors.js";
 import type { Chunking } from "../../src/format/manifest.js";
 import {
@@ -45,7 +45,6 @@ async function collect(source: AsyncIterable<Uint8Array>, chunking: Chunking): P
 }
 
 const lengthsOf = (chunks: Buffer[]) => chunks.map((chunk) => chunk.length);
-const sha = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 describe("parseChunkingSpec", () => {
   it("reads fixed and cdc specs with K and M suffixes in any case, or plain bytes", () => {

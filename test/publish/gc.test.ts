@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { sha256HexNative as digest } from "../../src/client/decode.js";
 import type { ObjectPage } from "../../src/format/api.js";
 import { encodeManifest } from "../../src/format/manifest.js";
 import type { ObjectListing } from "../../src/publish/edge-target.js";
@@ -8,7 +8,6 @@ import { PublishError } from "../../src/publish/target.js";
 import { fixedManifest } from "../format/manifest-fixtures.js";
 
 const OLD = "2026-01-01T00:00:00.000Z";
-const digest = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 const chunkId = (n: number) => digest(Buffer.from([n]));
 
 function manifestOf(chunks: string[]): { id: string; bytes: Buffer } {

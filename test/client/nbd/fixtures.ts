@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { sha256HexNative } from "../../../src/client/decode.js";
 import type { NbdExport, NbdExportSource } from "../../../src/client/nbd/exports.js";
 import {
   createNbdServer,
@@ -29,9 +29,8 @@ export function patternImage(): Uint8Array {
   return bytes;
 }
 
-export function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
+/** SHA-256 of `bytes` in hex. */
+export const sha256 = sha256HexNative;
 
 export interface MemoryExportOptions {
   description?: string;
