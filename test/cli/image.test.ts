@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../../scripts/boot/tools.mjs";
-import { runCli, tempDir } from "./edge.js";
+import { oneErrorLine, runCli, tempDir } from "./edge.js";
 
 const run = promisify(execFile);
 let dir: string;
@@ -49,15 +49,6 @@ async function asNobody(args: string[]): Promise<{ code: number | null; stderr: 
     () => ({ code: 0, stderr: "" }),
     (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
   );
-}
-
-/** The one line a failed run printed, checked to be exactly one `edgeboot:` line. */
-function oneLine(result: { code: number | null; stderr: string }): string {
-  expect(result.code).toBe(1);
-  const lines = result.stderr.trim().split("\n");
-  expect(lines, result.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^edgeboot: /);
-  return lines[0] as string;
 }
 
 describe("edgeboot image", () => {
@@ -172,19 +163,19 @@ describe("edgeboot image", () => {
   }, async () => {
     const tree = await makeTree(join(dir, "errors"));
     expect(
-      oneLine(await runCli(["image", join(dir, "nowhere"), "-o", join(dir, "x.img")])),
+      oneErrorLine(await runCli(["image", join(dir, "nowhere"), "-o", join(dir, "x.img")])),
     ).toMatch(/nowhere does not exist: give the directory tree/);
     const notExt4 = join(dir, "not-ext4.img");
     await writeFile(notExt4, Buffer.alloc(64 * 1024, 1));
     expect(
-      oneLine(await runCli(["image", tree, "-o", join(dir, "x.img"), "--base", notExt4])),
+      oneErrorLine(await runCli(["image", tree, "-o", join(dir, "x.img"), "--base", notExt4])),
     ).toMatch(/not-ext4\.img is not an ext4 image .*leave --base out/);
     expect(
-      oneLine(await runCli(["image", tree, "-o", join(dir, "x.img"), "--size", "64K"])),
+      oneErrorLine(await runCli(["image", tree, "-o", join(dir, "x.img"), "--size", "64K"])),
     ).toMatch(/does not fit in an image of 0\.1 MiB: give a larger --size/);
     await writeFile(join(tree, "usr/bin/big"), Buffer.alloc(6 * 1024 * 1024, 3));
     expect(
-      oneLine(await runCli(["image", tree, "-o", join(dir, "x.img"), "--size", "4M"])),
+      oneErrorLine(await runCli(["image", tree, "-o", join(dir, "x.img"), "--size", "4M"])),
     ).toMatch(/does not fit in an image of 4\.0 MiB: give a larger --size/);
     const locked = join(tree, "locked");
     await mkdir(locked);
@@ -192,7 +183,7 @@ describe("edgeboot image", () => {
     const args = ["image", tree, "-o", join(dir, "x.img")];
     // As root every file is readable: the same run as nobody (setpriv) meets the locked directory.
     const unreadable = root ? await asNobody(args) : await runCli(args);
-    expect(oneLine(unreadable)).toMatch(/cannot read .* \(EACCES\): run as root/);
+    expect(oneErrorLine(unreadable)).toMatch(/cannot read .* \(EACCES\): run as root/);
     await chmod(locked, 0o755);
   });
 
@@ -207,7 +198,7 @@ describe("edgeboot image", () => {
     );
     if (!mounted) context.skip("cannot mount a tmpfs here");
     try {
-      expect(oneLine(await runCli(["image", tree, "-o", join(small, "x.img")]))).toMatch(
+      expect(oneErrorLine(await runCli(["image", tree, "-o", join(small, "x.img")]))).toMatch(
         /the disk holding .*small-disk is full .*: free some space or write the image \(-o\) elsewhere/,
       );
     } finally {
