@@ -1,5 +1,7 @@
+import { promisify } from "node:util";
+import { gunzip } from "node:zlib";
 import { Agent, type Dispatcher, request } from "undici";
-import { problemDetail } from "../format/api.js";
+import { EDGE_API, problemDetail } from "../format/api.js";
 import { errorText } from "../lib/errors.js";
 import { backoffDelay, isTransientStatus, sleep } from "./retry.js";
 
@@ -7,8 +9,17 @@ import { backoffDelay, isTransientStatus, sleep } from "./retry.js";
  * The Node side of talking to one edge (an edgeboot Worker, or a directory mirror behind a static
  * web server) over HTTP, for the boot client's reads and the publisher's writes alike: keep-alive
  * connections, timeouts, a size limit on each answer, retries with backoff, and a reason in words
- * for every failure.
+ * for every failure. A manifest (JSON, the one large document) is asked for gzip-encoded and
+ * decoded here, its size bounded like the body's; nothing else asks for a coding (a chunk is a
+ * compressed frame already, and a ref's ETag must stay the strong one its compare-and-swap uses).
  */
+
+const gunzipBounded = promisify(gunzip);
+
+/** GET paths whose answer is asked for gzip-encoded: `/v1/manifests/<id>`. */
+const GZIP_PATHS = [EDGE_API.manifest.route].map(
+  (route) => new RegExp(`^${route.replace(/:\w+/g, "[^/?]+")}$`),
+);
 
 /** How to talk to one edge. */
 export interface EdgeHttpOptions {
@@ -95,6 +106,8 @@ export class EdgeHttp {
   async exchange(req: EdgeRequest): Promise<EdgeAnswer> {
     const url = this.url(req.path).href;
     const headers: Record<string, string> = { ...req.headers };
+    const gzip = asksForGzip(req);
+    if (gzip) headers["Accept-Encoding"] = "gzip";
     if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
     let answer: Dispatcher.ResponseData;
     try {
@@ -112,6 +125,11 @@ export class EdgeHttp {
       if (error instanceof ExchangeFailure) throw error;
       throw new ExchangeFailure(url, this.reasonOf(error, "the body"), true);
     });
+    if (gzip && String(answer.headers["content-encoding"]).toLowerCase() === "gzip") {
+      const decoded = await decodeGzip(body, url, req.maxBytes);
+      const { "content-encoding": _, "content-length": __, ...headers } = answer.headers;
+      return { url, status: answer.statusCode, headers, body: decoded };
+    }
     return { url, status: answer.statusCode, headers: answer.headers, body };
   }
 
@@ -190,6 +208,31 @@ export function parseEdgeUrl(text: string, fail: new (message: string) => Error)
   url.search = "";
   url.hash = "";
   return url;
+}
+
+/** Whether `req` asks for its answer gzip-encoded: a GET of a manifest. */
+function asksForGzip(req: EdgeRequest): boolean {
+  return (req.method ?? "GET") === "GET" && GZIP_PATHS.some((path) => path.test(req.path));
+}
+
+/** `body` gunzipped, failing once it decodes to more than `maxBytes` (a gzip bomb). */
+async function decodeGzip(body: Buffer, url: string, maxBytes?: number): Promise<Buffer> {
+  try {
+    return await gunzipBounded(body, { maxOutputLength: maxBytes });
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
+      throw new ExchangeFailure(
+        url,
+        `sent a gzip body that decodes to more than ${maxBytes} bytes: not an edgeboot object`,
+        false,
+      );
+    }
+    throw new ExchangeFailure(
+      url,
+      `sent a body marked Content-Encoding: gzip that is not gzip (${errorText(error)})`,
+      true,
+    );
+  }
 }
 
 async function readBody(

@@ -30,6 +30,11 @@ export interface ObjectKind {
   /** The canonical path of object `id` on this edge, which is also its cache key. */
   readonly path: (id: string) => string;
   readonly contentType: string;
+  /**
+   * Whether a whole GET may be answered gzip-encoded (http/encoding.ts): a manifest's JSON, not a
+   * chunk's frame, which is compressed already (and served with no Content-Encoding).
+   */
+  readonly compressible: boolean;
 }
 
 /** A chunk's compressed frame, byte for byte as uploaded. */
@@ -39,6 +44,7 @@ export const CHUNK: ObjectKind = {
   key: chunkKey,
   path: EDGE_API.chunk.path,
   contentType: "application/octet-stream",
+  compressible: false,
 };
 
 /** A complete manifest document, byte for byte as published. */
@@ -48,6 +54,7 @@ export const MANIFEST: ObjectKind = {
   key: manifestKey,
   path: EDGE_API.manifest.path,
   contentType: "application/json",
+  compressible: true,
 };
 
 /** An object read whole from storage, not yet in the cache. */

@@ -1,0 +1,110 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { gzipSync } from "node:zlib";
+import { afterEach, describe, expect, it } from "vitest";
+import { EDGE_API } from "../../src/format/api.js";
+import { EdgeHttp, ExchangeFailure } from "../../src/http/edge-http.js";
+
+const id = "ab".repeat(32);
+const open: { server: Server; sockets: Set<Socket> }[] = [];
+
+/** A loopback HTTP server answering every request with `answer`; resolves to an EdgeHttp on it. */
+async function edgeOf(answer: (req: IncomingMessage, res: ServerResponse) => void) {
+  const sockets = new Set<Socket>();
+  const server = createServer(answer);
+  server.on("connection", (socket) => sockets.add(socket));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  open.push({ server, sockets });
+  return new EdgeHttp(new URL(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`));
+}
+
+afterEach(async () => {
+  for (const { server, sockets } of open.splice(0)) {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+/** Answers gzip-encoded when the request asks for gzip, else identity; records what was asked. */
+function negotiating(document: Buffer, asked: (string | undefined)[]) {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    asked.push(req.headers["accept-encoding"]);
+    if (req.headers["accept-encoding"] === "gzip") {
+      res.writeHead(200, { "Content-Encoding": "gzip", ETag: `W/"${id}"` }).end(gzipSync(document));
+    } else res.writeHead(200, { ETag: `"${id}"` }).end(document);
+  };
+}
+
+describe("EdgeHttp's content codings", () => {
+  const manifest = Buffer.from(JSON.stringify({ chunks: Array(200).fill(id) }));
+
+  it("asks for a manifest gzip-encoded and hands back the decoded bytes", async () => {
+    const asked: (string | undefined)[] = [];
+    const http = await edgeOf(negotiating(manifest, asked));
+    try {
+      const answer = await http.exchange({
+        path: EDGE_API.manifest.path(id),
+        maxBytes: EDGE_API.manifest.maxBytes,
+      });
+      expect(asked).toEqual(["gzip"]);
+      expect(answer.body).toEqual(manifest);
+      expect(answer.headers["content-encoding"]).toBeUndefined();
+    } finally {
+      await http.close();
+    }
+  });
+
+  it("takes an identity answer to a manifest as it is", async () => {
+    const http = await edgeOf((_req, res) => res.end(manifest));
+    try {
+      const answer = await http.exchange({ path: EDGE_API.manifest.path(id) });
+      expect(answer.body).toEqual(manifest);
+    } finally {
+      await http.close();
+    }
+  });
+
+  it("never asks for a coding on chunks, refs or writes", async () => {
+    const asked: (string | undefined)[] = [];
+    const http = await edgeOf(negotiating(manifest, asked));
+    try {
+      await http.exchange({ path: EDGE_API.chunk.path(id) });
+      await http.exchange({ path: EDGE_API.ref.path("debian") });
+      await http.exchange({ path: EDGE_API.manifestCaibx.path(id) });
+      await http.exchange({ method: "PUT", path: EDGE_API.manifest.path(id), body: manifest });
+      expect(asked).toEqual([undefined, undefined, undefined, undefined]);
+    } finally {
+      await http.close();
+    }
+  });
+
+  it("refuses a gzip bomb: a body that decodes to more than maxBytes", async () => {
+    const bomb = gzipSync(Buffer.alloc(4 << 20));
+    const http = await edgeOf((_req, res) =>
+      res.writeHead(200, { "Content-Encoding": "gzip" }).end(bomb),
+    );
+    try {
+      const exchange = http.exchange({ path: EDGE_API.manifest.path(id), maxBytes: 1 << 20 });
+      await expect(exchange).rejects.toThrow(
+        /sent a gzip body that decodes to more than 1048576 bytes: not an edgeboot object$/,
+      );
+      await expect(exchange).rejects.toMatchObject({ transient: false });
+      expect(bomb.byteLength).toBeLessThan(1 << 20);
+    } finally {
+      await http.close();
+    }
+  });
+
+  it("says when a body marked gzip is not gzip", async () => {
+    const http = await edgeOf((_req, res) =>
+      res.writeHead(200, { "Content-Encoding": "gzip" }).end(manifest),
+    );
+    try {
+      const exchange = http.exchange({ path: EDGE_API.manifest.path(id) });
+      await expect(exchange).rejects.toBeInstanceOf(ExchangeFailure);
+      await expect(exchange).rejects.toThrow(/marked Content-Encoding: gzip that is not gzip/);
+    } finally {
+      await http.close();
+    }
+  });
+});
