@@ -69,10 +69,15 @@ export function throughputFell(best: number, current: number): boolean {
 /**
  * The window after a request came back from a full window: one larger in slow start while the
  * last round's throughput grew (a window's worth of answers doubles it, within about one round
- * trip, as TCP's slow start does), else unchanged.
+ * trip, as TCP's slow start does), at most twice `roundSize`, its size when the round began (on
+ * a link faster than a round, more answers than that come back in one); else unchanged.
  */
-export function windowAfterAnswer(state: WindowState, limits: WindowLimits): WindowState {
-  if (!state.slowStart || state.flatRounds > 0) return state;
+export function windowAfterAnswer(
+  state: WindowState,
+  limits: WindowLimits,
+  roundSize: number,
+): WindowState {
+  if (!state.slowStart || state.flatRounds > 0 || state.size >= 2 * roundSize) return state;
   return { ...state, size: clampWindow(state.size + 1, limits) };
 }
 
@@ -122,8 +127,11 @@ export class AdaptiveWindow {
   private readonly waiting: (() => void)[] = [];
   /** Requests started so far: the number of the next one. */
   private sent = 0;
-  /** The round under way: when it began, the first request sent in it, what came back since. */
-  private round = { started: 0, firstSent: 0, bytes: 0, full: false };
+  /**
+   * The round under way: when it began, the first request sent in it, the window's size then,
+   * what came back since, whether the window was full.
+   */
+  private round = { started: 0, firstSent: 0, size: 0, bytes: 0, full: false };
 
   constructor(
     readonly limits: WindowLimits,
@@ -181,7 +189,9 @@ export class AdaptiveWindow {
       this.startRound(this.waiting.length > 0);
     } else {
       this.round.bytes += result.bytes;
-      if (this.round.full) this.state = windowAfterAnswer(this.state, this.limits);
+      if (this.round.full) {
+        this.state = windowAfterAnswer(this.state, this.limits, this.round.size);
+      }
       if (number >= this.round.firstSent && this.now() - this.round.started >= MIN_ROUND_MS) {
         if (this.round.full) {
           const ms = Math.max(this.now() - this.round.started, 0.001);
@@ -197,6 +207,12 @@ export class AdaptiveWindow {
   }
 
   private startRound(full: boolean): void {
-    this.round = { started: this.now(), firstSent: this.sent, bytes: 0, full };
+    this.round = {
+      started: this.now(),
+      firstSent: this.sent,
+      size: this.state.size,
+      bytes: 0,
+      full,
+    };
   }
 }

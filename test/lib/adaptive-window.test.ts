@@ -43,15 +43,18 @@ describe("window decisions", () => {
     expect(throughputFell(100, 60)).toBe(false);
   });
 
-  it("grows by one with each answer in slow start (doubling each round trip), up to the ceiling", () => {
+  it("grows by one with each answer in slow start, at most doubling in a round, up to the ceiling", () => {
     let state = initialWindow(limits);
-    for (let answer = 0; answer < 8; answer++) state = windowAfterAnswer(state, limits);
+    for (let answer = 0; answer < 8; answer++) state = windowAfterAnswer(state, limits, 8);
     expect(state.size).toBe(16);
-    for (let answer = 0; answer < 100; answer++) state = windowAfterAnswer(state, limits);
+    // At most twice the round's size in one round, however many answers come back in it.
+    for (let answer = 0; answer < 100; answer++) state = windowAfterAnswer(state, limits, 8);
+    expect(state.size).toBe(16);
+    for (let answer = 0; answer < 100; answer++) state = windowAfterAnswer(state, limits, 40);
     expect(state.size).toBe(64);
     // Not after a round without growth, nor after slow start.
-    expect(windowAfterAnswer({ ...state, size: 8, flatRounds: 1 }, limits).size).toBe(8);
-    expect(windowAfterAnswer({ ...state, size: 8, slowStart: false }, limits).size).toBe(8);
+    expect(windowAfterAnswer({ ...state, size: 8, flatRounds: 1 }, limits, 8).size).toBe(8);
+    expect(windowAfterAnswer({ ...state, size: 8, slowStart: false }, limits, 8).size).toBe(8);
   });
 
   it("leaves slow start after two rounds without growth, then grows by one per round while it grows", () => {
