@@ -16,8 +16,12 @@ export default defineConfig({
           name: "workerd",
           testTimeout: 30_000,
           include: ["test/edge/**/*.test.ts", "test/format/**/*.test.ts", "test/lib/**/*.test.ts"],
-          // src/lib is Web-API only (the Worker bundles it) but for atomic-file.ts, Node's.
-          exclude: [...configDefaults.exclude, "test/lib/atomic-file.test.ts"],
+          // src/lib is Web-API only (the Worker bundles it) but for its Node files, tested in Node only.
+          exclude: [
+            ...configDefaults.exclude,
+            "test/lib/atomic-file.test.ts",
+            "test/lib/sha256-native.test.ts",
+          ],
         },
       },
       {

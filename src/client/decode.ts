@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import { promisify } from "node:util";
 import { gunzip } from "node:zlib";
@@ -6,6 +5,7 @@ import { checkChunkId, checkChunkLength, chunkCodec } from "../format/chunk-chec
 import { decodeFrame } from "../format/codec.js";
 import { FormatError } from "../format/errors.js";
 import { inspectZstdFrame, ZSTD_MAX_BLOCK } from "../format/zstd-frame.js";
+import { sha256HexNative } from "../lib/sha256-native.js";
 
 interface ZstdDecoder {
   decode(frame: Buffer): Promise<Buffer>;
@@ -35,11 +35,6 @@ export async function decodeChunk(
   checkChunkLength(id, length, bytes.byteLength);
   checkChunkId(id, sha256HexNative(bytes));
   return bytes;
-}
-
-/** Lowercase hex SHA-256 of `bytes` by node:crypto: synchronous, no copy into WebCrypto. */
-export function sha256HexNative(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
 }
 
 async function decompress(frame: Buffer, length: number): Promise<Uint8Array> {

@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { Ref } from "../format/ref.js";
 import { verifyRefSignature } from "../format/ref.js";
 import { writeFileAtomic } from "../lib/atomic-file.js";
-import { sha256HexNative } from "./decode.js";
+import { sha256HexNative } from "../lib/sha256-native.js";
 import { ClientError } from "./edge-client.js";
 
 /** A ref refused: unsigned or wrongly signed under a pinned key, or older than one seen before. */

@@ -1,6 +1,6 @@
-import { createHash } from "node:crypto";
 import type { Chunking } from "../format/manifest.js";
 import { Limiter } from "../lib/limiter.js";
+import { sha256HexNative } from "../lib/sha256-native.js";
 import { chunkStream } from "./chunker.js";
 import { type CompressOptions, createCompressor } from "./compressor.js";
 import type { PublishTarget } from "./target.js";
@@ -80,7 +80,7 @@ export class ChunkUploader {
     const list: ChunkList = { chunks: [], lengths: [] };
     let batch: HashedChunk[] = [];
     for await (const bytes of chunkStream(source, chunking)) {
-      const id = createHash("sha256").update(bytes).digest("hex");
+      const id = sha256HexNative(bytes);
       list.chunks.push(id);
       list.lengths.push(bytes.byteLength);
       this.options.counts.chunks++;

@@ -1,9 +1,9 @@
-import { createHash } from "node:crypto";
 import { access, readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { EDGE_API } from "../format/api.js";
 import { decodeRef, encodeRef, nextHistory, type Ref, type RefUpdate } from "../format/ref.js";
 import { writeFileAtomic } from "../lib/atomic-file.js";
+import { sha256HexNative } from "../lib/sha256-native.js";
 import { type CurrentRef, type PublishTarget, RefConflictError } from "./target.js";
 
 /**
@@ -67,7 +67,7 @@ export class DirectoryTarget implements PublishTarget {
 }
 
 function etagOf(bytes: Uint8Array): string {
-  return `"${createHash("sha256").update(bytes).digest("hex")}"`;
+  return `"${sha256HexNative(bytes)}"`;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -10,7 +10,7 @@ import { promisify } from "node:util";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../../scripts/boot/tools.mjs";
-import { sha256HexNative as digest } from "../../src/client/decode.js";
+import { sha256HexNative as digest } from "../../src/lib/sha256-native.js";
 import { imageBytes, keygen, publishBytes, useEdgeAndDir } from "./edge.js";
 
 const run = promisify(execFile);

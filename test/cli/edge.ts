@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { Decoder } from "@toondepauw/node-zstd";
 import { afterAll, beforeAll, expect } from "vitest";
-import { sha256HexNative } from "../../src/client/decode.js";
 import { EDGE_API } from "../../src/format/api.js";
 import { decodeManifest, type Manifest } from "../../src/format/manifest.js";
+import { sha256HexNative } from "../../src/lib/sha256-native.js";
 import { xorshift32 } from "../../testing/random.mjs";
 import { type LocalEdge, startEdgeWorker } from "../../testing/workers.mjs";
 

@@ -1,8 +1,8 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { sha256HexNative as digest } from "../../src/client/decode.js";
 import { EDGE_API } from "../../src/format/api.js";
+import { sha256HexNative as digest } from "../../src/lib/sha256-native.js";
 import { type FaultRule, startProxy } from "../../testing/http-proxy.mjs";
 import { imageBytes, publishBytes, readBack, runFetch, runPublish, useEdgeAndDir } from "./edge.js";
 

@@ -2,7 +2,6 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
-import { sha256HexNative as digest } from "../../src/client/decode.js";
 import { EDGE_API, type ObjectPage } from "../../src/format/api.js";
 import {
   allChunkIds,
@@ -10,6 +9,7 @@ import {
   encodeManifest,
   MANIFEST_VERSION,
 } from "../../src/format/manifest.js";
+import { sha256HexNative as digest } from "../../src/lib/sha256-native.js";
 import { imageBytes, publishBytes, runCli, runFetch, useEdgeAndDir } from "./edge.js";
 
 const fixture = useEdgeAndDir();

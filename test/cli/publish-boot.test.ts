@@ -1,10 +1,10 @@
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { sha256HexNative as digest } from "../../src/client/decode.js";
 import { EDGE_API, type RootfsListing } from "../../src/format/api.js";
 import { BOOT_FILE_CHUNK_BYTES } from "../../src/format/boot-files.js";
 import type { RootfsSummary } from "../../src/format/ref.js";
+import { sha256HexNative as digest } from "../../src/lib/sha256-native.js";
 import {
   imageBytes,
   runCli,

@@ -2,8 +2,8 @@ import { spawn } from "node:child_process";
 import { chmod, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { sha256HexNative as digest } from "../../src/client/decode.js";
 import { EDGE_API } from "../../src/format/api.js";
+import { sha256HexNative as digest } from "../../src/lib/sha256-native.js";
 import { imageBytes, keygen, readBack, runCli, runPublish, useEdgeAndDir } from "./edge.js";
 
 const fixture = useEdgeAndDir();

@@ -5,7 +5,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { sha256HexNative as digest } from "../../src/client/decode.js";
+import { sha256HexNative as digest } from "../../src/lib/sha256-native.js";
 import { startProxy } from "../../testing/http-proxy.mjs";
 import { imageBytes, publishBytes, runPublish, startEdge, useEdgeAndDir } from "./edge.js";
 

@@ -1,7 +1,7 @@
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { sha256HexNative as digest } from "../../src/client/decode.js";
+import { sha256HexNative as digest } from "../../src/lib/sha256-native.js";
 import { startProxy } from "../../testing/http-proxy.mjs";
 import { imageBytes, publishBytes, runCli, runFetch, useEdgeAndDir } from "../cli/edge.js";
 import { closedPort } from "./loopback-servers.js";

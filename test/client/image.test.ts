@@ -1,8 +1,8 @@
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { sha256HexNative as digest } from "../../src/client/decode.js";
 import { BootClient } from "../../src/client/index.js";
+import { sha256HexNative as digest } from "../../src/lib/sha256-native.js";
 import { startProxy } from "../../testing/http-proxy.mjs";
 import { imageBytes, runPublish, useEdgeAndDir } from "../cli/edge.js";
 

@@ -2,8 +2,8 @@ import { readFile, writeFile } from "node:fs/promises";
 import { type AddressInfo, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { sha256HexNative as digest } from "../../src/client/decode.js";
 import { BootClient } from "../../src/client/index.js";
+import { sha256HexNative as digest } from "../../src/lib/sha256-native.js";
 import { imageBytes, runCli, tempDir } from "../cli/edge.js";
 import { closedPort, startStaticServer } from "./loopback-servers.js";
 

@@ -3,7 +3,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sha256HexNative as digest } from "../../src/client/decode.js";
+import { sha256HexNative as digest } from "../../src/lib/sha256-native.js";
 import { type NbdProcess, startNbd } from "../../testing/edgeboot-nbd.mjs";
 import { imageBytes, runCli, useEdgeAndDir } from "../cli/edge.js";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { sha256HexNative as sha } from "../../src/client/decode.js";
 import { FormatError } from "../../src/format/errors.js";
 import type { Chunking } from "../../src/format/manifest.js";
+import { sha256HexNative as sha } from "../../src/lib/sha256-native.js";
 import {
   chunkBuffer,
   chunkStream,

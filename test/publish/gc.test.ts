@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { sha256HexNative as digest } from "../../src/client/decode.js";
 import type { ObjectPage } from "../../src/format/api.js";
 import { encodeManifest } from "../../src/format/manifest.js";
+import { sha256HexNative as digest } from "../../src/lib/sha256-native.js";
 import type { ObjectListing } from "../../src/publish/edge-target.js";
 import { collectGarbage, type GcStore } from "../../src/publish/gc.js";
 import { PublishError } from "../../src/publish/target.js";

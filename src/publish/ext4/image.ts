@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import { constants } from "node:fs";
 import { copyFile, rename, rm, stat, statfs, truncate, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { sha256HexNative } from "../../lib/sha256-native.js";
 import { mebibytes } from "../../lib/units.js";
 import { ImageError } from "./errors.js";
 import {
@@ -117,7 +117,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * scripts/boot/tools.mjs's stableUuid, so images made before keep theirs).
  */
 export function stableUuid(seed: string): string {
-  const hex = createHash("sha256").update(seed).digest("hex");
+  const hex = sha256HexNative(seed);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
 }
 

@@ -1,10 +1,10 @@
-import { sha256HexNative } from "../../../src/client/decode.js";
 import type { NbdExport, NbdExportSource } from "../../../src/client/nbd/exports.js";
 import {
   createNbdServer,
   type NbdServer,
   type NbdServerOptions,
 } from "../../../src/client/nbd/server.js";
+import { sha256HexNative } from "../../../src/lib/sha256-native.js";
 import { xorshift32 } from "../../../testing/random.mjs";
 
 /** 5 MiB + 123 bytes: not a multiple of any block size. */
