@@ -8,12 +8,13 @@
 // packages, cached): v1 the boot root, v2 = v1 + one small package (iputils-ping), v3 = v2 with a
 // configuration file changed (journald.conf). Each is made into an image twice: fresh
 // (`edgeboot image TREE`, reproducible) and on the previous one (`edgeboot image TREE --base`).
-// Each series of images is published in turn (`edgeboot publish --out`, one store per series and
-// chunking) with fixed:256K, cdc: and casync:, and after each publish a client that fetched the
-// previous version fetches the new one with its cache warm (`edgeboot fetch --cache-dir`, from a
-// static server that counts what it sends and, like the edge Worker, sends a manifest gzip-encoded
-// to a client that asks). Beside them: the bytes of the files that changed and
-// the growth of one casync directory store (`casync make --store=S vN.caidx TREE`).
+// Each series of images is published in turn with fixed:256K, cdc: and casync:, to a directory
+// store (`edgeboot publish --out`, for what is uploaded) and to the edge Worker in Miniflare (one
+// per series and chunking), and after each publish a client that fetched the previous version
+// fetches the new one with its cache warm (`edgeboot fetch --cache-dir`) through the edge, behind a
+// proxy that counts the body bytes on the wire (the manifest gzip-encoded, as the Worker sends it
+// to a client that asks). Beside them: the bytes of the files that changed and the growth of one
+// casync directory store (`casync make --store=S vN.caidx TREE`).
 // Writes bench/results/updates.md. Not a test: it asserts nothing.
 //
 // Environment: EDGEBOOT_BENCH_CACHE (scratch directory), EDGEBOOT_BENCH_NO_BUILD=1 (use dist/cli).
@@ -30,11 +31,13 @@ import { join } from "node:path";
 import { DEBIAN_VARIANTS, prepareDebianTree, SOURCE_DATE_EPOCH } from "../scripts/boot/debian.mjs";
 import { obtainKernel } from "../scripts/boot/kernel.mjs";
 import { stableUuid } from "../scripts/boot/tools.mjs";
+import { bundleWorker } from "../scripts/worker-bundle.mjs";
+import { startProxy } from "../testing/http-proxy.mjs";
+import { startEdgeWorker } from "../testing/workers.mjs";
 import { buildCli, CACHE, log, notesMarker, ROOT, run, writeResults } from "./lib/run.mjs";
 import { chunkFiles } from "./lib/stores.mjs";
 import { changedFiles, differingBlocks } from "./lib/updates-diff.mjs";
 import { renderUpdates } from "./lib/updates-report.mjs";
-import { startStaticServer } from "./lib/updates-server.mjs";
 
 const WORK = join(CACHE, "updates");
 const RESULTS = join(ROOT, "bench", "results", "updates.md");
@@ -43,6 +46,10 @@ export const MODES = ["fresh", "base"];
 /** The configuration change of v3: journald keeps its logs in memory only. */
 const CONFIG_FILE = "etc/systemd/journald.conf";
 const HOSTNAME = "debian-a";
+/** The publish token of the edge Worker each series is published to. */
+const TOKEN = "edgeboot-bench-updates-token";
+/** The path of manifest `id` on an edge (src/format/api.ts's EDGE_API.manifest.path). */
+const manifestPathOf = (/** @type {string} */ id) => `/v1/manifests/${id}`;
 
 /**
  * The CLI this run drives: a copy of dist/cli taken at the start (inside the repository, so its
@@ -125,62 +132,74 @@ async function main() {
   await Promise.all([v1.remove(), v2.remove(), run(["rm", "-rf", tree3])]);
 
   log("publish each series in turn, and fetch each version with the previous one's cache");
+  const workerDir = join(WORK, "worker");
+  await bundleWorker({ entry: "src/edge/index.ts", outdir: workerDir, cwd: ROOT });
   const steps = [];
   for (const chunking of CHUNKINGS) {
     for (const mode of MODES) {
       const slug = `${mode}-${chunking.replace(/[:/]/g, "_")}`;
       const store = join(WORK, "stores", slug);
       const cache = join(WORK, "caches", slug);
-      const server = await startStaticServer(store);
+      const edge = await startEdgeWorker(join(workerDir, "edge.js"), { token: TOKEN });
+      const wire = await startProxy({ upstream: edge.url });
       let chunksBefore = new Map();
       try {
         for (const [i, version] of versions.entries()) {
           const image = images[mode][i].path;
-          const argv = ["node", CLI, "publish", image, "--name", "debian"];
-          const published = await run([...argv, "--out", store, "--chunking", chunking]);
-          const manifestId = /manifest\s+([0-9a-f]{64})/.exec(published.stdout)?.[1];
-          const manifest = readFileSync(join(store, "v1", "manifests", `${manifestId}`));
-          const refBytes = statSync(join(store, "v1", "rootfs", "debian")).size;
+          const argv = ["node", CLI, "publish", image, "--name", "debian", "--chunking", chunking];
+          await run([...argv, "--out", store]);
+          const onEdge = await run([...argv, "--edge", edge.url], {
+            env: { ...process.env, EDGEBOOT_TOKEN: TOKEN },
+          });
+          const manifestId = /manifest\s+([0-9a-f]{64})/.exec(onEdge.stdout)?.[1] ?? "";
+          const manifestPath = manifestPathOf(manifestId);
+          const head = await fetch(`${edge.url}${manifestPath}`, { method: "HEAD" });
+          const manifestBytes = Number(head.headers.get("Content-Length"));
           const chunks = chunkFiles(store, "edgeboot").files;
           let newBytes = 0;
           for (const [id, size] of chunks) if (!chunksBefore.has(id)) newBytes += size;
           const newChunks = chunks.size - chunksBefore.size;
           chunksBefore = chunks;
-          const before = server.sent();
+          const mark = wire.mark();
           const out = join(WORK, "fetched.img");
           const fetched = await run([
-            ...["node", CLI, "fetch", server.url, "debian", "-o", out],
+            ...["node", CLI, "fetch", wire.url, "debian", "-o", out],
             ...["--cache-dir", cache],
           ]);
           rmSync(out, { force: true });
-          const after = server.sent();
+          const sent = wire.requests.slice(mark.index);
+          const bytesOf = (/** @type {typeof sent} */ list) =>
+            list.reduce((sum, r) => sum + r.bytes, 0);
+          const manifestReads = sent.filter((r) => r.path === manifestPath);
           const summary = /chunks\s+\d+: (\d+) downloaded[\s\S]*manifest\s+([0-9a-f]{64})/.exec(
             fetched.stdout,
           );
-          if (summary?.[2] !== manifestId) {
+          if (summary?.[2] !== manifestId || manifestReads.length !== 1) {
             throw new Error(
-              `edgeboot fetch did not fetch manifest ${manifestId}:\n${fetched.stdout}`,
+              `edgeboot fetch did not fetch manifest ${manifestId} once:\n${fetched.stdout}`,
             );
           }
+          const refRead = sent.find((r) => r.path.startsWith("/v1/rootfs/"));
           steps.push({
             chunking,
             mode,
             version: version.name,
             newChunks,
             newBytes,
-            manifestBytes: manifest.length,
-            manifestSentBytes: after.manifestBytes - before.manifestBytes,
-            refBytes,
+            manifestBytes,
+            manifestSentBytes: bytesOf(manifestReads),
+            refBytes: refRead ? refRead.bytes : 0,
             fetchedChunks: Number(summary[1]),
-            fetchedBytes: after.bytes - before.bytes,
-            requests: after.requests - before.requests,
+            fetchedBytes: bytesOf(sent),
+            requests: sent.length,
           });
           log(
-            `${chunking} ${mode} ${version.name}: ${newChunks} new chunks, fetched ${after.bytes - before.bytes} bytes`,
+            `${chunking} ${mode} ${version.name}: ${newChunks} new chunks, fetched ${bytesOf(sent)} bytes (manifest ${bytesOf(manifestReads)} of ${manifestBytes})`,
           );
         }
       } finally {
-        await server.close();
+        await wire.close();
+        await edge.close();
       }
       rmSync(store, { recursive: true, force: true });
       rmSync(cache, { recursive: true, force: true });
