@@ -7,8 +7,8 @@
 // the runtime's cache. src/ stays untouched; bundled by esbuild like the test Worker. A counter
 // costs an integer increment per call, nothing a benchmark can see.
 import { createApp } from "../../src/edge/app.ts";
-import { defaultCache } from "../../src/edge/storage/response-cache.ts";
 import { r2Storage } from "../../src/edge/storage/r2.ts";
+import { defaultCache } from "../../src/edge/storage/response-cache.ts";
 
 const counts = {
   r2: { get: 0, head: 0, put: 0, delete: 0, list: 0 },
