@@ -34,7 +34,8 @@ import { stableUuid } from "../scripts/boot/tools.mjs";
 import { bundleWorker } from "../scripts/worker-bundle.mjs";
 import { startProxy } from "../testing/http-proxy.mjs";
 import { startEdgeWorker } from "../testing/workers.mjs";
-import { buildCli, CACHE, log, notesMarker, ROOT, run, writeResults } from "./lib/run.mjs";
+import { buildCli, CACHE, log, ROOT, run } from "./lib/run.mjs";
+import { runScript, saveReport } from "./lib/script.mjs";
 import { chunkFiles } from "./lib/stores.mjs";
 import { changedFiles, differingBlocks } from "./lib/updates-diff.mjs";
 import { renderUpdates } from "./lib/updates-report.mjs";
@@ -208,10 +209,8 @@ async function main() {
   for (const mode of MODES) for (const image of images[mode]) rmSync(image.path, { force: true });
 
   const report = renderUpdates({ versions, images, steps, chunkings: CHUNKINGS });
-  writeResults(RESULTS, report, notesMarker("bench/updates.mjs"));
-  process.stdout.write(report);
-  log(`wrote ${RESULTS}`);
+  saveReport("bench/updates.mjs", RESULTS, report);
 }
 
 if (!existsSync(join(ROOT, "node_modules"))) throw new Error("run npm ci first");
-await main();
+await runScript("bench/updates.mjs", main);
