@@ -1,5 +1,8 @@
 // The results file of bench/updates.mjs (bench/results/updates.md), from its measurements.
 import { machineLines, x } from "./run.mjs";
+import { template } from "./template.mjs";
+
+const TEMPLATE = template("updates");
 
 /** The chunking `edgeboot publish` uses when given none. */
 const DEFAULT_CHUNKING = "fixed:256K";
@@ -19,33 +22,14 @@ const mb = (bytes) => `${(bytes / 1e6).toFixed(2)} MB`;
 export function renderUpdates({ versions, images, steps, chunkings }) {
   const byName = Object.fromEntries(versions.map((v) => [v.name, v]));
   const modeLabel = { fresh: "fresh (`edgeboot image TREE`)", base: "on the previous (`--base`)" };
-  const lines = [
-    "# Updates: what a new version of a Debian root costs",
-    "",
-    "`npm run bench:updates` (bench/updates.mjs). Three versions of a Debian bookworm root built with",
-    "mmdebstrap (scripts/boot/debian.mjs), each made into an ext4 image fresh and on the previous",
-    "version's image, published in turn (one edge and one directory store per series and chunking)",
-    "and fetched by a client whose cache holds the previous version (`edgeboot fetch --cache-dir`)",
-    "from the edge Worker in Miniflare, through a proxy counting the body bytes on the wire. The",
-    "client asks for the manifest gzip-encoded and the Worker sends it so; chunks are compressed",
-    "frames and go as stored.",
-    "",
-    ...machineLines(),
-    ...versions.map((v) => `- ${v.name}: ${v.what}`),
-    "",
+  const sections = [
+    TEMPLATE.section("intro", {
+      machine: [...machineLines(), ...versions.map((v) => `- ${v.name}: ${v.what}`)].join("\n"),
+    }),
   ];
 
   const v2 = byName.v2;
-  lines.push(
-    `## Target: one package (v1 → v2), default chunking (${DEFAULT_CHUNKING})`,
-    "",
-    "A warm client fetches at most 2× the changed files' bytes and at most 1.0× casync's directory-tree",
-    "store growth. Fetched = the new manifest (gzip-encoded) and ref + the chunks the cache lacked; a",
-    "casync client fetches its new index (.caidx) besides the store's new chunks, shown for comparison.",
-    "",
-    "| image built | warm client fetched | of which manifest + ref | changed files | ≤ 2× changed files | casync store growth | ≤ 1.0× casync | casync growth + .caidx | verdict |",
-    "|---|---:|---:|---:|---|---:|---|---:|---|",
-  );
+  const targetRows = [];
   for (const mode of Object.keys(images)) {
     const step = steps.find(
       (s) => s.chunking === DEFAULT_CHUNKING && s.mode === mode && s.version === "v2",
@@ -55,76 +39,47 @@ export function renderUpdates({ versions, images, steps, chunkings }) {
     const growth = v2.casync.growth;
     const files = step.fetchedBytes <= 2 * changed;
     const casync = step.fetchedBytes <= growth;
-    lines.push(
+    targetRows.push(
       `| ${modeLabel[mode]} | ${mb(step.fetchedBytes)} | ${mb(step.manifestSentBytes + step.refBytes)} | ${mb(changed)} | ${files ? "yes" : "NO"} (${x(step.fetchedBytes, changed)}) | ${mb(growth)} | ${casync ? "yes" : "NO"} (${x(step.fetchedBytes, growth)}) | ${mb(growth + v2.casync.indexBytes)} (${x(step.fetchedBytes, growth + v2.casync.indexBytes)}) | ${files && casync ? "meets both" : "misses"} |`,
     );
   }
-
-  lines.push(
-    "",
-    "## The versions",
-    "",
-    "Changed files: regular files and symlinks new or different in content (compared byte for byte), their sizes added up.",
-    "",
-    "| version | files new or changed | their bytes | entries deleted | casync directory store growth | its .caidx | casync make |",
-    "|---|---:|---:|---:|---:|---:|---:|",
+  sections.push(
+    TEMPLATE.section("target", { chunking: DEFAULT_CHUNKING, rows: targetRows.join("\n") }),
   );
-  for (const v of versions) {
+
+  const versionRows = versions.map((v) => {
     const c = v.changed;
-    lines.push(
-      `| ${v.name} | ${c ? c.files : "all"} | ${c ? mb(c.bytes) : "–"} | ${c ? c.deleted : "–"} | ${mb(v.casync.growth)} | ${mb(v.casync.indexBytes)} | ${v.casync.seconds.toFixed(1)} s |`,
-    );
-  }
+    return `| ${v.name} | ${c ? c.files : "all"} | ${c ? mb(c.bytes) : "–"} | ${c ? c.deleted : "–"} | ${mb(v.casync.growth)} | ${mb(v.casync.indexBytes)} | ${v.casync.seconds.toFixed(1)} s |`;
+  });
+  sections.push(TEMPLATE.section("versions", { rows: versionRows.join("\n") }));
   for (const v of versions) {
     if (!v.changed) continue;
     const shown = v.changed.paths.slice(0, 12).map((p) => `\`${p}\``);
     const more = v.changed.paths.length - shown.length;
-    lines.push(
-      "",
-      `${v.name}'s changed files: ${shown.join(", ")}${more > 0 ? `, and ${more} more` : ""}.`,
-    );
+    const paths = `${shown.join(", ")}${more > 0 ? `, and ${more} more` : ""}`;
+    sections.push(TEMPLATE.section("changed-files", { version: v.name, paths }));
   }
 
-  lines.push(
-    "",
-    "## The images",
-    "",
-    "| image built | version | size | made in | 4 KiB blocks differing from the previous version |",
-    "|---|---|---:|---:|---:|",
-  );
-  for (const [mode, series] of Object.entries(images)) {
-    series.forEach((image, i) => {
+  const imageRows = Object.entries(images).flatMap(([mode, series]) =>
+    series.map((image, i) => {
       const made = mode === "base" && i === 0 ? "(the fresh v1)" : `${image.seconds.toFixed(1)} s`;
       const blocks =
         image.blocks === undefined ? "–" : `${image.blocks} (${mb(image.blocks * 4096)})`;
-      lines.push(
-        `| ${modeLabel[mode]} | ${versions[i]?.name} | ${mb(image.bytes)} | ${made} | ${blocks} |`,
-      );
-    });
-  }
-
-  lines.push(
-    "",
-    "## Publishing each version, and what a warm client fetches",
-    "",
-    "Uploaded: the new chunk objects' bytes in the store (compressed). Manifest: its size as stored",
-    "(JSON) and as the edge sent it, gzip-encoded. Fetched: the body bytes the edge sent to",
-    "`edgeboot fetch` of the new version with the previous version's cache (v1: cold), manifest and",
-    "ref included.",
-    "",
-    "| chunking | image built | version | new chunks | uploaded | manifest (sent gzip) | fetched chunks | fetched | × changed files | × casync growth |",
-    "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+      return `| ${modeLabel[mode]} | ${versions[i]?.name} | ${mb(image.bytes)} | ${made} | ${blocks} |`;
+    }),
   );
-  for (const chunking of chunkings) {
-    for (const s of steps.filter((step) => step.chunking === chunking)) {
-      const v = byName[s.version];
-      const changed = v?.changed ? x(s.fetchedBytes, v.changed.bytes) : "–";
-      const casync = v?.changed ? x(s.fetchedBytes, v.casync.growth) : "–";
-      lines.push(
-        `| ${s.chunking} | ${modeLabel[s.mode]} | ${s.version} | ${s.newChunks} | ${mb(s.newBytes)} | ${mb(s.manifestBytes)} (${mb(s.manifestSentBytes)}) | ${s.fetchedChunks} | ${mb(s.fetchedBytes)} | ${changed} | ${casync} |`,
-      );
-    }
-  }
-  lines.push("");
-  return `${lines.join("\n")}\n`;
+  sections.push(TEMPLATE.section("images", { rows: imageRows.join("\n") }));
+
+  const stepRows = chunkings.flatMap((chunking) =>
+    steps
+      .filter((step) => step.chunking === chunking)
+      .map((s) => {
+        const v = byName[s.version];
+        const changed = v?.changed ? x(s.fetchedBytes, v.changed.bytes) : "–";
+        const casync = v?.changed ? x(s.fetchedBytes, v.casync.growth) : "–";
+        return `| ${s.chunking} | ${modeLabel[s.mode]} | ${s.version} | ${s.newChunks} | ${mb(s.newBytes)} | ${mb(s.manifestBytes)} (${mb(s.manifestSentBytes)}) | ${s.fetchedChunks} | ${mb(s.fetchedBytes)} | ${changed} | ${casync} |`;
+      }),
+  );
+  sections.push(TEMPLATE.section("steps", { rows: stepRows.join("\n") }));
+  return `${sections.join("\n\n")}\n\n`;
 }
