@@ -69,7 +69,7 @@ export function summarize(readResult) {
     }
     const header = headerLines(text);
     if (header) out.push(header, "");
-    const targets = ["Targets?\\b", "What \\S+ would take"].flatMap((heading) =>
+    const targets = ["Targets?\\b", "What .+ would take"].flatMap((heading) =>
       sections(text.split("<!-- hand-written notes")[0], heading),
     );
     for (const target of targets) out.push(target.replace(/^## /, "### "), "");

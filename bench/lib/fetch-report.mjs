@@ -7,7 +7,13 @@ import { template } from "./template.mjs";
 
 const prose = template("fetch");
 
-const TARGET = 3;
+/**
+ * CPU per byte (issue 14), on loopback against a cold casync extract's MB/s, same run: a cold
+ * fetch at least COLD_TARGET× (STRETCH_TARGET× the stretch), a warm one at least WARM_TARGET×.
+ */
+const COLD_TARGET = 1;
+const STRETCH_TARGET = 1.5;
+const WARM_TARGET = 2;
 /** Latency hiding: behind this round trip, a cold fetch takes at most LATENCY_TARGET × its loopback time. */
 const LATENCY_RTT_MS = 200;
 const LATENCY_TARGET = 1.5;
@@ -101,15 +107,29 @@ export function render(run) {
   }
   out.push(prose.section("whole-image", { table: wholeRows.join("\n") }), "");
 
-  const targetRows = ["| configuration | best | every round | verdict |", "|---|---|---|---|"];
-  for (const c of configs.filter((k) => !k.peer && !k.coldKey && !k.floor && !k.rttMs)) {
+  const targetRows = [
+    "| configuration | target | best | every round | stretch: cold at least 1.5× | verdict |",
+    "|---|---|---|---|---|---|",
+  ];
+  for (const c of configs.filter((k) => !k.peer && !k.floor && !k.rttMs)) {
+    const target = c.coldKey ? WARM_TARGET : COLD_TARGET;
     const ratio = speed(c.best) / speed(peer.best);
     const rounds = c.runs.map((r, i) => peer.runs[i].seconds / r.seconds);
+    const met = (v) => `${v >= target ? "yes" : "NO"} (${v.toFixed(2)}×)`;
+    const stretch = c.coldKey ? "–" : ratio >= STRETCH_TARGET ? "yes" : "NO";
     targetRows.push(
-      `| ${c.label} | ${ratio >= TARGET ? "yes" : "NO"} (${ratio.toFixed(2)}×) | ${Math.min(...rounds) >= TARGET ? "yes" : "NO"} (${rounds.map((v) => `${v.toFixed(2)}×`).join(", ")}) | ${ratio >= TARGET ? "meets" : "misses"} the target |`,
+      `| ${c.label} | ${c.coldKey ? "warm" : "cold"}: at least ${target}× | ${met(ratio)} | ${Math.min(...rounds) >= target ? "yes" : "NO"} (${rounds.map((v) => `${v.toFixed(2)}×`).join(", ")}) | ${stretch} | ${ratio >= target ? "meets" : "misses"} the target |`,
     );
   }
-  out.push(prose.section("target", { target: TARGET, table: targetRows.join("\n") }), "");
+  out.push(
+    prose.section("target", {
+      cold: COLD_TARGET,
+      stretch: STRETCH_TARGET,
+      warm: WARM_TARGET,
+      table: targetRows.join("\n"),
+    }),
+    "",
+  );
   out.push(...latencySections(configs, delays));
   out.push(...nativeWorkSection(run.native, peer, places));
 
@@ -236,7 +256,7 @@ function latencySection(latency, places) {
 function nativeWorkSection(native, peer, places) {
   if (!native) return [];
   const cores = availableParallelism();
-  const budget = (IMAGE_BYTES / 1e6 / (TARGET * speed(peer.best))) * cores;
+  const budget = (IMAGE_BYTES / 1e6 / (STRETCH_TARGET * speed(peer.best))) * cores;
   const bound = (cpu) => {
     const wall = cpu / cores;
     const rate = IMAGE_BYTES / 1e6 / wall;
@@ -251,9 +271,9 @@ function nativeWorkSection(native, peer, places) {
     `| decode + chunk ids + image sha256 (every check) | ${bound(native.decode + 2 * native.sha256)} |`,
   ];
   const section = prose.section("native-work", {
-    target: TARGET,
-    targetMBps: (TARGET * speed(peer.best)).toFixed(0),
-    targetSeconds: (IMAGE_BYTES / 1e6 / (TARGET * speed(peer.best))).toFixed(2),
+    target: STRETCH_TARGET,
+    targetMBps: (STRETCH_TARGET * speed(peer.best)).toFixed(0),
+    targetSeconds: (IMAGE_BYTES / 1e6 / (STRETCH_TARGET * speed(peer.best))).toFixed(2),
     budget: budget.toFixed(2),
     cores,
     commands: native.commands.map(places).join("\n"),
@@ -291,8 +311,8 @@ function observations(configs, peer, latency) {
       floor: floor.toFixed(2),
       ceiling: (IMAGE_BYTES / 1e6 / floor).toFixed(0),
       ceilingOverCasync: x(IMAGE_BYTES / 1e6 / floor, speed(peer.best)),
-      target: TARGET,
-      budget: ((IMAGE_BYTES / 1e6 / (TARGET * speed(peer.best))) * cores).toFixed(2),
+      target: STRETCH_TARGET,
+      budget: ((IMAGE_BYTES / 1e6 / (STRETCH_TARGET * speed(peer.best))) * cores).toFixed(2),
     }),
   );
   const perRequest = configs
