@@ -1,6 +1,6 @@
 import { promisify } from "node:util";
 import { gunzip } from "node:zlib";
-import { Agent, type Dispatcher, request } from "undici";
+import { Agent, type Dispatcher } from "undici";
 import { EDGE_API, problemDetail } from "../format/api.js";
 import { errorText } from "../lib/errors.js";
 import { backoffDelay, isTransientStatus, sleep } from "./retry.js";
@@ -109,28 +109,91 @@ export class EdgeHttp {
     const gzip = asksForGzip(req);
     if (gzip) headers["Accept-Encoding"] = "gzip";
     if (this.options.token) headers.Authorization = `Bearer ${this.options.token}`;
-    let answer: Dispatcher.ResponseData;
-    try {
-      answer = await request(url, {
-        method: req.method ?? "GET",
-        dispatcher: this.agent,
-        headers,
-        body: req.body,
-        signal: this.options.timeoutWholeExchange ? AbortSignal.timeout(this.timeoutMs) : undefined,
-      });
-    } catch (error) {
-      throw new ExchangeFailure(url, this.reasonOf(error, "the answer"), true);
-    }
-    const body = await readBody(answer.body, url, req.maxBytes).catch((error: unknown) => {
-      if (error instanceof ExchangeFailure) throw error;
-      throw new ExchangeFailure(url, this.reasonOf(error, "the body"), true);
-    });
+    const answer = await this.dispatchWhole(url, req, headers);
     if (gzip && String(answer.headers["content-encoding"]).toLowerCase() === "gzip") {
-      const decoded = await decodeGzip(body, url, req.maxBytes);
+      const decoded = await decodeGzip(answer.body, url, req.maxBytes);
       const { "content-encoding": _, "content-length": __, ...headers } = answer.headers;
-      return { url, status: answer.statusCode, headers, body: decoded };
+      return { url, status: answer.status, headers, body: decoded };
     }
-    return { url, status: answer.statusCode, headers: answer.headers, body };
+    return answer;
+  }
+
+  /**
+   * One exchange through undici's `dispatch`: the body's pieces go straight into one buffer sized
+   * from Content-Length (no stream objects), and an answer longer than `maxBytes` fails at once.
+   */
+  private dispatchWhole(
+    url: string,
+    req: EdgeRequest,
+    headers: Record<string, string>,
+  ): Promise<EdgeAnswer> {
+    const target = new URL(url);
+    return new Promise<EdgeAnswer>((resolve, reject) => {
+      const body = new BodyCollector(url, req.maxBytes);
+      let controller: Dispatcher.DispatchController | undefined;
+      let status = 0;
+      let answerHeaders: EdgeAnswer["headers"] = {};
+      let awaited: "the answer" | "the body" = "the answer";
+      let timer: NodeJS.Timeout | undefined;
+      let failed: Error | undefined;
+      const fail = (error: unknown) => {
+        if (failed) return;
+        failed = error instanceof Error ? error : new Error(String(error));
+        clearTimeout(timer);
+        reject(
+          error instanceof ExchangeFailure
+            ? error
+            : new ExchangeFailure(url, this.reasonOf(error, awaited), true),
+        );
+        controller?.abort(failed);
+      };
+      if (this.options.timeoutWholeExchange) {
+        timer = setTimeout(() => {
+          const timeout = new Error(`timed out after ${this.timeoutMs / 1000} s`);
+          timeout.name = "TimeoutError";
+          fail(timeout);
+        }, this.timeoutMs);
+      }
+      this.agent.dispatch(
+        {
+          origin: target.origin,
+          path: target.pathname + target.search,
+          method: req.method ?? "GET",
+          headers,
+          body: req.body,
+        },
+        {
+          onRequestStart: (c) => {
+            controller = c;
+            if (failed) c.abort(failed);
+          },
+          onResponseStart: (_c, statusCode, responseHeaders) => {
+            status = statusCode;
+            answerHeaders = responseHeaders;
+            awaited = "the body";
+            try {
+              body.expect(responseHeaders["content-length"]);
+            } catch (error) {
+              fail(error);
+            }
+          },
+          onResponseData: (_c, piece) => {
+            if (failed) return;
+            try {
+              body.add(piece);
+            } catch (error) {
+              fail(error);
+            }
+          },
+          onResponseEnd: () => {
+            if (failed) return;
+            clearTimeout(timer);
+            resolve({ url, status, headers: answerHeaders, body: body.whole() });
+          },
+          onResponseError: (_c, error) => fail(error),
+        },
+      );
+    });
   }
 
   /**
@@ -235,24 +298,54 @@ async function decodeGzip(body: Buffer, url: string, maxBytes?: number): Promise
   }
 }
 
-async function readBody(
-  body: AsyncIterable<Buffer> & { destroy(): void },
-  url: string,
-  maxBytes = Number.POSITIVE_INFINITY,
-): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let total = 0;
-  for await (const part of body) {
-    total += part.byteLength;
-    if (total > maxBytes) {
-      body.destroy();
-      throw new ExchangeFailure(
-        url,
-        `sent more than ${maxBytes} bytes: not an edgeboot object`,
-        false,
-      );
-    }
-    parts.push(part);
+/**
+ * An answer's body as its pieces arrive: into one buffer when Content-Length gives the size,
+ * else into a list joined at the end; more than `maxBytes` fails.
+ */
+class BodyCollector {
+  private whole_?: Buffer;
+  private readonly parts: Buffer[] = [];
+  private total = 0;
+
+  constructor(
+    private readonly url: string,
+    private readonly maxBytes = Number.POSITIVE_INFINITY,
+  ) {}
+
+  /** Takes the answer's Content-Length, if it has one: the buffer is sized from it. */
+  expect(contentLength: string | string[] | undefined): void {
+    this.parts.length = 0;
+    this.total = 0;
+    this.whole_ = undefined;
+    const size = typeof contentLength === "string" ? Number(contentLength) : Number.NaN;
+    if (!Number.isSafeInteger(size) || size < 0) return;
+    if (size > this.maxBytes) this.tooLong();
+    this.whole_ = Buffer.allocUnsafe(size);
   }
-  return Buffer.concat(parts, total);
+
+  add(piece: Buffer): void {
+    const end = this.total + piece.byteLength;
+    if (end > this.maxBytes) this.tooLong();
+    if (this.whole_ && end <= this.whole_.byteLength) piece.copy(this.whole_, this.total);
+    else this.parts.push(piece);
+    this.total = end;
+  }
+
+  whole(): Buffer {
+    if (this.whole_ && this.total === this.whole_.byteLength && this.parts.length === 0) {
+      return this.whole_;
+    }
+    const before = this.whole_
+      ? [this.whole_.subarray(0, Math.min(this.total, this.whole_.byteLength))]
+      : [];
+    return Buffer.concat([...before, ...this.parts], this.total);
+  }
+
+  private tooLong(): never {
+    throw new ExchangeFailure(
+      this.url,
+      `sent more than ${this.maxBytes} bytes: not an edgeboot object`,
+      false,
+    );
+  }
 }

@@ -108,3 +108,62 @@ describe("EdgeHttp's content codings", () => {
     }
   });
 });
+
+describe("EdgeHttp's bodies", () => {
+  const body = Buffer.from("0123456789".repeat(1000));
+
+  it("takes a body whole, with a Content-Length or chunked", async () => {
+    for (const sized of [true, false]) {
+      const http = await edgeOf((_req, res) => {
+        if (sized) res.writeHead(200, { "Content-Length": body.byteLength });
+        res.write(body.subarray(0, 3000));
+        setTimeout(() => res.end(body.subarray(3000)), 10);
+      });
+      try {
+        const answer = await http.exchange({ path: EDGE_API.chunk.path(id), maxBytes: 10_000 });
+        expect(answer.status).toBe(200);
+        expect(answer.body).toEqual(body);
+      } finally {
+        await http.close();
+      }
+    }
+  });
+
+  it("refuses a body over maxBytes, by its Content-Length or as it comes, and says why", async () => {
+    for (const sized of [true, false]) {
+      const http = await edgeOf((_req, res) => {
+        if (sized) res.writeHead(200, { "Content-Length": body.byteLength });
+        res.end(body);
+      });
+      try {
+        const exchange = http.exchange({ path: EDGE_API.chunk.path(id), maxBytes: 9_999 });
+        await expect(exchange).rejects.toBeInstanceOf(ExchangeFailure);
+        await expect(exchange).rejects.toThrow(/sent more than 9999 bytes: not an edgeboot object/);
+      } finally {
+        await http.close();
+      }
+    }
+  });
+
+  it("times out a whole exchange whose body stalls, and says so", async () => {
+    const sockets = new Set<Socket>();
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { "Content-Length": 10 });
+      res.write("01234");
+    });
+    server.on("connection", (socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    open.push({ server, sockets });
+    const port = (server.address() as AddressInfo).port;
+    const http = new EdgeHttp(new URL(`http://127.0.0.1:${port}/`), {
+      timeoutMs: 200,
+      timeoutWholeExchange: true,
+    });
+    try {
+      const exchange = http.exchange({ path: EDGE_API.chunk.path(id) });
+      await expect(exchange).rejects.toThrow(/timed out after 0.2 s/);
+    } finally {
+      await http.close();
+    }
+  });
+});
