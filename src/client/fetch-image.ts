@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
-import { open, rename, rm } from "node:fs/promises";
+import { close, open, writev } from "node:fs";
+import { rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { promisify } from "node:util";
 import { OrderedReadAhead } from "../lib/ordered-read-ahead.js";
 import { ClientError } from "./edge-client.js";
 import type { BootClient } from "./index.js";
@@ -47,9 +49,10 @@ export async function fetchImage(
     chunksDone: 0,
   };
   const temp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString("hex")}.part`);
-  const file = await open(temp, "w").catch((error: NodeJS.ErrnoException) => {
+  const fd = await promisify(open)(temp, "w").catch((error: NodeJS.ErrnoException) => {
     throw new ClientError(`cannot write ${path} (${error.code ?? error.message})`);
   });
+  const file = new ImageWriter(fd);
   const hash = createHash("sha256");
   try {
     // Twice the link's window loading ahead keeps it full (it is judged only when full); chunks
@@ -69,7 +72,7 @@ export async function fetchImage(
     );
     while (!ahead.done) {
       const bytes = await ahead.take();
-      await file.write(bytes);
+      await file.append(bytes);
       hash.update(bytes);
       progress.bytesDone += bytes.byteLength;
       progress.chunksDone++;
@@ -77,7 +80,7 @@ export async function fetchImage(
     }
     await file.close();
   } catch (error) {
-    await file.close().catch(() => undefined);
+    await file.abandon();
     await rm(temp, { force: true });
     throw error;
   }
@@ -99,4 +102,77 @@ export async function fetchImage(
     cached: after.disk - before.disk,
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+/** Writes of at most this many bytes go out together, in one `writev`. */
+const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
+
+/** Batches of writes under way at once. */
+const WRITES_IN_FLIGHT = 2;
+
+/**
+ * An output file written from its start, in order: appended bytes are gathered into batches, each
+ * one positional `writev` on libuv's thread pool, a few under way while the next chunks come.
+ * The bytes appended must not change until {@link close} (they are written later).
+ */
+class ImageWriter {
+  private batch: Uint8Array[] = [];
+  private batchBytes = 0;
+  private position = 0;
+  private readonly inFlight: Promise<void>[] = [];
+
+  constructor(private readonly fd: number) {}
+
+  /** Appends `bytes`; waits only when as many writes as allowed are under way. */
+  async append(bytes: Uint8Array): Promise<void> {
+    this.batch.push(bytes);
+    this.batchBytes += bytes.byteLength;
+    if (this.batchBytes >= WRITE_BATCH_BYTES) await this.flush();
+  }
+
+  /** Writes what is left, waits for every write, and closes the file. */
+  async close(): Promise<void> {
+    await this.flush();
+    await Promise.all(this.inFlight.splice(0));
+    await promisify(close)(this.fd);
+  }
+
+  /** Closes the file after a failure, whatever the writes under way do. */
+  async abandon(): Promise<void> {
+    await Promise.allSettled(this.inFlight.splice(0));
+    await promisify(close)(this.fd).catch(() => undefined);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.batch.length === 0) return;
+    const writing = writeAllAt(this.fd, this.batch, this.position);
+    writing.catch(() => undefined);
+    this.position += this.batchBytes;
+    this.batch = [];
+    this.batchBytes = 0;
+    this.inFlight.push(writing);
+    if (this.inFlight.length >= WRITES_IN_FLIGHT) await this.inFlight.shift();
+  }
+}
+
+/** Writes `parts` whole at `position` of `fd`, going on after a short write. */
+async function writeAllAt(fd: number, parts: Uint8Array[], position: number): Promise<void> {
+  let left = parts;
+  let at = position;
+  while (left.length > 0) {
+    let written = await new Promise<number>((resolve, reject) =>
+      writev(fd, left, at, (error, bytes) => (error ? reject(error) : resolve(bytes))),
+    );
+    if (written === 0) throw new Error(`writev wrote nothing at byte ${at}`);
+    at += written;
+    const rest: Uint8Array[] = [];
+    for (const part of left) {
+      if (written >= part.byteLength) written -= part.byteLength;
+      else {
+        rest.push(written > 0 ? part.subarray(written) : part);
+        written = 0;
+      }
+    }
+    left = rest;
+  }
 }
