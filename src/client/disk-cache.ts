@@ -1,8 +1,10 @@
-import { readdir, readFile, rm, stat, utimes } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { close, fstat, futimes, open, read, rename, write } from "node:fs";
+import { mkdir, readdir, rm, stat } from "node:fs/promises";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { promisify } from "node:util";
 import { isObjectId } from "../format/ids.js";
-import { writeFileAtomic } from "../lib/atomic-file.js";
 
 /** Default size limit of the local cache: 8 GiB. */
 export const DEFAULT_CACHE_LIMIT = 8 * 1024 ** 3;
@@ -53,6 +55,9 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
  */
 export class DiskCache {
   private readonly touched = new Map<string, number>();
+  /** Temporary files are `<prefix><n>`: one random prefix a process, then a counter. */
+  private readonly tempPrefix = `.${randomBytes(6).toString("hex")}.`;
+  private temps = 0;
   private writtenSinceCheck = 0;
   private pruning?: Promise<unknown>;
 
@@ -142,28 +147,54 @@ export class DiskCache {
     })();
   }
 
+  /**
+   * The file of `id`, or undefined: opened, sized, read whole and closed through file
+   * descriptors (no FileHandle), its mtime refreshed when older than the touch interval.
+   */
   private async read(kind: Kind, id: string): Promise<Buffer | undefined> {
     const path = this.path(kind, id);
-    let bytes: Buffer;
+    let fd: number;
     try {
-      bytes = await readFile(path);
+      fd = await fsOpen(path, "r");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw error;
     }
-    const now = Date.now();
-    if (now - (this.touched.get(id) ?? 0) > TOUCH_EVERY_MS) {
-      this.touched.set(id, now);
-      utimes(path, now / 1000, now / 1000).catch(() => undefined);
+    try {
+      const info = await fsFstat(fd);
+      const bytes = Buffer.allocUnsafe(info.size);
+      let filled = 0;
+      while (filled < bytes.byteLength) {
+        const got = await fsRead(fd, bytes, filled, bytes.byteLength - filled, filled);
+        if (got === 0) break;
+        filled += got;
+      }
+      const now = Date.now();
+      if (now - Math.max(info.mtimeMs, this.touched.get(id) ?? 0) > TOUCH_EVERY_MS) {
+        this.touched.set(id, now);
+        await fsFutimes(fd, now / 1000, now / 1000).catch(() => undefined);
+      }
+      return filled === bytes.byteLength ? bytes : bytes.subarray(0, filled);
+    } finally {
+      await fsClose(fd);
     }
-    return bytes;
   }
 
+  /**
+   * Writes `bytes` as the file of `id`: into a file of its own under `<root>/tmp`, renamed into
+   * place, so that a reader sees the whole file or none; directories made when missing.
+   */
   private async write(kind: Kind, id: string, bytes: Uint8Array): Promise<void> {
-    await writeFileAtomic(this.path(kind, id), bytes, {
-      tempDir: join(this.root, "tmp"),
-      makeDirs: true,
-    });
+    const path = this.path(kind, id);
+    const tempDir = join(this.root, "tmp");
+    const temp = join(tempDir, `${this.tempPrefix}${this.temps++}`);
+    try {
+      await inMadeDir(tempDir, () => writeWhole(temp, bytes));
+      await inMadeDir(dirname(path), () => fsRename(temp, path));
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
     this.touched.set(id, Date.now());
   }
 
@@ -199,6 +230,50 @@ export class DiskCache {
         await rm(join(dir, name), { force: true });
       }
     }
+  }
+}
+
+const fsOpen = promisify(open);
+const fsFstat = promisify(fstat);
+const fsRead = (fd: number, into: Buffer, offset: number, length: number, position: number) =>
+  new Promise<number>((resolve, reject) =>
+    read(fd, into, offset, length, position, (error, bytes) =>
+      error ? reject(error) : resolve(bytes),
+    ),
+  );
+const fsWrite = (fd: number, bytes: Uint8Array, offset: number, position: number) =>
+  new Promise<number>((resolve, reject) =>
+    write(fd, bytes, offset, bytes.byteLength - offset, position, (error, written) =>
+      error ? reject(error) : resolve(written),
+    ),
+  );
+const fsFutimes = promisify(futimes);
+const fsClose = promisify(close);
+const fsRename = promisify(rename);
+
+/** Writes `bytes` as a new file at `path` through a file descriptor (no FileHandle). */
+async function writeWhole(path: string, bytes: Uint8Array): Promise<void> {
+  const fd = await fsOpen(path, "w");
+  try {
+    let done = 0;
+    while (done < bytes.byteLength) {
+      const written = await fsWrite(fd, bytes, done, done);
+      if (written === 0) throw new Error(`write to ${path} wrote nothing at byte ${done}`);
+      done += written;
+    }
+  } finally {
+    await fsClose(fd);
+  }
+}
+
+/** Runs `step`; if it fails because `dir` is missing, makes `dir` and runs it again. */
+async function inMadeDir<T>(dir: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    await mkdir(dir, { recursive: true });
+    return await step();
   }
 }
 

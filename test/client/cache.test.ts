@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -62,6 +62,18 @@ describe("DiskCache", () => {
     expect(await cache.readChunk(id(1))).toBeDefined();
     expect(await cache.readChunk(id(5))).toBeDefined();
     for (const n of [2, 3, 4]) expect(await cache.readChunk(id(n))).toBeUndefined();
+  });
+
+  it("refreshes a read file's mtime only when it is older than the touch interval", async () => {
+    await cacheWith(2, 100);
+    const recent = new Date(Date.now() - 60_000);
+    const file = (n: number) => join(root, "chunks", id(n).slice(0, 2), id(n));
+    await utimes(file(2), recent, recent);
+    const cache = new DiskCache(root);
+    expect((await cache.readChunk(id(1)))?.byteLength).toBe(100);
+    expect((await cache.readChunk(id(2)))?.byteLength).toBe(100);
+    expect((await stat(file(1))).mtimeMs).toBeGreaterThan(Date.now() - 60_000);
+    expect((await stat(file(2))).mtimeMs).toBe(recent.getTime());
   });
 
   it("prunes by itself when writes take it past its limit", async () => {
