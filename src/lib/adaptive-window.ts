@@ -1,13 +1,30 @@
 /**
  * How many requests a link carries at once, adapted to it the way TCP adapts its congestion
  * window: it grows by one with each answer while the throughput of its completed requests grows
- * (slow start: it doubles each round trip), then by one per round while it still grows; it halves on a failure (and
- * grows by one from there) or when the throughput falls well below the best seen (and doubles
- * again from there while the throughput grows). A round lasts until a request sent after it
- * began comes back (about one round trip, as TCP counts them: answers that arrive together are
- * not taken for a faster link), and at least {@link MIN_ROUND_MS}; only rounds in which the window was full are judged (a window its
- * users do not fill says nothing about the link). Bounded: never below `floor`, never above `ceiling`.
- * Runtime-neutral (no Node API): a link's state and the pure decisions that move it.
+ * (slow start: it doubles each round trip), then by one per round while it still grows; it halves
+ * on a failure (and grows by one from there) or when the throughput falls well below the best
+ * seen (and doubles again from there while the throughput grows). A round lasts until a request
+ * sent after it began comes back (about one round trip, as TCP counts them: answers that arrive
+ * together are not taken for a faster link), and at least {@link MIN_ROUND_MS}; only rounds in
+ * which the window was full are judged (a window its users do not fill says nothing about the
+ * link).
+ *
+ * Two rules from the link's round trip, the shortest request seen (as BBR does), keep the window
+ * where the link needs it:
+ * - **A long link starts wide** ({@link startSize}): before its first full round the window is at
+ *   its start × the round trip ÷ {@link START_ROUND_TRIP_MS} (at most {@link START_MAX}), the
+ *   round trip known from the first small exchanges (a ref, a manifest). At 200 ms it starts at 64 instead of spending
+ *   ~6 round trips in slow start, each doubling opening new connections that pay a handshake
+ *   more; the connections of a wide start open together, in one handshake.
+ * - **No more in flight than the bandwidth-delay product asks** ({@link bdpLimit}): at most
+ *   {@link BDP_GAIN} × best throughput × round trip ÷ mean answer bytes. While the link limits the
+ *   throughput, that is twice the window and slow start runs freely; once the client (its CPU) or
+ *   the link's bandwidth does, the window stops there. On a loopback the round trip is a
+ *   millisecond or two, so the window stays at its start (8) however the throughput of a warming
+ *   process makes new highs, instead of climbing to the ceiling for no gain.
+ *
+ * Bounded: never below `floor`, never above `ceiling`. Runtime-neutral (no Node API): a link's
+ * state and the pure decisions that move it.
  */
 
 /** The bounds of a window and where it starts. */
@@ -29,6 +46,14 @@ export interface WindowState {
   flatRounds: number;
   /** The best round's throughput since the last slowdown, bytes per ms (0: none yet). */
   best: number;
+  /**
+   * The shortest request since the last slowdown, ms (Infinity: none yet): the link's round
+   * trip, with the least the edge and the client add to it.
+   */
+  shortestMs: number;
+  /** Answers with a body so far, and their bytes: their mean is a request's bytes. */
+  answers: number;
+  answerBytes: number;
 }
 
 /** A round's throughput counts as growth above this multiple of the best round's so far. */
@@ -39,11 +64,39 @@ export const SLOWDOWN = 0.5;
 export const MIN_ROUND_MS = 50;
 /** Rounds without growth that end slow start (one may be noise: new connections, a slow chunk). */
 export const FLAT_ROUNDS_ENDING_SLOW_START = 2;
+/**
+ * The longest round trip a window's start (`limits.initial`) is meant for; a longer one starts
+ * wider in proportion ({@link startSize}): 8 requests at up to 25 ms, 64 at 200 ms.
+ */
+export const START_ROUND_TRIP_MS = 25;
+/**
+ * The widest start: a wide window on a long but thin link sends more than it can carry in a
+ * request's timeout; the window grows from there only as the throughput does.
+ */
+export const START_MAX = 64;
+/**
+ * In flight at most this multiple of the bandwidth-delay product (BBR's gain): answers come in
+ * bursts and the client decodes them in turns, so one product's worth would leave the link idle.
+ */
+export const BDP_GAIN = 2;
 
 /** The window's first state within `limits`. */
 export function initialWindow(limits: WindowLimits): WindowState {
-  const size = clampWindow(limits.initial ?? 8, limits);
-  return { size, slowStart: true, flatRounds: 0, best: 0 };
+  const size = clampWindow(baseSize(limits), limits);
+  return {
+    size,
+    slowStart: true,
+    flatRounds: 0,
+    best: 0,
+    shortestMs: Number.POSITIVE_INFINITY,
+    answers: 0,
+    answerBytes: 0,
+  };
+}
+
+/** Where a window starts without knowing its link: `limits.initial`, default 8. */
+function baseSize(limits: WindowLimits): number {
+  return limits.initial ?? 8;
 }
 
 /** `size` brought within the limits' floor and ceiling, a whole number. */
@@ -67,25 +120,85 @@ export function throughputFell(best: number, current: number): boolean {
 }
 
 /**
+ * The size a window starts with on a link whose round trip is `roundTripMs`: its start without a
+ * round trip (`limits.initial`, default 8) × the round trip ÷ {@link START_ROUND_TRIP_MS}, so that
+ * a long link carries from its first round what a short one carries with that start; at most
+ * {@link START_MAX}, never below the start, within the limits.
+ */
+export function startSize(roundTripMs: number, limits: WindowLimits): number {
+  const base = baseSize(limits);
+  const wide = Number.isFinite(roundTripMs)
+    ? Math.min(START_MAX, Math.ceil((base * roundTripMs) / START_ROUND_TRIP_MS))
+    : 0;
+  return clampWindow(Math.max(base, wide), limits);
+}
+
+/**
+ * The most requests in flight the link's bandwidth-delay product asks for: {@link BDP_GAIN} ×
+ * the throughput (bytes per ms; default the best round's) × the shortest request (ms) ÷ the mean
+ * bytes of an answer, never below the start without a round trip (`limits.initial`); the ceiling
+ * until all three are measured.
+ */
+export function bdpLimit(
+  state: WindowState,
+  limits: WindowLimits,
+  throughput: number = state.best,
+): number {
+  const meanBytes = state.answers > 0 ? state.answerBytes / state.answers : 0;
+  if (throughput <= 0 || !Number.isFinite(state.shortestMs) || meanBytes <= 0) {
+    return clampWindow(limits.ceiling, limits);
+  }
+  const product = (BDP_GAIN * throughput * state.shortestMs) / meanBytes;
+  return clampWindow(Math.max(baseSize(limits), Math.ceil(product)), limits);
+}
+
+/**
+ * The window after a request that took `ms` came back with `bytes` of body: the shortest request
+ * and the mean answer updated; before the first judged round (in slow start, no throughput yet),
+ * at least the {@link startSize} of the round trip now known.
+ */
+export function windowAfterRequest(
+  state: WindowState,
+  limits: WindowLimits,
+  ms: number,
+  bytes: number,
+): WindowState {
+  const measured: WindowState = {
+    ...state,
+    shortestMs: Math.min(state.shortestMs, ms),
+    answers: state.answers + (bytes > 0 ? 1 : 0),
+    answerBytes: state.answerBytes + bytes,
+  };
+  if (!state.slowStart || state.best > 0) return measured;
+  return { ...measured, size: Math.max(state.size, startSize(measured.shortestMs, limits)) };
+}
+
+/**
  * The window after a request came back from a full window: one larger in slow start while the
  * last round's throughput grew (a window's worth of answers doubles it, within about one round
  * trip, as TCP's slow start does), at most twice `roundSize`, its size when the round began (on
- * a link faster than a round, more answers than that come back in one); else unchanged.
+ * a link faster than a round, more answers than that come back in one), and below the
+ * {@link bdpLimit} of the better of the best round and `roundThroughput`, the round's so far (the
+ * rounds of slow start measure a window that is still too small); else unchanged.
  */
 export function windowAfterAnswer(
   state: WindowState,
   limits: WindowLimits,
   roundSize: number,
+  roundThroughput = 0,
 ): WindowState {
   if (!state.slowStart || state.flatRounds > 0 || state.size >= 2 * roundSize) return state;
+  if (state.size >= bdpLimit(state, limits, Math.max(state.best, roundThroughput))) return state;
   return { ...state, size: clampWindow(state.size + 1, limits) };
 }
 
 /**
  * The window after a full round whose completed requests brought `throughput` bytes per ms: one
  * larger after slow start while the throughput grows (in slow start, {@link windowAfterAnswer}
- * grows it); halved when it fell far below the best, and back in slow start from there; else
- * unchanged.
+ * grows it); halved when it fell far below the best, and back in slow start from there, the round
+ * trip measured again; else unchanged. Out of slow start, never above the {@link bdpLimit} (a
+ * window above it, a wide start on a link that needs less, comes down to it; in slow start the
+ * best round is still one of a window too small to tell).
  */
 export function windowAfterRound(
   state: WindowState,
@@ -97,20 +210,40 @@ export function windowAfterRound(
     // Halved, and measured from here: slow start again, so that a link that only paused (a
     // busy CPU, one slow answer) is back where it was in a few rounds.
     const size = clampWindow(state.size / 2, limits);
-    return { size, slowStart: true, flatRounds: 0, best: throughput };
+    return {
+      ...state,
+      size,
+      slowStart: true,
+      flatRounds: 0,
+      best: throughput,
+      shortestMs: Number.POSITIVE_INFINITY,
+    };
   }
+  let next: WindowState;
   if (throughputGrew(state.best, throughput)) {
     const size = clampWindow(state.slowStart ? state.size : state.size + 1, limits);
-    return { ...state, size, flatRounds: 0, best };
+    next = { ...state, size, flatRounds: 0, best };
+  } else {
+    const flatRounds = state.slowStart ? state.flatRounds + 1 : 0;
+    const slowStart = state.slowStart && flatRounds < FLAT_ROUNDS_ENDING_SLOW_START;
+    next = { ...state, slowStart, flatRounds, best };
   }
-  const flatRounds = state.slowStart ? state.flatRounds + 1 : 0;
-  const slowStart = state.slowStart && flatRounds < FLAT_ROUNDS_ENDING_SLOW_START;
-  return { ...state, slowStart, flatRounds, best };
+  if (next.slowStart) return next;
+  return { ...next, size: Math.min(next.size, bdpLimit(next, limits)) };
 }
 
-/** The window after a request failed on the link (a timeout, a refused connection, a 5xx): halved. */
+/**
+ * The window after a request failed on the link (a timeout, a refused connection, a 5xx): halved,
+ * and its round trip measured again (the next request may go to another edge).
+ */
 export function windowAfterFailure(state: WindowState, limits: WindowLimits): WindowState {
-  return { ...state, size: clampWindow(state.size / 2, limits), slowStart: false, flatRounds: 0 };
+  return {
+    ...state,
+    size: clampWindow(state.size / 2, limits),
+    slowStart: false,
+    flatRounds: 0,
+    shortestMs: Number.POSITIVE_INFINITY,
+  };
 }
 
 /** What one request brought: its bytes, or a failure of the link. */
@@ -118,8 +251,9 @@ export type RequestResult = { bytes: number } | "failed";
 
 /**
  * A link's window in use: runs requests with at most {@link size} in flight (the others wait
- * their turn, first come first served), measures each round of completed requests and moves the
- * size by {@link windowAfterAnswer}, {@link windowAfterRound} and {@link windowAfterFailure}.
+ * their turn, first come first served), times each request and measures each round of completed
+ * requests, and moves the size by {@link windowAfterRequest}, {@link windowAfterAnswer},
+ * {@link windowAfterRound} and {@link windowAfterFailure}.
  */
 export class AdaptiveWindow {
   private state: WindowState;
@@ -161,13 +295,14 @@ export class AdaptiveWindow {
   async run<T>(request: () => Promise<T>, measure: (result: T) => RequestResult): Promise<T> {
     await this.acquire();
     const number = this.sent++;
+    const sent = this.now();
     let result: RequestResult = "failed";
     try {
       const value = await request();
       result = measure(value);
       return value;
     } finally {
-      this.complete(number, result);
+      this.complete(number, result, this.now() - sent);
     }
   }
 
@@ -182,15 +317,18 @@ export class AdaptiveWindow {
     }
   }
 
-  private complete(number: number, result: RequestResult): void {
+  private complete(number: number, result: RequestResult, ms: number): void {
     this.inFlight--;
     if (result === "failed") {
       this.state = windowAfterFailure(this.state, this.limits);
       this.startRound(this.waiting.length > 0);
     } else {
+      this.state = windowAfterRequest(this.state, this.limits, ms, result.bytes);
       this.round.bytes += result.bytes;
       if (this.round.full) {
-        this.state = windowAfterAnswer(this.state, this.limits, this.round.size);
+        const elapsed = Math.max(this.now() - this.round.started, MIN_ROUND_MS);
+        const throughput = this.round.bytes / elapsed;
+        this.state = windowAfterAnswer(this.state, this.limits, this.round.size, throughput);
       }
       if (number >= this.round.firstSent && this.now() - this.round.started >= MIN_ROUND_MS) {
         if (this.round.full) {

@@ -1,13 +1,17 @@
 import { describe, expect, it } from "vitest";
 import {
   AdaptiveWindow,
+  bdpLimit,
   clampWindow,
   initialWindow,
+  START_MAX,
+  startSize,
   throughputFell,
   throughputGrew,
   type WindowState,
   windowAfterAnswer,
   windowAfterFailure,
+  windowAfterRequest,
   windowAfterRound,
 } from "../../src/lib/adaptive-window.js";
 
@@ -87,21 +91,118 @@ describe("window decisions", () => {
   });
 });
 
+describe("window decisions from the round trip", () => {
+  /** A state measured on a link: `answers` answers of `bytes` each, the shortest `shortestMs`. */
+  const measuredState = (from: WindowState, best: number, shortestMs: number, bytes = 100_000) => ({
+    ...from,
+    best,
+    shortestMs,
+    answers: 10,
+    answerBytes: 10 * bytes,
+  });
+
+  it("starts wide on a long link: its start per 25 ms of round trip, at most START_MAX", () => {
+    expect(startSize(Number.POSITIVE_INFINITY, limits)).toBe(8);
+    expect(startSize(1, limits)).toBe(8);
+    expect(startSize(10, limits)).toBe(8);
+    expect(startSize(50, limits)).toBe(16);
+    expect(startSize(200, limits)).toBe(64);
+    expect(startSize(1000, { ceiling: 128 })).toBe(START_MAX);
+    expect(startSize(200, { ceiling: 32 })).toBe(32);
+    expect(startSize(1, { ceiling: 64, initial: 2 })).toBe(2);
+    expect(startSize(100, { ceiling: 64, initial: 2 })).toBe(8);
+  });
+
+  it("learns the round trip from the first exchanges, and widens only before its first judged round", () => {
+    let state = initialWindow({ ceiling: 128 });
+    state = windowAfterRequest(state, { ceiling: 128 }, 400, 300); // a ref on a new connection
+    expect(state).toMatchObject({ size: 64, shortestMs: 400, answers: 1, answerBytes: 300 });
+    state = windowAfterRequest(state, { ceiling: 128 }, 200, 0); // a 404 has no body to count
+    expect(state).toMatchObject({ size: 64, shortestMs: 200, answers: 1 });
+    const judged = { ...initialWindow({ ceiling: 128 }), best: 10 };
+    expect(windowAfterRequest(judged, { ceiling: 128 }, 200, 1000).size).toBe(8);
+    const loopback = windowAfterRequest(initialWindow(limits), limits, 2, 1000);
+    expect(loopback.size).toBe(8);
+  });
+
+  it("limits the window to twice the bandwidth-delay product, never below the start", () => {
+    const start = initialWindow({ ceiling: 128 });
+    // A loopback: 2 ms, 30 MB/s of 100 kB answers: 1.2 requests; the window keeps its 8.
+    expect(bdpLimit(measuredState(start, 30_000, 2), { ceiling: 128 })).toBe(8);
+    // 200 ms, 20 MB/s: 40 requests make the product; twice that.
+    expect(bdpLimit(measuredState(start, 20_000, 200), { ceiling: 128 })).toBe(80);
+    expect(bdpLimit(measuredState(start, 50_000, 200), { ceiling: 128 })).toBe(128);
+    // Not measured yet: the ceiling.
+    expect(bdpLimit(start, { ceiling: 128 })).toBe(128);
+    expect(bdpLimit(measuredState(start, 0, 200), { ceiling: 128 })).toBe(128);
+  });
+
+  it("does not grow in slow start beyond the limit of the best round or the round so far", () => {
+    const loopback = measuredState(initialWindow(limits), 30_000, 2);
+    expect(windowAfterAnswer(loopback, limits, 8, 50_000).size).toBe(8);
+    const long = measuredState(initialWindow(limits), 1_000, 200);
+    expect(windowAfterAnswer(long, limits, 8).size).toBe(8); // 4 requests' worth
+    expect(windowAfterAnswer(long, limits, 8, 20_000).size).toBe(9); // the round says 80
+  });
+
+  it("comes down to the limit after slow start, not during it, and measures the round trip again after a slowdown", () => {
+    const wide = measuredState({ ...initialWindow(limits), size: 64 }, 10_000, 200);
+    // 10 MB/s at 200 ms of 100 kB answers: twice the product is 40.
+    expect(windowAfterRound(wide, 10_000, limits)).toMatchObject({ size: 64, slowStart: true });
+    const ended = { ...wide, flatRounds: 1 };
+    expect(windowAfterRound(ended, 10_000, limits)).toMatchObject({ size: 40, slowStart: false });
+    expect(windowAfterRound(wide, 1_000, limits)).toMatchObject({
+      size: 32,
+      slowStart: true,
+      shortestMs: Number.POSITIVE_INFINITY,
+    });
+  });
+
+  it("still halves on a failure after a wide start", () => {
+    const wide = windowAfterRequest(initialWindow({ ceiling: 128 }), { ceiling: 128 }, 200, 1);
+    expect(wide.size).toBe(64);
+    expect(windowAfterFailure(wide, { ceiling: 128 })).toMatchObject({
+      size: 32,
+      slowStart: false,
+    });
+  });
+});
+
 /**
- * A simulated link: each request takes `latencyMs` of a clock the test moves (a latency-bound
- * link: throughput grows with requests in flight), or ends when the test says.
+ * A simulated link on a clock the test moves: each request takes `latencyMs` (a latency-bound
+ * link: throughput grows with requests in flight), or ends when the test says. With `link`: a
+ * request on a new connection (more in flight than ever before) takes `connectMs` more, and the
+ * client's CPU handles one answer at a time, `serviceMs(n)` for the n-th (a CPU-bound client:
+ * throughput stops growing at 1 answer per `serviceMs`).
  */
-function harness(ceiling: number, initial: number, latencyMs = 10) {
+function harness(
+  ceiling: number,
+  initial: number | undefined,
+  latencyMs = 10,
+  link: { connectMs?: number; serviceMs?: (n: number) => number } = {},
+) {
   let now = 0;
   const window = new AdaptiveWindow({ ceiling, initial }, () => now);
   const open: { endsAt: number; end: () => void }[] = [];
   let peak = 0;
+  let connections = 0;
+  let cpuFreeAt = 0;
+  let served = 0;
   const request = (bytes: number, fail = false) =>
     window.run(
       () =>
         new Promise<number>((resolve, reject) => {
+          let endsAt = now + latencyMs;
+          if (open.length + 1 > connections) {
+            connections++;
+            endsAt += link.connectMs ?? 0;
+          }
+          if (link.serviceMs) {
+            endsAt = Math.max(endsAt, cpuFreeAt) + link.serviceMs(served++);
+            cpuFreeAt = endsAt;
+          }
           open.push({
-            endsAt: now + latencyMs,
+            endsAt,
             end: () => (fail ? reject(new Error("link down")) : resolve(bytes)),
           });
           peak = Math.max(peak, open.length);
@@ -113,7 +214,9 @@ function harness(ceiling: number, initial: number, latencyMs = 10) {
     window,
     request,
     settle,
+    now: () => now,
     peak: () => peak,
+    connections: () => connections,
     running: () => open.length,
     /** Moves the clock to the next request's end and ends it. */
     async step() {
@@ -156,16 +259,24 @@ describe("AdaptiveWindow", () => {
   });
 
   it("judges a round over one request's time, so that answers arriving together are not a faster link", async () => {
-    const h = harness(64, 8, 200);
+    // Started at 1 for a link of up to 25 ms: 8 once the first answer says 200 ms.
+    const h = harness(64, 1, 200);
     let done = 0;
     const all = Array.from({ length: 600 }, () => h.request(250_000).then(() => done++));
     const sizes: number[] = [];
+    const at: number[] = [];
     while (done < 600) {
-      if (sizes.at(-1) !== h.window.size) sizes.push(h.window.size);
+      if (sizes.at(-1) !== h.window.size) {
+        sizes.push(h.window.size);
+        at.push(h.now());
+      }
       await h.step();
     }
     await Promise.all(all);
-    expect(sizes).toEqual(Array.from({ length: 57 }, (_, i) => 8 + i));
+    expect(sizes).toEqual([1, ...Array.from({ length: 57 }, (_, i) => 8 + i)]);
+    // At most doubling in a round trip.
+    expect(sizes[at.indexOf(800)]).toBeLessThanOrEqual(16);
+    expect(at.at(-1)).toBe(1600);
   });
 
   it("does not grow on rounds its users did not fill", async () => {
@@ -187,6 +298,40 @@ describe("AdaptiveWindow", () => {
     expect(h.window.size).toBe(2);
     while (h.running() > 0) await h.step();
     await Promise.all(others);
+  });
+
+  it("stays at its start on a loopback-like link whose client is the bottleneck, even while it warms up", async () => {
+    // 1 ms of round trip; the client's CPU takes 5 ms per answer at first, 1 ms once warm: the
+    // throughput makes new highs for a while, but more in flight would only wait longer.
+    const h = harness(128, undefined, 1, { serviceMs: (n) => 1 + 4 * Math.max(0, 1 - n / 300) });
+    let done = 0;
+    const all = Array.from({ length: 800 }, () => h.request(100_000).then(() => done++));
+    while (done < 800) await h.step();
+    await Promise.all(all);
+    expect(h.peak()).toBeLessThanOrEqual(12); // 40 when growth followed the throughput alone
+  });
+
+  it("reaches the window a long link needs within a few round trips of its first chunk", async () => {
+    // 200 ms of round trip, one more for each new connection; the client takes 2.5 ms per
+    // answer: 80 in flight keep it busy.
+    const h = harness(128, undefined, 200, { connectMs: 200, serviceMs: () => 2.5 });
+    for (const bytes of [300, 100_000]) {
+      const exchange = h.request(bytes); // the ref, then the manifest
+      await h.step();
+      await exchange;
+    }
+    const firstChunk = h.now();
+    let done = 0;
+    let reached = Number.NaN;
+    const all = Array.from({ length: 800 }, () => h.request(100_000).then(() => done++));
+    while (done < 800) {
+      await h.step();
+      if (Number.isNaN(reached) && h.running() >= 80) reached = h.now() - firstChunk;
+    }
+    await Promise.all(all);
+    // 4 round trips: the wide start's (64 at once, one handshake), then doubling once.
+    expect(reached).toBeLessThanOrEqual(800); // 1,705 ms from a start at 8
+    expect(h.peak()).toBeLessThanOrEqual(128);
   });
 
   it("refuses a ceiling that is not a positive integer", () => {
