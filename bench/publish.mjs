@@ -3,10 +3,11 @@
 //
 //   npm run bench:publish
 //
-// Builds the CLI, makes (or reuses) two 256 MiB test images of real OS files in a cache directory
-// ($EDGEBOOT_BENCH_CACHE, else $TMPDIR/edgeboot-bench), times each publisher on a cold (empty)
-// output directory, then publishes a second version of the image into the same store to measure
-// dedup. Writes bench/results/publish.md (bench/lib/publish-report.mjs, its prose in
+// Builds the CLI, makes (or reuses) 256 MiB test images of real OS files in a cache directory
+// ($EDGEBOOT_BENCH_CACHE, else $TMPDIR/edgeboot-bench): v1 (a tar), v2 (a new version of it) and a
+// second image of other files (an ext4 filesystem). Times each publisher on a cold (empty)
+// output directory, v1 and the second image alike, then publishes v2 into the store that holds v1
+// to measure dedup. Writes bench/results/publish.md (bench/lib/publish-report.mjs, its prose in
 // bench/templates/publish.md) and prints it. Not a test: it asserts nothing and always exits 0
 // once it has numbers, whether or not the targets are met.
 //
@@ -16,7 +17,7 @@
 // EDGEBOOT_BENCH_CACHE (cache directory), EDGEBOOT_BENCH_NO_BUILD=1 (use dist/cli as it is).
 import { mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { IMAGE_BYTES, makeImages } from "./lib/images.mjs";
+import { IMAGE_BYTES, makeImages, makeSecondImage } from "./lib/images.mjs";
 import { render } from "./lib/publish-report.mjs";
 import {
   buildCli,
@@ -63,13 +64,13 @@ async function main() {
 
   buildCli();
 
-  const images = makeImages();
-  const v1 = join(CACHE, "v1.img");
+  const images = { ...makeImages(), second: makeSecondImage() };
   const v2 = join(CACHE, "v2.img");
   rmSync(RUNS, { recursive: true, force: true });
 
-  /** label -> { peer, argv(dir, image, version), runs: [], dir } */
-  const configs = [
+  // Every configuration runs on v1; those that judge a target also on the second image (ext4), so
+  // that no verdict rests on one image's content.
+  const specs = [
     { label: "casync make (zstd)", key: "casync-zstd", peer: true, extra: [], dedup: true },
     {
       label: "casync make --compression=gzip",
@@ -77,6 +78,7 @@ async function main() {
       peer: true,
       extra: ["--compression=gzip"],
       once: true,
+      v1Only: true,
     },
     { label: "edgeboot publish (fixed:256K, zstd 3)", key: "eb-fixed", extra: [], dedup: true },
     {
@@ -91,11 +93,18 @@ async function main() {
       extra: ["--codec", "gzip"],
     },
     {
+      label: "edgeboot publish --level 1 (fixed, zstd 1)",
+      key: "eb-fixed-l1",
+      extra: ["--level", "1"],
+      extraRow: true,
+    },
+    {
       label: "edgeboot publish --jobs 1 (fixed, zstd)",
       key: "eb-fixed-j1",
       extra: ["--jobs", "1"],
       once: true,
       extraRow: true,
+      v1Only: true,
     },
     {
       label: "edgeboot publish --jobs 1 --chunking cdc:16K/64K/256K",
@@ -103,12 +112,27 @@ async function main() {
       extra: ["--jobs", "1", "--chunking", "cdc:16K/64K/256K"],
       once: true,
       extraRow: true,
+      v1Only: true,
     },
   ].filter((c) => hasPeer || !c.peer);
+  const testImages = [
+    { image: "v1", path: join(CACHE, "v1.img") },
+    { image: "ext4", path: join(CACHE, "ext4.img") },
+  ];
+  const configs = testImages.flatMap(({ image, path }) =>
+    specs
+      .filter((spec) => image === "v1" || !spec.v1Only)
+      .map((spec) => ({
+        ...spec,
+        image,
+        imagePath: path,
+        dedup: spec.dedup && image === "v1",
+        runs: [],
+      })),
+  );
   for (const c of configs) {
     c.argv = (image, version) =>
       c.peer ? casyncArgv(image, c.dir, version, c.extra) : edgebootArgv(image, c.dir, c.extra);
-    c.runs = [];
   }
 
   // Rounds: every configuration once per round, so drift on the shared cores hits all alike.
@@ -116,19 +140,19 @@ async function main() {
     for (const c of configs) {
       if (c.once && round > 1) continue;
       if (round > 1 && elapsed() > BUDGET_S) {
-        log(`time budget spent: skipping round ${round} of ${c.label}`);
+        log(`time budget spent: skipping round ${round} of ${c.label} on ${c.image}`);
         continue;
       }
       if (c.once && c.extraRow && elapsed() > BUDGET_S) continue;
       // A new directory each run, nothing deleted until the end: on ext4, creating files just
       // after deleting thousands makes inode allocation scan the recently deleted ones, a cost
       // that lands on whichever run comes next and not on real publishing.
-      c.dir = join(RUNS, `${c.key}-r${round}`);
+      c.dir = join(RUNS, `${c.key}-${c.image}-r${round}`);
       mkdirSync(c.dir, { recursive: true });
-      const r = await run(c.argv(v1, "v1"));
+      const r = await run(c.argv(c.imagePath, "v1"));
       c.runs.push(r);
       log(
-        `${c.label}: ${(IMAGE_BYTES / 1e6 / r.seconds).toFixed(1)} MB/s (${r.seconds.toFixed(2)} s)`,
+        `${c.label} on ${c.image}: ${(IMAGE_BYTES / 1e6 / r.seconds).toFixed(1)} MB/s (${r.seconds.toFixed(2)} s)`,
       );
       c.last = r;
     }
@@ -176,14 +200,16 @@ async function main() {
     log(`${c.label} v2: ${c.v2.newChunks} new chunks, ${mb(c.v2.newStored)} MB stored`);
   }
 
-  // Where the time goes: one run each of fixed and CDC under node --cpu-prof (every thread).
+  // Where the time goes: one run each of fixed (on every image) and CDC (on v1) under
+  // node --cpu-prof (every thread).
   const profiles = [];
-  for (const c of configs.filter((x) => ["eb-fixed", "eb-cdc"].includes(x.key) && x.best)) {
+  const profiled = (x) => x.key === "eb-fixed" || (x.key === "eb-cdc" && x.image === "v1");
+  for (const c of configs.filter((x) => profiled(x) && x.best)) {
     if (elapsed() > BUDGET_S) break;
-    const dir = join(RUNS, `${c.key}-prof`);
+    const dir = join(RUNS, `${c.key}-${c.image}-prof`);
     const out = join(dir, "out");
     mkdirSync(dir, { recursive: true });
-    const argv = edgebootArgv(v1, out, c.extra);
+    const argv = edgebootArgv(c.imagePath, out, c.extra);
     const r = await run([
       argv[0],
       "--cpu-prof",
@@ -191,11 +217,11 @@ async function main() {
       ...argv.slice(1),
     ]);
     profiles.push({
-      label: c.label,
+      label: `${c.label} on ${c.image}`,
       seconds: r.seconds,
       threads: summarizeProfiles(join(dir, "prof")),
     });
-    log(`profiled ${c.label}`);
+    log(`profiled ${c.label} on ${c.image}`);
   }
 
   const report = render(configs, images, profiles);

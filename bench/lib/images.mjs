@@ -1,6 +1,7 @@
 // The test images of the benchmarks: v1, 256 MiB of real OS files in a sorted deterministic tar,
-// and v2, "a new package version" of it. Made once into the cache directory and reused (delete
-// $CACHE to remake them). bench/results/publish.md describes them in full.
+// and v2, "a new package version" of it; and for bench:publish a second image of other real files,
+// an ext4 filesystem (ext4.img). Made once into the cache directory and reused (delete $CACHE to
+// remake them). bench/results/publish.md describes them in full.
 import { spawnSync } from "node:child_process";
 import {
   existsSync,
@@ -12,7 +13,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { bash, CACHE, log, sha256File } from "./run.mjs";
+import { bash, CACHE, log, ROOT, sha256File } from "./run.mjs";
 
 export const IMAGE_BYTES = 256 * 1024 * 1024;
 export const SOURCE_DIRS = ["usr/lib/x86_64-linux-gnu", "usr/share", "usr/bin"];
@@ -163,4 +164,64 @@ export function makeImages() {
 
 function lines(path) {
   return readFileSync(path, "utf8").split("\n").filter(Boolean);
+}
+
+/** Where the files of the second image come from: a set of real files that v1 does not hold. */
+export const SECOND_SOURCE_DIRS = [
+  "usr/lib/python3.11",
+  "usr/lib/gcc",
+  "usr/lib/llvm-14",
+  "usr/lib/git-core",
+  "usr/lib/postgresql",
+  "usr/lib/node_modules",
+];
+
+/**
+ * The exact commands that make the second image, an ext4 filesystem (`edgeboot image`, run from
+ * the repository's CLI) holding every 5th file of SECOND_SOURCE_DIRS, with every time stamp at 0 so the
+ * same files give the same bytes. Directories this host lacks are left out of the list.
+ */
+function secondCommands(dirs) {
+  const root = `${CACHE}/ext4root`;
+  return [
+    `cd / && find ${dirs.join(" ")} -type f | LC_ALL=C sort | awk 'NR%5==1' > ${CACHE}/list-ext4.txt`,
+    `rm -rf ${root} && mkdir ${root} && tar -C / ${TAR_FLAGS} -cf - -T ${CACHE}/list-ext4.txt | tar -C ${root} -xf -`,
+    `find ${root} -exec touch -h -d @0 {} +`,
+    `node ${join(ROOT, "bin", "edgeboot.js")} image ${root} -o ${CACHE}/ext4.img --size ${IMAGE_BYTES / 1048576}M --label bench-ext4`,
+  ];
+}
+
+/**
+ * Makes (or reuses) ext4.img in $CACHE, the second image of bench:publish: 256 MiB of another set
+ * of real files than v1's, as a filesystem image rather than a tar, so that no figure depends on
+ * one image's content. Needs the CLI built. Returns its description (image-ext4.json).
+ */
+export function makeSecondImage() {
+  mkdirSync(CACHE, { recursive: true });
+  const image = join(CACHE, "ext4.img");
+  const metaPath = join(CACHE, "image-ext4.json");
+  if (existsSync(image) && existsSync(metaPath) && statSync(image).size === IMAGE_BYTES) {
+    const meta = JSON.parse(readFileSync(metaPath, "utf8"));
+    log(`reusing ${image} (made ${meta.made}); delete it to remake it`);
+    return { ...meta, reused: true };
+  }
+  rmSync(metaPath, { force: true });
+  const dirs = SECOND_SOURCE_DIRS.filter((dir) => existsSync(`/${dir}`));
+  if (dirs.length === 0) throw new Error(`none of /${SECOND_SOURCE_DIRS.join(", /")} exists`);
+  log("making the second image: an ext4 filesystem of other real files");
+  const commands = secondCommands(dirs);
+  bash(commands.join(" && "), "making ext4.img");
+  if (statSync(image).size !== IMAGE_BYTES) throw new Error("ext4.img is not 256 MiB");
+  const list = lines(join(CACHE, "list-ext4.txt"));
+  const meta = {
+    made: new Date().toISOString(),
+    dirs,
+    commands,
+    files: list.length,
+    treeBytes: list.reduce((n, path) => n + lstatSync(`/${path}`).size, 0),
+    sha256: sha256File(image),
+  };
+  rmSync(join(CACHE, "ext4root"), { recursive: true, force: true });
+  writeFileSync(metaPath, `${JSON.stringify(meta, null, 2)}\n`);
+  return { ...meta, reused: false };
 }
