@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { open, stat } from "node:fs/promises";
 import {
   BOOT_FILE_CHUNK_BYTES,
@@ -10,6 +9,7 @@ import {
 } from "../format/boot-files.js";
 import { mebibytes } from "../lib/units.js";
 import type { ChunkUploader } from "./chunk-upload.js";
+import { PiecePool } from "./piece-pool.js";
 import { readPieces } from "./read-pieces.js";
 import { PublishError } from "./target.js";
 
@@ -75,22 +75,27 @@ export async function uploadBootFiles(
 ): Promise<BootFiles> {
   const uploaded: Partial<Record<BootFileKind, BootFile>> = {};
   for (const { kind, path, size } of checked.files) {
-    const hash = createHash("sha256");
+    const pool = new PiecePool(BOOT_FILE_CHUNK_BYTES);
     let read = 0;
-    const list = await uploader.upload(
-      readPieces(path, `the ${kind}`, (piece) => {
-        hash.update(piece);
-        read += piece.byteLength;
-        onRead(piece.byteLength);
-      }),
+    const { sha256, ...list } = await uploader.upload(
+      readPieces(
+        path,
+        `the ${kind}`,
+        (piece) => {
+          read += piece.byteLength;
+          onRead(piece.byteLength);
+        },
+        pool,
+      ),
       { kind: "fixed", size: BOOT_FILE_CHUNK_BYTES },
+      { piecesHandedOver: true, done: (chunk) => pool.give(chunk) },
     );
     if (read !== size) {
       throw new PublishError(
         `the ${kind} ${path} changed size while it was published (${size} bytes, then ${read}): rerun once it is written`,
       );
     }
-    uploaded[kind] = { size, sha256: hash.digest("hex"), chunk: BOOT_FILE_CHUNK_BYTES, ...list };
+    uploaded[kind] = { size, sha256, chunk: BOOT_FILE_CHUNK_BYTES, ...list };
   }
   const { kernel, initrd } = uploaded;
   if (!kernel) throw new PublishError("boot files need a kernel: give --kernel FILE");

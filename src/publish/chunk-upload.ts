@@ -1,7 +1,8 @@
+import { createHash } from "node:crypto";
 import type { Chunking } from "../format/manifest.js";
 import { Limiter } from "../lib/limiter.js";
 import { sha256HexNative } from "../lib/sha256-native.js";
-import { chunkStream } from "./chunker.js";
+import { type ChunkStreamOptions, chunkStream } from "./chunker.js";
 import { type CompressOptions, createCompressor } from "./compressor.js";
 import type { PublishTarget } from "./target.js";
 
@@ -23,6 +24,20 @@ export interface UploadCounts {
 export interface ChunkList {
   chunks: string[];
   lengths: number[];
+}
+
+/** A stream uploaded: its chunks, and the SHA-256 of all its bytes (lowercase hex). */
+export interface UploadedStream extends ChunkList {
+  sha256: string;
+}
+
+/** How {@link ChunkUploader.upload} may treat the source's pieces. */
+export interface UploadOptions extends ChunkStreamOptions {
+  /**
+   * Given each chunk once the uploader no longer reads it (hashed, and compressed if it was new),
+   * e.g. a PiecePool's `give`, so its memory can take the next piece.
+   */
+  done?: (chunk: Buffer) => void;
 }
 
 export interface ChunkUploaderOptions extends CompressOptions {
@@ -71,27 +86,33 @@ export class ChunkUploader {
 
   /**
    * Cuts `source` into chunks (with the uploader's chunking unless another is given) and uploads
-   * those the target lacks; returns the chunk list.
+   * those the target lacks; returns the chunk list and the SHA-256 of the whole stream (hashed
+   * chunk by chunk, as they come). `options` say whether the source hands over its pieces (see
+   * chunkStream) and whom to give each chunk when done with it.
    */
   async upload(
     source: AsyncIterable<Uint8Array>,
     chunking: Chunking = this.options.chunking,
-  ): Promise<ChunkList> {
+    options: UploadOptions = {},
+  ): Promise<UploadedStream> {
     const list: ChunkList = { chunks: [], lengths: [] };
+    const whole = createHash("sha256");
+    const done = options.done ?? (() => {});
     let batch: HashedChunk[] = [];
-    for await (const bytes of chunkStream(source, chunking)) {
+    for await (const bytes of chunkStream(source, chunking, options)) {
+      whole.update(bytes);
       const id = sha256HexNative(bytes);
       list.chunks.push(id);
       list.lengths.push(bytes.byteLength);
       this.options.counts.chunks++;
       batch.push({ id, bytes });
       if (batch.length >= QUERY_BATCH) {
-        await this.flush(batch);
+        await this.flush(batch, done);
         batch = [];
       }
     }
-    await this.flush(batch);
-    return list;
+    await this.flush(batch, done);
+    return { ...list, sha256: whole.digest("hex") };
   }
 
   /** Waits for every upload; throws the first that failed. */
@@ -100,7 +121,7 @@ export class ChunkUploader {
     await this.uploading.drain();
   }
 
-  private async flush(batch: readonly HashedChunk[]): Promise<void> {
+  private async flush(batch: readonly HashedChunk[], done: (chunk: Buffer) => void): Promise<void> {
     const { target, counts } = this.options;
     const fresh = [...new Set(batch.map((c) => c.id))].filter((id) => !this.seen.has(id));
     const missing = new Set(fresh.length > 0 ? await target.missing(fresh) : []);
@@ -112,14 +133,17 @@ export class ChunkUploader {
       }
       if (!first || !missing.has(id)) {
         counts.reusedChunks++;
+        done(bytes);
         continue;
       }
       counts.newChunks++;
       await this.compressing.start(async () => {
         const frame = await this.compress(bytes);
+        const raw = bytes.byteLength;
+        done(bytes);
         await this.uploading.start(async () => {
           await target.putChunk(id, frame);
-          this.uploadedRaw += bytes.byteLength;
+          this.uploadedRaw += raw;
           this.uploadedFrames += frame.byteLength;
           counts.bytesUploaded += frame.byteLength;
           this.options.onChange?.();

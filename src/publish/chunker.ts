@@ -53,13 +53,24 @@ export function parseChunkingSpec(spec: string): Chunking {
   return chunking;
 }
 
+/** How {@link chunkStream} may treat its source's pieces. */
+export interface ChunkStreamOptions {
+  /**
+   * The source never touches a piece again once it has yielded it, and each piece is the only
+   * view of its ArrayBuffer (as readPieces gives them): with fixed chunking, a piece that is
+   * exactly one chunk at a chunk's start is then yielded as that chunk, not copied.
+   */
+  piecesHandedOver?: boolean;
+}
+
 /**
  * Cuts an image, read as pieces of any sizes, into its chunks, in image order. Each yielded chunk
  * is a new Buffer of exactly the chunk's length that is the only view of its own ArrayBuffer
  * (byteOffset 0, never from Node's shared pool), so it can be transferred to a worker thread; the
- * generator never touches it again. Input pieces are copied, so the source may reuse its buffers.
- * Holds at most one chunk buffer (MAX or SIZE bytes) besides the piece being read. An empty image
- * yields nothing. Throws a FormatError (before reading) if `chunking` is out of bounds.
+ * generator never touches it again. Input pieces are copied, so the source may reuse its buffers,
+ * unless `options.piecesHandedOver` says it gives them up. Holds at most one chunk buffer (MAX or
+ * SIZE bytes) besides the piece being read. An empty image yields nothing. Throws a FormatError
+ * (before reading) if `chunking` is out of bounds.
  *
  * Fixed: every chunk is exactly `size` bytes but the last, which may be shorter. CDC: FastCDC
  * (Xia et al., 2016) with normalized chunking level 2, see {@link chunkBuffer}; boundaries depend
@@ -68,10 +79,11 @@ export function parseChunkingSpec(spec: string): Chunking {
 export function chunkStream(
   source: AsyncIterable<Uint8Array>,
   chunking: Chunking,
+  options: ChunkStreamOptions = {},
 ): AsyncGenerator<Buffer, void, undefined> {
   checkChunking(chunking);
   return chunking.kind === "fixed"
-    ? fixedChunks(source, chunking.size)
+    ? fixedChunks(source, chunking.size, options.piecesHandedOver === true)
     : cutChunks(source, cutterFor(chunking));
 }
 
@@ -106,10 +118,15 @@ export function chunkBuffer(data: Uint8Array, chunking: Chunking): number[] {
 async function* fixedChunks(
   source: AsyncIterable<Uint8Array>,
   size: number,
+  piecesHandedOver: boolean,
 ): AsyncGenerator<Buffer, void, undefined> {
   let acc: Buffer | undefined;
   let len = 0;
   for await (const piece of source) {
+    if (piecesHandedOver && len === 0 && piece.length === size && ownsItsMemory(piece)) {
+      yield Buffer.from(piece.buffer, 0, size);
+      continue;
+    }
     for (let at = 0; at < piece.length; ) {
       acc ??= Buffer.allocUnsafeSlow(size);
       const n = Math.min(size - len, piece.length - at);
@@ -164,6 +181,14 @@ async function* cutChunks(
     }
   }
   if (len > 0) yield exactCopy(acc, len);
+}
+
+function ownsItsMemory(piece: Uint8Array): boolean {
+  return (
+    piece.byteOffset === 0 &&
+    piece.byteLength === piece.buffer.byteLength &&
+    piece.buffer instanceof ArrayBuffer
+  );
 }
 
 function exactCopy(source: Buffer, length: number): Buffer {

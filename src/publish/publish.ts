@@ -18,8 +18,8 @@ import {
   checkBootFilesFit,
   uploadBootFiles,
 } from "./boot-files.js";
-import { type ChunkList, ChunkUploader, type UploadCounts } from "./chunk-upload.js";
-import { ImageHasher } from "./image-hasher.js";
+import { ChunkUploader, type UploadCounts } from "./chunk-upload.js";
+import { PiecePool } from "./piece-pool.js";
 import { readPieces } from "./read-pieces.js";
 import { PublishError, type PublishTarget } from "./target.js";
 
@@ -110,38 +110,41 @@ export async function publish(options: PublishOptions): Promise<PublishSummary> 
     counts: progress,
     onChange: report,
   });
-  const imageHash = new ImageHasher();
+  // Fixed chunks are read straight into buffers of the chunk's size, each one the chunk itself and
+  // reused once it is compressed; CDC chunks are cut from pieces of 1 MiB.
+  const { chunking } = options;
+  const pool = chunking.kind === "fixed" ? new PiecePool(chunking.size) : undefined;
   let size = 0;
-  let image: ChunkList;
-  let boot: BootFiles | undefined;
-  try {
-    image = await uploader.upload(
-      readPieces(options.image, "the image", (piece) => {
+  const { sha256, ...image } = await uploader.upload(
+    readPieces(
+      options.image,
+      "the image",
+      (piece) => {
         size += piece.byteLength;
         progress.bytesRead += piece.byteLength;
-        imageHash.update(piece);
-      }),
+      },
+      pool,
+    ),
+    chunking,
+    { piecesHandedOver: true, done: pool && ((chunk) => pool.give(chunk)) },
+  );
+  // An empty image has no chunks: nothing has been uploaded yet.
+  if (size === 0 && !options.allowEmpty) {
+    throw new PublishError(
+      `${options.image} is empty (0 bytes): an empty image is usually a build that failed, and publishing it would move "${options.name}" to an empty rootfs. Check the build; pass --allow-empty if an empty rootfs is meant`,
     );
-    // An empty image has no chunks: nothing has been uploaded yet.
-    if (size === 0 && !options.allowEmpty) {
-      throw new PublishError(
-        `${options.image} is empty (0 bytes): an empty image is usually a build that failed, and publishing it would move "${options.name}" to an empty rootfs. Check the build; pass --allow-empty if an empty rootfs is meant`,
-      );
-    }
-    if (bootFiles) {
-      boot = await uploadBootFiles(bootFiles, uploader, (bytes) => {
-        progress.bytesRead += bytes;
-      });
-    }
-    await uploader.finish();
-  } catch (error) {
-    await imageHash.close();
-    throw error;
   }
+  let boot: BootFiles | undefined;
+  if (bootFiles) {
+    boot = await uploadBootFiles(bootFiles, uploader, (bytes) => {
+      progress.bytesRead += bytes;
+    });
+  }
+  await uploader.finish();
   const manifest: Manifest = {
     version: MANIFEST_VERSION,
     size,
-    sha256: await imageHash.digest(),
+    sha256,
     chunking: options.chunking,
     codec: options.codec,
     created: new Date().toISOString(),
