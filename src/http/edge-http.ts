@@ -1,7 +1,6 @@
-import { createRequire } from "node:module";
 import { promisify } from "node:util";
 import { gunzip } from "node:zlib";
-import type { Dispatcher, Agent as UndiciAgent } from "undici";
+import { Agent, type Dispatcher } from "undici";
 import { EDGE_API, problemDetail } from "../format/api.js";
 import { errorText } from "../lib/errors.js";
 import { backoffDelay, isTransientStatus, sleep } from "./retry.js";
@@ -16,14 +15,6 @@ import { backoffDelay, isTransientStatus, sleep } from "./retry.js";
  */
 
 const gunzipBounded = promisify(gunzip);
-
-/**
- * undici's Agent, loaded alone: its package's entry also loads fetch, WebSocket, caches and mocks,
- * about 0.1 s of CPU at every start of the CLI. (undici's version is pinned in package.json.)
- */
-const Agent = createRequire(import.meta.url)(
-  "undici/lib/dispatcher/agent.js",
-) as typeof UndiciAgent;
 
 /** GET paths whose answer is asked for gzip-encoded: `/v1/manifests/<id>`. */
 const GZIP_PATHS = [EDGE_API.manifest.route].map(
@@ -81,7 +72,7 @@ export class ExchangeFailure extends Error {
 export class EdgeHttp {
   /** The edge's URL without its trailing slash, for messages. */
   readonly where: string;
-  private readonly agent: UndiciAgent;
+  private readonly agent: Agent;
   private readonly timeoutMs: number;
 
   constructor(
