@@ -47,8 +47,10 @@ export interface WindowState {
   /** The best round's throughput since the last slowdown, bytes per ms (0: none yet). */
   best: number;
   /**
-   * The shortest request since the last slowdown, ms (Infinity: none yet): the link's round
-   * trip, with the least the edge and the client add to it.
+   * The shortest request since the start or the last failure, ms (Infinity: none yet): the
+   * link's round trip, with the least the edge and the client add to it. Not measured again
+   * after a slowdown: a busy client's requests take longer, and a round trip taken from them
+   * would let the window grow for no gain.
    */
   shortestMs: number;
   /** Answers with a body so far, and their bytes: their mean is a request's bytes. */
@@ -195,8 +197,8 @@ export function windowAfterAnswer(
 /**
  * The window after a full round whose completed requests brought `throughput` bytes per ms: one
  * larger after slow start while the throughput grows (in slow start, {@link windowAfterAnswer}
- * grows it); halved when it fell far below the best, and back in slow start from there, the round
- * trip measured again; else unchanged. Out of slow start, never above the {@link bdpLimit} (a
+ * grows it); halved when it fell far below the best, and back in slow start from there; else
+ * unchanged. Out of slow start, never above the {@link bdpLimit} (a
  * window above it, a wide start on a link that needs less, comes down to it; in slow start the
  * best round is still one of a window too small to tell).
  */
@@ -210,14 +212,7 @@ export function windowAfterRound(
     // Halved, and measured from here: slow start again, so that a link that only paused (a
     // busy CPU, one slow answer) is back where it was in a few rounds.
     const size = clampWindow(state.size / 2, limits);
-    return {
-      ...state,
-      size,
-      slowStart: true,
-      flatRounds: 0,
-      best: throughput,
-      shortestMs: Number.POSITIVE_INFINITY,
-    };
+    return { ...state, size, slowStart: true, flatRounds: 0, best: throughput };
   }
   let next: WindowState;
   if (throughputGrew(state.best, throughput)) {
