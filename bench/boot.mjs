@@ -19,7 +19,8 @@
 // fetcher inside the guest (the chain of scripts/boot/netboot.mjs: `edgeboot initramfs --trust`,
 // `edgeboot nbd --pin` in the guest), cold / warm (the edgeboot-cache disk of the round's cold boot)
 // / cold with the prefetch list recorded by round 1's cold boot, interleaved in rounds; its report:
-// bench/lib/debian-report.mjs (bench/templates/debian.md).
+// bench/lib/debian-report.mjs (bench/templates/debian.md). Then a cold boot and its warm reboot
+// with the guest's fetcher under the CPU profiler (edgeboot.cpuprof=), summarized by function.
 //
 // Environment: EDGEBOOT_BENCH_RTT_MS (round trip the proxy adds, default 50),
 // EDGEBOOT_BENCH_REPEAT (rounds, default 3), EDGEBOOT_BENCH_BUDGET_S (the whole run's bound, default
@@ -28,7 +29,8 @@
 // parent). A reduced run for trying it out: EDGEBOOT_BENCH_BOOT=debian (or busybox) runs only
 // those rows, with EDGEBOOT_BENCH_REPEAT=1 one round, and writes $CACHE/boot.md rather than
 // bench/results/boot.md. For variants by hand, EDGEBOOT_BENCH_NBD_ARGS (added to every host-side
-// `edgeboot nbd`, e.g. "--jobs 32") and EDGEBOOT_BENCH_BOOT_REPORT (write the report there).
+// `edgeboot nbd`, e.g. "--jobs 32") and EDGEBOOT_BENCH_BOOT_REPORT (write the report there);
+// EDGEBOOT_BENCH_BOOT_PROFILE=0 skips the profiled Debian boots.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -60,6 +62,8 @@ const RESULTS =
 /** Extra arguments for every `edgeboot nbd` (by-hand variants, e.g. "--jobs 32"). */
 const NBD_ARGS = (process.env.EDGEBOOT_BENCH_NBD_ARGS ?? "").split(/\s+/).filter(Boolean);
 const BUDGET_S = Number(process.env.EDGEBOOT_BENCH_BUDGET_S ?? 2400);
+/** Whether the Debian rows end with a cold and a warm boot whose fetcher is CPU-profiled. */
+const PROFILE = process.env.EDGEBOOT_BENCH_BOOT_PROFILE !== "0";
 /** The busybox rounds' share of the budget when the Debian rows follow. */
 const BUSYBOX_BUDGET_S = PARTS.has("debian") ? BUDGET_S * 0.15 : BUDGET_S;
 
@@ -276,7 +280,38 @@ async function runDebian(script) {
     }
     roundS = (performance.now() - started) / 1000;
   }
-  return { debian, proxy, boots };
+  const profiled = PROFILE ? await profiledDebianBoots(ctx, roundS) : [];
+  return { debian, proxy, boots, profiled };
+}
+
+/**
+ * A cold boot and its warm reboot with the fetcher under the CPU profiler (`edgeboot.cpuprof=`),
+ * after the measured rounds (the profiler's own cost stays out of their figures); skipped when the
+ * budget would not hold them.
+ * @param {{ debian: any, proxy: any, work: string }} ctx
+ * @param {number} roundS how long the last round took
+ */
+async function profiledDebianBoots(ctx, roundS) {
+  if (elapsed() + roundS > BUDGET_S) {
+    log(`debian rows: no time left in the budget (${BUDGET_S} s) for the profiled boots`);
+    return [];
+  }
+  const profiled = [];
+  for (const kind of /** @type {const} */ (["cold", "warm"])) {
+    try {
+      const boot = await bootDebianOnce(ctx, kind, "p", { profile: true });
+      profiled.push(boot);
+      log(
+        `profiled debian ${kind}: marker ${(boot.markerMs / 1000).toFixed(1)} s, fetcher cpu ${boot.cpu.marker?.total.toFixed(2) ?? "?"} s, ${boot.profile.length} profile(s)`,
+      );
+    } catch (error) {
+      log(
+        `profiled debian ${kind} failed: ${error instanceof Error ? error.message.split("\n")[0] : error}`,
+      );
+      break;
+    }
+  }
+  return profiled;
 }
 
 await runScript("bench/boot.mjs", main, cleanups);

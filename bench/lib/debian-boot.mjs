@@ -9,7 +9,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { imageCoverage, recordedReads } from "../../scripts/boot/cli.mjs";
-import { debianMarker, nbdStat } from "../../scripts/boot/debian.mjs";
+import { debianMarker, fetcherCpu, nbdStat } from "../../scripts/boot/debian.mjs";
 import { INITRAMFS_FAILURE } from "../../scripts/boot/initramfs.mjs";
 import {
   EDGE_IN_GUEST,
@@ -18,11 +18,20 @@ import {
   prepareNetboot,
 } from "../../scripts/boot/netboot.mjs";
 import { bootGuest, lineTime } from "../../scripts/boot/qemu.mjs";
+import { summarizeProfiles } from "./run.mjs";
 
 /** The rootfs booted; NAME-prefetch is the same image republished with a prefetch list. */
 export const DEBIAN_ROOTFS = "debian-a";
 /** The record file /init has the fetcher write in the chunk cache's directory. */
 const RECORD_FILE = "boot-record.json";
+/**
+ * Where a profiled boot's fetcher writes its CPU profile, in the chunk cache's directory (a warm
+ * boot's disk holds its cold boot's profile too: each kind has its own directory).
+ * @param {string} kind
+ */
+const cpuProfileDir = (kind) => `cpu-profile-${kind}`;
+/** Functions listed per profile in the report. */
+const PROFILE_TOP = 15;
 /** The guest: as test/boot/fetcher-boot.test.ts boots it (Node in the initramfs needs memory). */
 export const GUEST = { memoryMiB: 1024, cpus: 2 };
 /** Size of each cache disk image in MiB (sparse). */
@@ -105,11 +114,12 @@ export async function republishWithProfile(debian, record) {
 
 /**
  * The kernel command line an edge's boot script writes for rootfs `name` (its current signed ref),
- * with the record file.
+ * with the record file, and `edgeboot.cpuprof=PROFILE` when PROFILE is given.
  * @param {string} edgeUrl
  * @param {string} name
+ * @param {string} [profile]
  */
-async function cmdline(edgeUrl, name) {
+async function cmdline(edgeUrl, name, profile) {
   const response = await fetch(`${edgeUrl}/v1/rootfs/${name}`);
   if (!response.ok) throw new Error(`GET /v1/rootfs/${name}: ${response.status}`);
   /** @type {{ manifest: string, published: string, signature?: { sig: string } }} */
@@ -121,6 +131,7 @@ async function cmdline(edgeUrl, name) {
     `edgeboot.published=${ref.published}`,
     ref.signature ? `edgeboot.sig=${ref.signature.sig}` : "",
     `edgeboot.record=${RECORD_FILE}`,
+    profile ? `edgeboot.cpuprof=${profile}` : "",
   ]
     .filter(Boolean)
     .join(" ");
@@ -152,13 +163,31 @@ export function readCacheDisk(disk, dir) {
 }
 
 /**
+ * The fetcher's CPU seconds (user + system) at each moment the console gave them (see
+ * fetcherCpu): `listening`, `root mounted` and `marker`, each { user, sys, total }.
+ * @param {{ text: string }[]} lines
+ */
+export function fetcherCpuOf(lines) {
+  /** @type {Record<string, { user: number, sys: number, total: number }>} */
+  const cpu = {};
+  for (const line of lines) {
+    const at = fetcherCpu(line.text);
+    if (at) cpu[at.when] = { user: at.user, sys: at.sys, total: at.user + at.sys };
+  }
+  return cpu;
+}
+
+/**
  * Boots the Debian root once as `kind` in `round`: cold (a fresh cache disk), prefetch (a fresh
- * cache disk, NAME-prefetch) or warm (the round's cold boot's disk, as that boot left it).
+ * cache disk, NAME-prefetch) or warm (the round's cold boot's disk, as that boot left it). With
+ * `profile`, the fetcher runs under the CPU profiler (`edgeboot.cpuprof=`) and the boot gains
+ * `profile`, its summary (bench/lib/run.mjs summarizeProfiles) read back from the cache disk.
  * @param {{ debian: any, proxy: any, work: string }} ctx
  * @param {"cold" | "prefetch" | "warm"} kind
- * @param {number} round
+ * @param {number | string} round
+ * @param {{ profile?: boolean }} [options]
  */
-export async function bootDebianOnce(ctx, kind, round) {
+export async function bootDebianOnce(ctx, kind, round, options = {}) {
   const { debian, proxy } = ctx;
   const { kernel, edge } = debian.netboot;
   const name = kind === "prefetch" ? `${DEBIAN_ROOTFS}-prefetch` : DEBIAN_ROOTFS;
@@ -169,7 +198,7 @@ export async function bootDebianOnce(ctx, kind, round) {
     rmSync(disk, { force: true });
     await makeCacheDisk(disk, CACHE_DISK_MIB);
   }
-  const append = `${NETBOOT_CMDLINE.replace(/console=ttyS0|panic=-1/g, "")} ${await cmdline(edge.url, name)}`;
+  const append = `${NETBOOT_CMDLINE.replace(/console=ttyS0|panic=-1/g, "")} ${await cmdline(edge.url, name, options.profile ? cpuProfileDir(kind) : undefined)}`;
   const mark = proxy.mark();
   const t0 = performance.now();
   const result = await bootGuest({
@@ -180,7 +209,8 @@ export async function bootDebianOnce(ctx, kind, round) {
     append,
     marker: debianMarker(DEBIAN_ROOTFS),
     failures: [INITRAMFS_FAILURE],
-    timeoutMs: BOOT_TIMEOUT_MS,
+    // The profiler's sampling costs about as much again under emulation.
+    timeoutMs: options.profile ? 2 * BOOT_TIMEOUT_MS : BOOT_TIMEOUT_MS,
     exitGraceMs: POWEROFF_GRACE_MS,
     ...GUEST,
   });
@@ -209,6 +239,7 @@ export async function bootDebianOnce(ctx, kind, round) {
     steps,
     at: Object.fromEntries(DEBIAN_STEPS.map(([key, , text]) => [key, lineTime(result, text)])),
     guestRead: stat,
+    cpu: fetcherCpuOf(result.lines),
     http: {
       requests: http.requests,
       chunkRequests: chunks.length,
@@ -247,5 +278,9 @@ export async function bootDebianOnce(ctx, kind, round) {
   const coverage = await imageCoverage({ edge: edge.url, name, cacheDir, reads });
   boot.coverage = coverage;
   boot.touched = coverage.read;
+  if (options.profile) {
+    const profiles = join(cacheDir, cpuProfileDir(kind));
+    boot.profile = existsSync(profiles) ? summarizeProfiles(profiles, PROFILE_TOP) : [];
+  }
   return boot;
 }

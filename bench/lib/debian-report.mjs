@@ -4,7 +4,7 @@
 // bench/templates/debian.md.
 import { DEBIAN_PACKAGES } from "../../scripts/boot/debian.mjs";
 import { DEBIAN_ROOTFS, DEBIAN_STEPS, GUEST } from "./debian-boot.mjs";
-import { fsType, machineLines, REPEAT } from "./run.mjs";
+import { fsType, machineLines, profileLines, REPEAT } from "./run.mjs";
 import { template } from "./template.mjs";
 
 const prose = template("debian");
@@ -31,11 +31,22 @@ const num = (value) => (Number.isFinite(value) ? String(Math.round(value)) : "�
 
 /**
  * The Debian section(s) of the report.
- * @param {{ debian: any, proxy: any, boots: any[], loads: string[], work: string,
- *   standalone: boolean, cache: string, qemu: string }} options `standalone`: no busybox report
- *   above it (adds the title and the machine lines, naming `qemu`, its version line)
+ * @param {{ debian: any, proxy: any, boots: any[], profiled?: any[], loads: string[],
+ *   work: string, standalone: boolean, cache: string, qemu: string }} options `standalone`: no
+ *   busybox report above it (adds the title and the machine lines, naming `qemu`, its version
+ *   line); `profiled`: boots whose fetcher ran under the CPU profiler
  */
-export function renderDebian({ debian, proxy, boots, loads, work, standalone, cache, qemu }) {
+export function renderDebian({
+  debian,
+  proxy,
+  boots,
+  profiled = [],
+  loads,
+  work,
+  standalone,
+  cache,
+  qemu,
+}) {
   const ok = boots.filter((b) => !b.failed);
   const failed = boots.filter((b) => b.failed);
   const of = (kind) => ok.filter((b) => b.kind === kind);
@@ -117,6 +128,8 @@ export function renderDebian({ debian, proxy, boots, loads, work, standalone, ca
   }
   out.push(prose.section("steps", { table: stepRows.join("\n") }), "");
 
+  out.push(prose.section("cpu", { table: cpuTable(ok).join("\n") }), "");
+
   const chunkRows = [
     "| boot | chunk requests | distinct | MiB over the proxy | sent by the marker | guest read: requests | guest read MiB | chunks touched | MiB of chunks touched | fetched ÷ touched | on the cache disk after |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -130,16 +143,16 @@ export function renderDebian({ debian, proxy, boots, loads, work, standalone, ca
   out.push(prose.section("chunks", { table: chunkRows.join("\n") }), "");
 
   const bootRows = [
-    "| round | boot | marker s | poweroff s | chunk requests | sent after systemd's first line | last chunk response at s | chunks touched | guest read MiB | on the cache disk after |",
-    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| round | boot | marker s | poweroff s | fetcher CPU s | chunk requests | sent after systemd's first line | last chunk response at s | chunks touched | guest read MiB | on the cache disk after |",
+    "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const b of [...boots].sort((p, q) => p.round - q.round)) {
     if (b.failed) {
-      bootRows.push(`| ${b.round} | ${KINDS[b.kind]} | failed: ${b.failed} | | | | | | | |`);
+      bootRows.push(`| ${b.round} | ${KINDS[b.kind]} | failed: ${b.failed} | | | | | | | | |`);
       continue;
     }
     bootRows.push(
-      `| ${b.round} | ${KINDS[b.kind]} | ${sec(b.markerMs)} | ${b.poweredOff ? sec(b.exitMs - b.markerMs) : "killed"} | ${b.http.chunkRequests} | ${b.http.chunksAfterSystemd ?? "–"} | ${b.http.chunkRequests ? sec(b.http.lastChunkEndMs) : "–"} | ${b.touched?.chunks ?? "–"} | ${mib(b.guestRead?.bytes)} | ${b.coverage.cached.chunks} |`,
+      `| ${b.round} | ${KINDS[b.kind]} | ${sec(b.markerMs)} | ${b.poweredOff ? sec(b.exitMs - b.markerMs) : "killed"} | ${cpuSec(b.cpu?.marker?.total)} | ${b.http.chunkRequests} | ${b.http.chunksAfterSystemd ?? "–"} | ${b.http.chunkRequests ? sec(b.http.lastChunkEndMs) : "–"} | ${b.touched?.chunks ?? "–"} | ${mib(b.guestRead?.bytes)} | ${b.coverage.cached.chunks} |`,
     );
   }
   out.push(prose.section("every-boot", { table: bootRows.join("\n") }), "");
@@ -155,7 +168,47 @@ export function renderDebian({ debian, proxy, boots, loads, work, standalone, ca
   }
   out.push(prose.section("targets", { table: targetRows.join("\n") }), "");
   out.push(prose.section("observations"), "", ...observations(ok, debian), "");
+  if (profiled.length) out.push(profileSection(profiled), "");
   return `${out.join("\n")}\n`;
+}
+
+const cpuSec = (s) => (Number.isFinite(s) ? s.toFixed(2) : "–");
+
+/**
+ * The fetcher's CPU seconds per kind of boot (medians): up to listening (Node, the CLI, the
+ * signed ref and manifest), on to the root's mount, on to the marker, the whole boot, and that
+ * total's user and system parts.
+ * @param {any[]} boots the boots that reached the marker
+ */
+function cpuTable(boots) {
+  const rows = [
+    "| boot | start → listening | → root mounted | → marker | per boot (at the marker) | user | sys | every round |",
+    "|---|---:|---:|---:|---:|---:|---:|---|",
+  ];
+  const at = (b, when) => b.cpu?.[when]?.total ?? Number.NaN;
+  for (const [kind, label] of Object.entries(KINDS)) {
+    const bs = boots.filter((b) => b.kind === kind);
+    if (bs.length === 0) continue;
+    const med = (f) => cpuSec(median(bs.map(f)));
+    rows.push(
+      `| ${label} | ${med((b) => at(b, "listening"))} | ${med((b) => at(b, "root mounted") - at(b, "listening"))} | ${med((b) => at(b, "marker") - at(b, "root mounted"))} | **${med((b) => at(b, "marker"))}** | ${med((b) => b.cpu?.marker?.user ?? Number.NaN)} | ${med((b) => b.cpu?.marker?.sys ?? Number.NaN)} | ${bs.map((b) => `${cpuSec(at(b, "marker"))} (r${b.round})`).join(", ")} |`,
+    );
+  }
+  return rows;
+}
+
+/**
+ * Where the fetcher's CPU goes: the profiled boots' summaries by function (self time).
+ * @param {any[]} profiled
+ */
+function profileSection(profiled) {
+  const lines = [];
+  for (const b of profiled) {
+    const label = `${KINDS[b.kind]}, profiled: fetcher CPU ${cpuSec(b.cpu?.marker?.total)} s at the marker (${sec(b.markerMs)} s)`;
+    if (b.profile.length === 0) lines.push(`- ${label}: no profile on the cache disk`);
+    else lines.push(...profileLines([{ label, seconds: b.profile[0].total, threads: b.profile }]));
+  }
+  return prose.section("profiles", { profiles: lines.join("\n") });
 }
 
 /**

@@ -74,6 +74,30 @@ export function debianMarker(name) {
 export const NBD_STAT_LINE = "edgeboot: /sys/block/nbd0/stat";
 
 /**
+ * The words of the console lines that give the fetcher's CPU seconds so far (utime and stime of
+ * its /proc/PID/stat): `fetcher cpu user=U sys=S s at WHEN`, printed by the fetching initramfs's
+ * /init (WHEN `listening`, `root mounted`) and by the marker unit after the marker (`marker`).
+ */
+export const FETCHER_CPU_WORDS = "fetcher cpu";
+
+/**
+ * The fetcher's CPU seconds on a line that gives them (see FETCHER_CPU_WORDS), or undefined.
+ * @param {string} line
+ * @returns {{ when: string, user: number, sys: number } | undefined}
+ */
+export function fetcherCpu(line) {
+  const m = /fetcher cpu user=([\d.]+) sys=([\d.]+) s at ([a-z]+(?: [a-z]+)*)/.exec(line);
+  if (!m) return undefined;
+  return { when: /** @type {string} */ (m[3]), user: Number(m[1]), sys: Number(m[2]) };
+}
+
+/**
+ * Printed by the marker unit once the fetcher (started with edgeboot.cpuprof=) has written its CPU
+ * profile to the cache disk, after the marker.
+ */
+export const CPU_PROFILE_LINE = "edgeboot: fetcher cpu profile written";
+
+/**
  * The reads of the console line that starts with NBD_STAT_LINE: read requests, and bytes (the
  * kernel counts 512-byte sectors whatever the device's block size), or undefined.
  * @param {string} line
@@ -268,6 +292,28 @@ read -r uptime _ < /proc/uptime
 failed=$(systemctl list-units --state=failed --plain --no-legend | awk '{print $1}' | xargs)
 [ -n "$failed" ] && echo "edgeboot: failed units: $failed" > /dev/console
 echo "${marker} uptime=$uptime failed-units=$(echo $failed | wc -w)" > /dev/console
+# After the marker (so that its time does not include this): the fetcher's CPU seconds, and its
+# CPU profile when the initramfs started it under the profiler (edgeboot.cpuprof=: the directory
+# is in its environment; SIGUSR2 makes it write the profile there, on the cache disk).
+fetcher=
+for stat in /proc/[0-9]*/stat; do
+  read -r pid comm rest < "$stat" || continue
+  [ "$comm" = "(node)" ] && fetcher=$pid && break
+done 2>/dev/null
+if [ -n "$fetcher" ]; then
+  cpu=$(sed 's/^.*) //' /proc/$fetcher/stat | awk -v hz="$(getconf CLK_TCK)" '{ printf "user=%.2f sys=%.2f", $12 / hz, $13 / hz }')
+  echo "edgeboot: ${FETCHER_CPU_WORDS} $cpu s at marker" > /dev/console
+  profdir=$(tr '\\0' '\\n' < /proc/$fetcher/environ | sed -n 's/^EDGEBOOT_CPU_PROF_DIR=//p')
+  if [ -n "$profdir" ]; then
+    kill -USR2 $fetcher
+    tries=0
+    until ls /proc/$fetcher/root$profdir/*.cpuprofile >/dev/null 2>&1 || [ $tries -ge 300 ]; do
+      tries=$((tries + 1))
+      sleep 0.2
+    done
+    echo "${CPU_PROFILE_LINE} ($(ls /proc/$fetcher/root$profdir/ | grep -c 'cpuprofile$') file)" > /dev/console
+  fi
+fi
 systemctl poweroff --no-block
 `,
     ],

@@ -158,6 +158,11 @@ function debianBoot(kind: string, round: number) {
       chunksBeforeAttach: kind === "prefetch" ? 200 + round : 0,
     },
     guestRead: { reads: 4000 + 10 * round, bytes: 48 * MiB + 1000 * round },
+    cpu: {
+      listening: { user: 4.1 * k, sys: 1.2 * k, total: 5.3 * k },
+      "root mounted": { user: 4.6 * k, sys: 1.3 * k, total: 5.9 * k },
+      marker: { user: 14 * k, sys: 6.5 * k, total: 20.5 * k },
+    },
     touched: { chunks: touched, bytes: touched * CHUNK },
     coverage: {
       chunks: 2048,
@@ -177,6 +182,25 @@ export function debianInput(standalone: boolean) {
     order.map((kind) => debianBoot(kind, r + 1)),
   );
   boots.push({ kind: "cold", round: 3, failed: "no marker within 240 s" });
+  const profiled = ["cold", "warm"].map((kind) => ({
+    ...debianBoot(kind, 4),
+    round: "p",
+    profile:
+      kind === "warm"
+        ? []
+        : [
+            {
+              thread: 0,
+              total: 61.2,
+              busy: 23.4,
+              top: [
+                ["(garbage collector)", 3.1],
+                ["compileSourceTextModule (utils:344)", 1.9],
+                ["digest (edgeboot.js:68)", 1.2],
+              ],
+            },
+          ],
+  }));
   return {
     debian: {
       image: { bytes: 512 * MiB, packages: ["systemd-sysv", "udev", "kmod", "iproute2", "libc6"] },
@@ -186,6 +210,7 @@ export function debianInput(standalone: boolean) {
     },
     proxy: { url: "http://127.0.0.1:41234", rttMs: 50 },
     boots,
+    profiled: standalone ? [] : profiled,
     loads: ["at the start 1.10 0.90 0.80", "at the end 1.60 1.20 0.95"],
     work: "/cache/boot-runs",
     standalone,

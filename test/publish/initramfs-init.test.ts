@@ -6,8 +6,11 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../../scripts/boot/tools.mjs";
 import {
+  CPU_PROFILE_ENV,
   diskInitScript,
   FETCHER_ARGV0,
+  FETCHER_CPU_LINE,
+  FETCHER_CPU_PROFILER,
   fetcherInitScript,
   INITRAMFS_FAILURE,
   udhcpcScript,
@@ -85,5 +88,52 @@ describe("the initramfs's scripts", () => {
       expect(said).toMatch(/^FAIL reading edgeboot\.record=/);
       expect(said).not.toContain("ARGS");
     }
+  });
+
+  it("passes edgeboot.cpuprof=DIR to the fetcher as the profiler preload and its directory, names only", async () => {
+    const init = fetcherInitScript();
+    const block = /\nnodeoptions= profdir=\nif \[ -n "\$cpuprof" \]; then\n[\s\S]*?\nfi\n/.exec(
+      init,
+    )?.[0];
+    expect(block).toBeDefined();
+    expect(init).toContain(`NODE_OPTIONS="$nodeoptions" ${CPU_PROFILE_ENV}="$profdir"`);
+    const path = join(dir, "cpuprof-block.sh");
+    const stubs = 'fail() { echo "FAIL $1: $2"; exit 1; }\nsay() { echo "SAY $*"; }\n';
+    await writeFile(
+      path,
+      `${stubs}cachedir=/cache/edgeboot\n${block}echo "OPTIONS $nodeoptions DIR $profdir"\n`,
+    );
+    const runWith = async (cpuprof: string) => {
+      try {
+        return (await run("busybox", ["sh", "-c", `cpuprof='${cpuprof}'\n. ${path}\n`])).stdout;
+      } catch (error) {
+        return (error as { stdout: string }).stdout;
+      }
+    };
+    expect(await runWith("cpu-profile-cold")).toContain(
+      `OPTIONS --import /${FETCHER_CPU_PROFILER} DIR /cache/edgeboot/cpu-profile-cold`,
+    );
+    expect(await runWith("")).toContain("OPTIONS  DIR \n");
+    for (const bad of ["../etc", "a/b", ".hidden", "x y"]) {
+      const said = await runWith(bad);
+      expect(said).toMatch(/^FAIL reading edgeboot\.cpuprof=/);
+      expect(said).not.toContain("OPTIONS");
+    }
+  });
+
+  it("prints the fetcher's CPU seconds from /proc/PID/stat as FETCHER_CPU_LINE reads them", async () => {
+    const init = fetcherInitScript();
+    const cpuOf = /\ncpu_of\(\) \{\n[\s\S]*?\n\}\n/.exec(init)?.[0];
+    expect(cpuOf).toBeDefined();
+    expect(init).toContain('say "fetcher cpu $(cpu_of $fetcher) s at listening"');
+    expect(init).toContain('say "fetcher cpu $(cpu_of $fetcher) s at root mounted"');
+    const path = join(dir, "cpu-of.sh");
+    await writeFile(
+      path,
+      `${cpuOf}echo "edgeboot initramfs: fetcher cpu $(cpu_of $$) s at listening"\n`,
+    );
+    const said = (await run("busybox", ["sh", path])).stdout;
+    expect(said).toMatch(FETCHER_CPU_LINE);
+    expect(FETCHER_CPU_LINE.exec(said)?.[3]).toBe("listening");
   });
 });

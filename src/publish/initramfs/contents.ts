@@ -8,6 +8,7 @@ import {
   diskInitScript,
   FETCHER_APP_DIR,
   FETCHER_ARCHIVE_DIR,
+  FETCHER_CPU_PROFILER,
   FETCHER_TRUST_KEY,
   fetcherInitScript,
   UNPACKED_MARKER,
@@ -126,6 +127,7 @@ async function addFetcher(
     `${JSON.stringify({ name: "edgeboot", version, private: true, type: "module" })}\n`,
   );
   tree.file(`${app}/dist/cli/edgeboot.js`, await readFile(cli.bundle));
+  tree.file(`${root}/${FETCHER_CPU_PROFILER}`, await readFile(cli.profiler));
   const nativeAddons: string[] = [];
   for (const pkg of cli.packages) {
     await copyTree(tree, join(cli.root, pkg), `${app}/${pkg}`, nativeAddons);

@@ -138,6 +138,8 @@ export interface CliPackage {
   root: string;
   /** dist/cli/edgeboot.js */
   bundle: string;
+  /** dist/cli/cpu-profile.js: the preload /init starts the fetcher under for edgeboot.cpuprof= */
+  profiler: string;
   /** Directories of the npm packages it loads at run time, relative to `root`. */
   packages: string[];
 }
@@ -155,9 +157,10 @@ export async function cliPackage(from = fileURLToPath(import.meta.url)): Promise
     root = up;
   }
   const bundle = join(root, "dist", "cli", "edgeboot.js");
-  if (!existsSync(bundle)) {
+  const profiler = join(root, "dist", "cli", "cpu-profile.js");
+  if (!existsSync(bundle) || !existsSync(profiler)) {
     throw new InitramfsError(
-      `the CLI is not built (no ${bundle}): run \`npm run build:cli\` in ${root}`,
+      `the CLI is not built (no ${existsSync(bundle) ? profiler : bundle}): run \`npm run build:cli\` in ${root}`,
     );
   }
   const npm = requireTool({ name: "npm", debianPackage: "npm" });
@@ -180,7 +183,7 @@ export async function cliPackage(from = fileURLToPath(import.meta.url)): Promise
       `npm keeps the package ${outside} outside ${root} (a workspace?): install edgeboot on its own (npm ci in its directory)`,
     );
   }
-  return { root, bundle, packages };
+  return { root, bundle, profiler, packages };
 }
 
 async function isEdgebootRoot(dir: string): Promise<boolean> {

@@ -19,6 +19,24 @@ export const FETCHER_LISTEN = { host: "127.0.0.1", port: 10809 } as const;
 /** The process name the fetcher runs under: systemd's shutdown leaves `@` processes alive. */
 export const FETCHER_ARGV0 = "@edgeboot-nbd";
 
+/**
+ * The environment variable naming the directory where the fetcher writes its CPU profile
+ * (`edgeboot.cpuprof=`): set by /init, read by dist/cli/cpu-profile.js in the fetcher and by
+ * whoever signals it (SIGUSR2) to write the profile.
+ */
+export const CPU_PROFILE_ENV = "EDGEBOOT_CPU_PROF_DIR";
+
+/** Inside {@link FETCHER_ROOT}: the preload that profiles the fetcher (`node --import`). */
+export const FETCHER_CPU_PROFILER = `${FETCHER_APP_DIR}/dist/cli/cpu-profile.js`;
+
+/**
+ * Matches the line /init prints with the fetcher's CPU time so far, read from /proc/PID/stat
+ * (utime and stime over USER_HZ): group 1 user seconds, 2 system seconds, 3 the moment (`listening`,
+ * `root mounted`).
+ */
+export const FETCHER_CPU_LINE =
+  /edgeboot initramfs: fetcher cpu user=([\d.]+) sys=([\d.]+) s at ([a-z ]+)/;
+
 /** The label of a file system /init keeps the chunk cache on, when the machine has one. */
 export const CACHE_LABEL = "edgeboot-cache";
 
@@ -49,6 +67,10 @@ fail() {
   fi
   poweroff -f
   sleep 10
+}
+# The CPU seconds of process $1 (utime and stime in /proc/PID/stat, USER_HZ = 100 on Linux).
+cpu_of() {
+  [ -r "/proc/$1/stat" ] && sed 's/^.*) //' "/proc/$1/stat" | awk '{ printf "user=%.2f sys=%.2f", $12 / 100, $13 / 100 }'
 }
 mkdir -p /proc /sys /dev
 { mount -t proc proc /proc && mount -t sysfs sysfs /sys && mount -t devtmpfs devtmpfs /dev; } ||
@@ -114,7 +136,7 @@ exec switch_root /newroot "$init"
 export function fetcherInitScript(): string {
   const app = `/${FETCHER_APP_DIR}/dist/cli/edgeboot.js`;
   const { host, port } = FETCHER_LISTEN;
-  return `${PRELUDE}edge= rootfs= manifest= published= sig= cachelimit= record=
+  return `${PRELUDE}edge= rootfs= manifest= published= sig= cachelimit= record= cpuprof=
 fstype=ext4
 init=/sbin/init
 for arg in $(cat /proc/cmdline); do
@@ -127,6 +149,7 @@ for arg in $(cat /proc/cmdline); do
     edgeboot.fstype=*) fstype="\${arg#edgeboot.fstype=}" ;;
     edgeboot.cachelimit=*) cachelimit="\${arg#edgeboot.cachelimit=}" ;;
     edgeboot.record=*) record="\${arg#edgeboot.record=}" ;;
+    edgeboot.cpuprof=*) cpuprof="\${arg#edgeboot.cpuprof=}" ;;
     init=*) init="\${arg#init=}" ;;
   esac
 done
@@ -183,11 +206,21 @@ if [ -n "$record" ]; then
   set -- "$@" --record "$cachedir/$record"
   say "recording the boot's reads to $record in the chunk cache"
 fi
+nodeoptions= profdir=
+if [ -n "$cpuprof" ]; then
+  case "$cpuprof" in
+    .* | *[!A-Za-z0-9._-]*) fail "reading edgeboot.cpuprof=$cpuprof" "give a directory name (letters, digits, . _ -): it is made in the chunk cache's directory" ;;
+  esac
+  nodeoptions="--import /${FETCHER_CPU_PROFILER}"
+  profdir="$cachedir/$cpuprof"
+  say "profiling the fetcher's CPU: SIGUSR2 writes a .cpuprofile to $cpuprof in the chunk cache"
+fi
 fetcher_said() {
   line=$(grep -v '^edgeboot: not verifying' $run/log/nbd.log 2>/dev/null | tail -n 1)
   if [ -n "$line" ]; then echo "the fetcher says: $line"; else echo "$1"; fi
 }
-HOME=/ chroot $run /bin/busybox sh -c 'exec -a ${FETCHER_ARGV0} /bin/node ${app} "$@"' ${FETCHER_ARGV0} "$@" \\
+HOME=/ NODE_OPTIONS="$nodeoptions" ${CPU_PROFILE_ENV}="$profdir" \\
+  chroot $run /bin/busybox sh -c 'exec -a ${FETCHER_ARGV0} /bin/node ${app} "$@"' ${FETCHER_ARGV0} "$@" \\
   </dev/null >$run/log/nbd.out 2>$run/log/nbd.log &
 fetcher=$!
 tries=0
@@ -200,6 +233,7 @@ until grep -q '^serving ' $run/log/nbd.out 2>/dev/null; do
   usleep 100000
 done
 say "fetcher listening on ${host}:${port} (rootfs $rootfs\${manifest:+, manifest $manifest})"
+say "fetcher cpu $(cpu_of $fetcher) s at listening"
 
 chroot $run /bin/nbd-client ${host} ${port} /dev/nbd0 -name "$rootfs" -systemd-mark -readonly -block-size 4096 \\
   >$run/log/nbd-client.log 2>&1 ||
@@ -215,6 +249,7 @@ mount -t "$fstype" -o ro /dev/nbd0 /layers/lower ||
 [ -e "/newroot$init" ] || [ -L "/newroot$init" ] ||
   fail "finding $init in rootfs $rootfs" "publish a root with an init, or set init= on the kernel command line"
 say "root mounted read-only under a tmpfs overlay, switching root to $init"
+say "fetcher cpu $(cpu_of $fetcher) s at root mounted"
 for dir in dev proc sys; do
   mkdir -p /newroot/$dir && mount --move /$dir /newroot/$dir
 done
