@@ -13,15 +13,17 @@
  * where the link needs it:
  * - **A long link starts wide** ({@link startSize}): before its first full round the window is at
  *   its start × the round trip ÷ {@link START_ROUND_TRIP_MS} (at most {@link START_MAX}), the
- *   round trip known from the first small exchanges (a ref, a manifest). At 200 ms it starts at 64 instead of spending
- *   ~6 round trips in slow start, each doubling opening new connections that pay a handshake
- *   more; the connections of a wide start open together, in one handshake.
- * - **No more in flight than the bandwidth-delay product asks** ({@link bdpLimit}): at most
- *   {@link BDP_GAIN} × best throughput × round trip ÷ mean answer bytes. While the link limits the
- *   throughput, that is twice the window and slow start runs freely; once the client (its CPU) or
- *   the link's bandwidth does, the window stops there. On a loopback the round trip is a
- *   millisecond or two, so the window stays at its start (8) however the throughput of a warming
- *   process makes new highs, instead of climbing to the ceiling for no gain.
+ *   round trip known from the first small exchanges (a ref, a manifest). At 200 ms it starts at
+ *   64 instead of spending ~6 round trips in slow start, each doubling opening new connections
+ *   that pay a handshake more; the connections of a wide start open together, in one handshake.
+ * - **No more in flight than the link and the client ask** ({@link bdpLimit}): at most the start
+ *   (what a client keeps queued for its CPU with no link between: answers waiting their turn)
+ *   plus {@link BDP_GAIN} × the bandwidth-delay product (best throughput × round trip ÷ mean
+ *   answer bytes: what the wire holds). While the link limits the throughput, that is more than
+ *   twice the window and slow start runs freely; once the client (its CPU) or the link's
+ *   bandwidth does, the window stops there. On a loopback the round trip is a millisecond or two,
+ *   so the window stays near its start (8) however the throughput of a warming process makes new
+ *   highs, instead of climbing to the ceiling for no gain.
  *
  * Bounded: never below `floor`, never above `ceiling`. Runtime-neutral (no Node API): a link's
  * state and the pure decisions that move it.
@@ -136,10 +138,10 @@ export function startSize(roundTripMs: number, limits: WindowLimits): number {
 }
 
 /**
- * The most requests in flight the link's bandwidth-delay product asks for: {@link BDP_GAIN} ×
+ * The most requests in flight the link and the client ask for: the start without a round trip
+ * (`limits.initial`: the client's own queue) plus {@link BDP_GAIN} × the bandwidth-delay product,
  * the throughput (bytes per ms; default the best round's) × the shortest request (ms) ÷ the mean
- * bytes of an answer, never below the start without a round trip (`limits.initial`); the ceiling
- * until all three are measured.
+ * bytes of an answer; the ceiling until all three are measured.
  */
 export function bdpLimit(
   state: WindowState,
@@ -151,7 +153,7 @@ export function bdpLimit(
     return clampWindow(limits.ceiling, limits);
   }
   const product = (BDP_GAIN * throughput * state.shortestMs) / meanBytes;
-  return clampWindow(Math.max(baseSize(limits), Math.ceil(product)), limits);
+  return clampWindow(baseSize(limits) + Math.ceil(product), limits);
 }
 
 /**
