@@ -93,9 +93,9 @@ async function main() {
       extra: ["--codec", "gzip"],
     },
     {
-      label: "edgeboot publish --level 1 (fixed, zstd 1)",
-      key: "eb-fixed-l1",
-      extra: ["--level", "1"],
+      label: "edgeboot publish --level 2 (fixed, zstd 2)",
+      key: "eb-fixed-l2",
+      extra: ["--level", "2"],
       extraRow: true,
     },
     {

@@ -532,8 +532,8 @@ export function publishInput(withPeer: boolean) {
     ["eb-cdc", "edgeboot publish --chunking cdc:16K/64K/256K", 4.4, { image: "ext4" }],
     ["eb-gzip", "edgeboot publish --codec gzip (level 6)", 5.9, { image: "ext4" }],
     [
-      "eb-fixed-l1",
-      "edgeboot publish --level 1 (fixed, zstd 1)",
+      "eb-fixed-l2",
+      "edgeboot publish --level 2 (fixed, zstd 2)",
       3.2,
       { image: "ext4", extraRow: true },
     ],
