@@ -90,7 +90,7 @@ async function expectBooted(result: NetbootResult, name: string): Promise<void> 
   // The guest's own fetcher, pinned to the signed ref, read the manifest and then chunks: some,
   // not all (lazily, as the root read them), every one answered.
   expect(result.log).toContain(
-    `edgeboot initramfs: fetcher listening on 127.0.0.1:10809 (rootfs ${name}, manifest ${manifest})`,
+    `edgeboot initramfs: fetcher listening on /nbd.sock (rootfs ${name}, manifest ${manifest})`,
   );
   expect(paths).toContain(`/v1/manifests/${manifest}`);
   expect(paths).not.toContain(`/v1/rootfs/${other}/boot.ipxe`);

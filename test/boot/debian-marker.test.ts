@@ -37,7 +37,7 @@ describe("fetcherCpu", () => {
       user: 44.53,
       sys: 24.01,
     });
-    expect(fetcherCpu("edgeboot initramfs: fetcher listening on 127.0.0.1:10809")).toBeUndefined();
+    expect(fetcherCpu("edgeboot initramfs: fetcher listening on /nbd.sock")).toBeUndefined();
   });
 
   it("gathers a boot's readings by moment, each with its total", () => {

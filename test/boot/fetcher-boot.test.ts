@@ -148,7 +148,7 @@ describe("a guest fetches its root from the edge itself (edgeboot initramfs, qem
     expect(result.log).toContain("edgeboot initramfs: network up: eth0 10.0.2.15/24");
     expect(result.log).toContain("chunk cache on tmpfs");
     expect(result.log).toContain(
-      `edgeboot initramfs: fetcher listening on 127.0.0.1:10809 (rootfs alpha, manifest ${refs.alpha!.manifest})`,
+      `edgeboot initramfs: fetcher listening on /nbd.sock (rootfs alpha, manifest ${refs.alpha!.manifest})`,
     );
     expect(result.log).toMatch(/edgeboot rootfs alpha: \/ is overlay overlay rw/);
     // Every chunk went through the edge from the guest, and only what the boot read.

@@ -78,6 +78,8 @@ describe("edgeboot initramfs", () => {
       "edgeboot/lib/x86_64-linux-gnu/libgnutls.so.30",
       "edgeboot/opt/edgeboot/package.json",
       "edgeboot/opt/edgeboot/dist/cli/edgeboot.js",
+      "edgeboot/opt/edgeboot/dist/cli/cpu-profile.js",
+      "edgeboot/usr/bin/ldd",
       "edgeboot/opt/edgeboot/node_modules/undici/package.json",
       "edgeboot/etc/edgeboot/trust.pub",
     ]) {

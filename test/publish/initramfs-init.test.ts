@@ -44,7 +44,7 @@ describe("the initramfs's scripts", () => {
     expect(FETCHER_ARGV0.startsWith("@")).toBe(true);
     expect(init).toContain(`exec -a ${FETCHER_ARGV0} /bin/node /opt/edgeboot/dist/cli/edgeboot.js`);
     expect(init).toContain(
-      '/bin/nbd-client 127.0.0.1 10809 /dev/nbd0 -name "$rootfs" -systemd-mark -readonly',
+      '/bin/nbd-client -unix /nbd.sock /dev/nbd0 -name "$rootfs" -systemd-mark -readonly',
     );
     // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion
     expect(init).toContain('--pin "$rootfs=$manifest,$published${sig:+,$sig}"');

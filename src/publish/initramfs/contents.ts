@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { lstat, readdir, readFile, readlink, realpath } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { loadPublicKey } from "../keys.js";
@@ -21,6 +22,9 @@ export const FETCHER_MODULES = ["virtio_pci", "virtio_net", "virtio_blk", "nbd",
 
 /** The modules a virtio machine needs to mount a root disk the host attaches. */
 export const DISK_MODULES = ["virtio_pci", "virtio_blk"];
+
+/** The C library's ldd script: which C library this is, for the loaders that read it. */
+const LDD = "/usr/bin/ldd";
 
 /** What goes into an initramfs besides the kernel modules. */
 export interface ContentsOptions {
@@ -139,6 +143,9 @@ async function addFetcher(
   }
   tree.file(`${root}${libs.loader}`, await readFile(await realpath(libs.loader)), 0o755);
 
+  // The zstd binding's loader (napi-rs) tells glibc from musl by reading /usr/bin/ldd; without
+  // it, it asks process.report for a full diagnostic report, which is slow under emulation.
+  if (existsSync(LDD)) tree.file(`${root}${LDD}`, await readFile(LDD), 0o755);
   if (trustKey) tree.file(`${root}/${FETCHER_TRUST_KEY}`, await readFile(trustKey.path));
   return {
     node: { path: node, version: process.version },

@@ -13,8 +13,12 @@ export const FETCHER_APP_DIR = "opt/edgeboot";
 /** Inside {@link FETCHER_ROOT}: the baked-in publisher key. */
 export const FETCHER_TRUST_KEY = "etc/edgeboot/trust.pub";
 
-/** Where the fetcher listens, inside the machine. */
-export const FETCHER_LISTEN = { host: "127.0.0.1", port: 10809 } as const;
+/**
+ * Where the fetcher listens, inside {@link FETCHER_ROOT}: a unix socket, which nbd-client (in the
+ * same chroot) reaches without the TCP stack that a loopback port would cost every request and
+ * reply (system time under emulation).
+ */
+export const FETCHER_SOCKET = "/nbd.sock";
 
 /** The process name the fetcher runs under: systemd's shutdown leaves `@` processes alive. */
 export const FETCHER_ARGV0 = "@edgeboot-nbd";
@@ -135,7 +139,6 @@ exec switch_root /newroot "$init"
  */
 export function fetcherInitScript(): string {
   const app = `/${FETCHER_APP_DIR}/dist/cli/edgeboot.js`;
-  const { host, port } = FETCHER_LISTEN;
   return `${PRELUDE}edge= rootfs= manifest= published= sig= cachelimit= record= cpuprof=
 fstype=ext4
 init=/sbin/init
@@ -192,7 +195,7 @@ else
   [ -z "$cachedev" ] && say "chunk cache on tmpfs (no file system labelled ${CACHE_LABEL})"
 fi
 [ -n "$cachelimit" ] && limit=$cachelimit
-set -- nbd "$edge" --listen ${host}:${port} --cache-dir "$cachedir" --cache-limit "$limit"
+set -- nbd "$edge" --unix ${FETCHER_SOCKET} --cache-dir "$cachedir" --cache-limit "$limit"
 [ -e $run/${FETCHER_TRUST_KEY} ] && set -- "$@" --trust /${FETCHER_TRUST_KEY}
 if [ -n "$manifest" ]; then
   set -- "$@" --pin "$rootfs=$manifest,$published\${sig:+,$sig}"
@@ -232,10 +235,10 @@ until grep -q '^serving ' $run/log/nbd.out 2>/dev/null; do
   [ "$tries" -gt 1200 ] && fail "waiting 120 s for the fetcher to listen" "$(fetcher_said "is the edge $edge reachable from here?")"
   usleep 100000
 done
-say "fetcher listening on ${host}:${port} (rootfs $rootfs\${manifest:+, manifest $manifest})"
+say "fetcher listening on ${FETCHER_SOCKET} (rootfs $rootfs\${manifest:+, manifest $manifest})"
 say "fetcher cpu $(cpu_of $fetcher) s at listening"
 
-chroot $run /bin/nbd-client ${host} ${port} /dev/nbd0 -name "$rootfs" -systemd-mark -readonly -block-size 4096 \\
+chroot $run /bin/nbd-client -unix ${FETCHER_SOCKET} /dev/nbd0 -name "$rootfs" -systemd-mark -readonly -block-size 4096 \\
   >$run/log/nbd-client.log 2>&1 ||
   fail "attaching /dev/nbd0 to the fetcher's export $rootfs" "$(tail -n 1 $run/log/nbd-client.log); $(fetcher_said "the fetcher logged nothing")"
 say "/dev/nbd0 attached ($(cat /sys/block/nbd0/size) sectors)"
