@@ -104,7 +104,7 @@ export async function fetchImage(
   };
 }
 
-/** Writes of at most this many bytes go out together, in one `writev`. */
+/** Appended bytes go out once this many have gathered, together in one `writev`. */
 const WRITE_BATCH_BYTES = 4 * 1024 * 1024;
 
 /** Batches of writes under way at once. */
