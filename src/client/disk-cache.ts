@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { close, fstat, futimes, open, read, rename, write } from "node:fs";
-import { mkdir, readdir, rm, stat } from "node:fs/promises";
+import { readdir, rm, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { isObjectId } from "../format/ids.js";
+import { retryInMadeDir } from "../lib/atomic-file.js";
 
 /** Default size limit of the local cache: 8 GiB. */
 export const DEFAULT_CACHE_LIMIT = 8 * 1024 ** 3;
@@ -189,8 +190,8 @@ export class DiskCache {
     const tempDir = join(this.root, "tmp");
     const temp = join(tempDir, `${this.tempPrefix}${this.temps++}`);
     try {
-      await inMadeDir(tempDir, () => writeWhole(temp, bytes));
-      await inMadeDir(dirname(path), () => fsRename(temp, path));
+      await retryInMadeDir(tempDir, () => writeWhole(temp, bytes));
+      await retryInMadeDir(dirname(path), () => fsRename(temp, path));
     } catch (error) {
       await rm(temp, { force: true });
       throw error;
@@ -267,16 +268,6 @@ async function writeWhole(path: string, bytes: Uint8Array): Promise<void> {
 }
 
 /** Runs `step`; if it fails because `dir` is missing, makes `dir` and runs it again. */
-async function inMadeDir<T>(dir: string, step: () => Promise<T>): Promise<T> {
-  try {
-    return await step();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    await mkdir(dir, { recursive: true });
-    return await step();
-  }
-}
-
 async function entries(dir: string): Promise<string[]> {
   try {
     return await readdir(dir);

@@ -306,6 +306,8 @@ class BodyCollector {
   private whole_?: Buffer;
   private readonly parts: Buffer[] = [];
   private total = 0;
+  /** Bytes copied into `whole_` (the pieces after it, if any, are in `parts`). */
+  private filled = 0;
 
   constructor(
     private readonly url: string,
@@ -316,6 +318,7 @@ class BodyCollector {
   expect(contentLength: string | string[] | undefined): void {
     this.parts.length = 0;
     this.total = 0;
+    this.filled = 0;
     this.whole_ = undefined;
     const size = typeof contentLength === "string" ? Number(contentLength) : Number.NaN;
     if (!Number.isSafeInteger(size) || size < 0) return;
@@ -326,18 +329,20 @@ class BodyCollector {
   add(piece: Buffer): void {
     const end = this.total + piece.byteLength;
     if (end > this.maxBytes) this.tooLong();
-    if (this.whole_ && end <= this.whole_.byteLength) piece.copy(this.whole_, this.total);
-    else this.parts.push(piece);
+    if (this.whole_ && this.parts.length === 0 && end <= this.whole_.byteLength) {
+      piece.copy(this.whole_, this.total);
+      this.filled = end;
+    } else {
+      this.parts.push(piece);
+    }
     this.total = end;
   }
 
   whole(): Buffer {
-    if (this.whole_ && this.total === this.whole_.byteLength && this.parts.length === 0) {
+    if (this.whole_ && this.filled === this.whole_.byteLength && this.parts.length === 0) {
       return this.whole_;
     }
-    const before = this.whole_
-      ? [this.whole_.subarray(0, Math.min(this.total, this.whole_.byteLength))]
-      : [];
+    const before = this.whole_ ? [this.whole_.subarray(0, this.filled)] : [];
     return Buffer.concat([...before, ...this.parts], this.total);
   }
 

@@ -34,12 +34,12 @@ export async function writeFileAtomic(
 }
 
 /** Runs `step`; if it fails because `dir` is missing, makes `dir` and runs it again. */
-async function retryInMadeDir(dir: string, step: () => Promise<void>): Promise<void> {
+export async function retryInMadeDir<T>(dir: string, step: () => Promise<T>): Promise<T> {
   try {
-    await step();
+    return await step();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     await mkdir(dir, { recursive: true });
-    await step();
+    return await step();
   }
 }
