@@ -125,12 +125,12 @@ describe("window decisions from the round trip", () => {
     expect(loopback.size).toBe(8);
   });
 
-  it("limits the window to its start plus twice the bandwidth-delay product", () => {
+  it("limits the window to its start plus BDP_GAIN (4) times the bandwidth-delay product", () => {
     const start = initialWindow({ ceiling: 128 });
-    // A loopback: 2 ms, 30 MB/s of 100 kB answers: 0.6 requests make the product; 8 + 2.
-    expect(bdpLimit(measuredState(start, 30_000, 2), { ceiling: 128 })).toBe(10);
-    // 200 ms, 20 MB/s: 40 requests make the product; 8 + twice that.
-    expect(bdpLimit(measuredState(start, 20_000, 200), { ceiling: 128 })).toBe(88);
+    // A loopback: 2 ms, 30 MB/s of 100 kB answers: 0.6 requests make the product; 8 + 3.
+    expect(bdpLimit(measuredState(start, 30_000, 2), { ceiling: 128 })).toBe(11);
+    // 200 ms, 10 MB/s: 20 requests make the product; 8 + 4 times that.
+    expect(bdpLimit(measuredState(start, 10_000, 200), { ceiling: 128 })).toBe(88);
     expect(bdpLimit(measuredState(start, 50_000, 200), { ceiling: 128 })).toBe(128);
     // Not measured yet: the ceiling.
     expect(bdpLimit(start, { ceiling: 128 })).toBe(128);
@@ -138,20 +138,20 @@ describe("window decisions from the round trip", () => {
   });
 
   it("does not grow in slow start beyond the limit of the best round or the round so far", () => {
-    // A loopback: 2 ms, 30 MB/s at best, 50 MB/s in this round: the limit is 8 + 2.
-    const loopback = measuredState({ ...initialWindow(limits), size: 10 }, 30_000, 2);
-    expect(windowAfterAnswer(loopback, limits, 8, 50_000).size).toBe(10);
-    const long = measuredState({ ...initialWindow(limits), size: 12 }, 1_000, 200);
-    expect(windowAfterAnswer(long, limits, 8).size).toBe(12); // 8 + 4
-    expect(windowAfterAnswer(long, limits, 8, 20_000).size).toBe(13); // the round says 8 + 80
+    // A loopback: 2 ms, 30 MB/s at best, 50 MB/s in this round: the limit is 8 + 4.
+    const loopback = measuredState({ ...initialWindow(limits), size: 12 }, 30_000, 2);
+    expect(windowAfterAnswer(loopback, limits, 8, 50_000).size).toBe(12);
+    const long = measuredState({ ...initialWindow(limits), size: 16 }, 1_000, 200);
+    expect(windowAfterAnswer(long, limits, 16).size).toBe(16); // 8 + 8
+    expect(windowAfterAnswer(long, limits, 16, 20_000).size).toBe(17); // the round says 8 + 160
   });
 
   it("comes down to the limit after slow start, not during it; a slowdown still halves it", () => {
-    const wide = measuredState({ ...initialWindow(limits), size: 64 }, 10_000, 200);
-    // 10 MB/s at 200 ms of 100 kB answers: 8 + twice the product is 48.
-    expect(windowAfterRound(wide, 10_000, limits)).toMatchObject({ size: 64, slowStart: true });
+    const wide = measuredState({ ...initialWindow(limits), size: 64 }, 5_000, 200);
+    // 5 MB/s at 200 ms of 100 kB answers: 8 + 4 times the product is 48.
+    expect(windowAfterRound(wide, 5_000, limits)).toMatchObject({ size: 64, slowStart: true });
     const ended = { ...wide, flatRounds: 1 };
-    expect(windowAfterRound(ended, 10_000, limits)).toMatchObject({ size: 48, slowStart: false });
+    expect(windowAfterRound(ended, 5_000, limits)).toMatchObject({ size: 48, slowStart: false });
     expect(windowAfterRound(wide, 1_000, limits)).toMatchObject({
       size: 32,
       slowStart: true,
@@ -310,7 +310,7 @@ describe("AdaptiveWindow", () => {
     const all = Array.from({ length: 800 }, () => h.request(100_000).then(() => done++));
     while (done < 800) await h.step();
     await Promise.all(all);
-    // 8 + twice 100 kB/ms × 6 ms (the first request's, slow) ÷ 100 kB at most; 40 when growth
+    // Below 8 + 4 × 100 kB/ms × 6 ms (the first request's, slow) ÷ 100 kB; 40 when growth
     // followed the throughput alone.
     expect(h.peak()).toBeLessThanOrEqual(20);
   });
