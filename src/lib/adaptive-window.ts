@@ -11,9 +11,9 @@
  *
  * Two rules from the link's round trip, the shortest request seen (as BBR does), keep the window
  * where the link needs it:
- * - **A long link starts wide** ({@link startSize}): before its first full round the window is at
- *   its start × the round trip ÷ {@link START_ROUND_TRIP_MS} (at most {@link START_MAX}), the
- *   round trip known from the first small exchanges (a ref, a manifest). At 200 ms it starts at
+ * - **A long link starts wide** ({@link startSize}): until it is first full the window is its
+ *   start × the round trip ÷ {@link START_ROUND_TRIP_MS} (at most {@link START_MAX}), the round
+ *   trip known from the first small exchanges (a ref, a manifest). At 200 ms it starts at
  *   64 instead of spending ~6 round trips in slow start, each doubling opening new connections
  *   that pay a handshake more; the connections of a wide start open together, in one handshake.
  * - **No more in flight than the link and the client ask** ({@link bdpLimit}): at most the start
@@ -160,14 +160,17 @@ export function bdpLimit(
 
 /**
  * The window after a request that took `ms` came back with `bytes` of body: the shortest request
- * and the mean answer updated; before the first judged round (in slow start, no throughput yet),
- * at least the {@link startSize} of the round trip now known.
+ * and the mean answer updated; while the window has not yet been full (the first small
+ * exchanges: a ref, a manifest), the {@link startSize} of the shortest round trip so far (the
+ * first exchange also pays its connection's handshake and the client's warming up: a later,
+ * shorter one brings the start back down).
  */
 export function windowAfterRequest(
   state: WindowState,
   limits: WindowLimits,
   ms: number,
   bytes: number,
+  windowFull = false,
 ): WindowState {
   const measured: WindowState = {
     ...state,
@@ -175,8 +178,8 @@ export function windowAfterRequest(
     answers: state.answers + (bytes > 0 ? 1 : 0),
     answerBytes: state.answerBytes + bytes,
   };
-  if (!state.slowStart || state.best > 0) return measured;
-  return { ...measured, size: Math.max(state.size, startSize(measured.shortestMs, limits)) };
+  if (windowFull || !state.slowStart || state.best > 0) return measured;
+  return { ...measured, size: startSize(measured.shortestMs, limits) };
 }
 
 /**
@@ -322,7 +325,7 @@ export class AdaptiveWindow {
       this.state = windowAfterFailure(this.state, this.limits);
       this.startRound(this.waiting.length > 0);
     } else {
-      this.state = windowAfterRequest(this.state, this.limits, ms, result.bytes);
+      this.state = windowAfterRequest(this.state, this.limits, ms, result.bytes, this.round.full);
       this.round.bytes += result.bytes;
       if (this.round.full) {
         const elapsed = Math.max(this.now() - this.round.started, MIN_ROUND_MS);
