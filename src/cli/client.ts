@@ -39,7 +39,7 @@ export function withClientOptions(command: Command): Command {
     )
     .option(
       "--jobs <n>",
-      "most downloads in flight: the number starts low and grows while throughput grows",
+      "most downloads in flight: the number adapts to the link (wider on a long round trip, up to what it carries)",
       String(DEFAULT_JOBS),
     );
 }
