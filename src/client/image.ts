@@ -19,6 +19,13 @@ export interface ImageReaderOptions {
   onRead?: (index: number) => void;
 }
 
+/** A chunk's part of a read: its bytes, their place in the read, where the chunk came from. */
+interface ChunkPart {
+  bytes: Uint8Array;
+  at: number;
+  source: ChunkSource;
+}
+
 /**
  * Reads an image by offset and length against its manifest: finds the chunks by binary search
  * on their offsets, loads them through a {@link ChunkLoader} (memory, disk cache or edge, always
@@ -44,23 +51,28 @@ export class ImageReader {
     this.offsets = chunkOffsets(manifest);
   }
 
-  /** Exactly `length` bytes at `offset`; a RangeError if they are not all inside the image. */
+  /**
+   * Exactly `length` bytes at `offset`; a RangeError if they are not all inside the image. A read
+   * within one chunk is a view of that chunk's bytes, not a copy: read it, never write to it.
+   */
   async read(offset: number, length: number): Promise<Uint8Array> {
     checkRange(offset, length, this.size);
-    const out = new Uint8Array(length);
-    if (length === 0) return out;
+    if (length === 0) return new Uint8Array(0);
     const first = chunkAt(this.offsets, offset);
     const last = chunkAt(this.offsets, offset + length - 1);
-    const loads: Promise<ChunkSource>[] = [];
+    const loads: Promise<ChunkPart>[] = [];
     for (let index = first; index <= last; index++) {
       this.options.onRead?.(index);
-      loads.push(this.copyChunk(index, offset, out));
+      loads.push(this.chunkPart(index, offset, length));
     }
     const ahead = this.noteSequential(offset, length, last);
-    const sources = await Promise.all(loads);
+    const parts = await Promise.all(loads);
     // Read ahead only while reads are served from the edge: a reader served from the disk cache
     // (a warm reboot) or from the prefetch list fetches nothing it did not ask for.
-    if (ahead > 0 && sources.includes("edge")) this.readAhead(last, ahead);
+    if (ahead > 0 && parts.some((part) => part.source === "edge")) this.readAhead(last, ahead);
+    if (parts.length === 1) return (parts[0] as ChunkPart).bytes;
+    const out = new Uint8Array(length);
+    for (const part of parts) out.set(part.bytes, part.at);
     return out;
   }
 
@@ -108,19 +120,23 @@ export class ImageReader {
   }
 
   /**
-   * Copies chunk `index`'s part of the read into `out`; says where the chunk came from, counting a
-   * chunk this reader's read-ahead downloaded as from the edge (the stream is still a cold one).
+   * Chunk `index`'s part of the read of `length` bytes at `offset`, where it goes in the read, and
+   * where the chunk came from, counting a chunk this reader's read-ahead downloaded as from the
+   * edge (the stream is still a cold one).
    */
-  private async copyChunk(index: number, offset: number, out: Uint8Array): Promise<ChunkSource> {
+  private async chunkPart(index: number, offset: number, length: number): Promise<ChunkPart> {
     const start = this.offsets[index] as number;
     const { bytes, source } = await this.loader.loadFrom(
       this.manifest.chunks[index] as string,
       this.manifest.lengths[index] as number,
     );
     const from = Math.max(offset, start);
-    const to = Math.min(offset + out.byteLength, start + bytes.byteLength);
-    out.set(bytes.subarray(from - start, to - start), from - offset);
-    return this.readAheadFetched.has(index) ? "edge" : source;
+    const to = Math.min(offset + length, start + bytes.byteLength);
+    return {
+      bytes: new Uint8Array(bytes.buffer, bytes.byteOffset + from - start, to - from),
+      at: from - offset,
+      source: this.readAheadFetched.has(index) ? "edge" : source,
+    };
   }
 
   private ensure(index: number, holdInMemory = false): Promise<void> {

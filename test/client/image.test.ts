@@ -62,6 +62,23 @@ describe("ImageReader against a running edge", () => {
     },
   );
 
+  it("answers a read within one chunk with a view of the chunk held in memory, not a copy", async () => {
+    await published("views", "fixed:64K");
+    const boot = client("cache-views");
+    try {
+      const reader = await boot.open("views");
+      const first = await reader.read(CHUNK + 100, 4096);
+      const second = await reader.read(CHUNK + 8192, 4096);
+      expect(second.buffer).toBe(first.buffer);
+      expect(Buffer.from(second)).toEqual(original.subarray(CHUNK + 8192, CHUNK + 12288));
+      const across = await reader.read(2 * CHUNK - 10, 20);
+      expect(across.buffer).not.toBe(first.buffer);
+      expect(Buffer.from(across)).toEqual(original.subarray(2 * CHUNK - 10, 2 * CHUNK + 10));
+    } finally {
+      await boot.close();
+    }
+  });
+
   it("keeps a prefetch list that fits the memory budget decoded: the reads after it touch neither disk nor edge", async () => {
     await published("listed", "fixed:64K");
     const profile = join(fixture.dir, "listed-profile.json");
