@@ -1,11 +1,10 @@
-import { randomBytes } from "node:crypto";
-import { close, fstat, futimes, open, read, rename, write } from "node:fs";
+import { close, fstat, futimes, open, read } from "node:fs";
 import { readdir, rm, stat } from "node:fs/promises";
 import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { isObjectId } from "../format/ids.js";
-import { retryInMadeDir } from "../lib/atomic-file.js";
+import { writeFileAtomic } from "../lib/atomic-file.js";
 
 /** Default size limit of the local cache: 8 GiB. */
 export const DEFAULT_CACHE_LIMIT = 8 * 1024 ** 3;
@@ -56,9 +55,6 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
  */
 export class DiskCache {
   private readonly touched = new Map<string, number>();
-  /** Temporary files are `<prefix><n>`: one random prefix a process, then a counter. */
-  private readonly tempPrefix = `.${randomBytes(6).toString("hex")}.`;
-  private temps = 0;
   private writtenSinceCheck = 0;
   private pruning?: Promise<unknown>;
 
@@ -186,16 +182,10 @@ export class DiskCache {
    * place, so that a reader sees the whole file or none; directories made when missing.
    */
   private async write(kind: Kind, id: string, bytes: Uint8Array): Promise<void> {
-    const path = this.path(kind, id);
-    const tempDir = join(this.root, "tmp");
-    const temp = join(tempDir, `${this.tempPrefix}${this.temps++}`);
-    try {
-      await retryInMadeDir(tempDir, () => writeWhole(temp, bytes));
-      await retryInMadeDir(dirname(path), () => fsRename(temp, path));
-    } catch (error) {
-      await rm(temp, { force: true });
-      throw error;
-    }
+    await writeFileAtomic(this.path(kind, id), bytes, {
+      tempDir: join(this.root, "tmp"),
+      makeDirs: true,
+    });
     this.touched.set(id, Date.now());
   }
 
@@ -242,32 +232,9 @@ const fsRead = (fd: number, into: Buffer, offset: number, length: number, positi
       error ? reject(error) : resolve(bytes),
     ),
   );
-const fsWrite = (fd: number, bytes: Uint8Array, offset: number, position: number) =>
-  new Promise<number>((resolve, reject) =>
-    write(fd, bytes, offset, bytes.byteLength - offset, position, (error, written) =>
-      error ? reject(error) : resolve(written),
-    ),
-  );
 const fsFutimes = promisify(futimes);
 const fsClose = promisify(close);
-const fsRename = promisify(rename);
 
-/** Writes `bytes` as a new file at `path` through a file descriptor (no FileHandle). */
-async function writeWhole(path: string, bytes: Uint8Array): Promise<void> {
-  const fd = await fsOpen(path, "w");
-  try {
-    let done = 0;
-    while (done < bytes.byteLength) {
-      const written = await fsWrite(fd, bytes, done, done);
-      if (written === 0) throw new Error(`write to ${path} wrote nothing at byte ${done}`);
-      done += written;
-    }
-  } finally {
-    await fsClose(fd);
-  }
-}
-
-/** Runs `step`; if it fails because `dir` is missing, makes `dir` and runs it again. */
 async function entries(dir: string): Promise<string[]> {
   try {
     return await readdir(dir);

@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { close, open, rename, write } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { promisify } from "node:util";
 
 /** Options of {@link writeFileAtomic}. */
 export interface AtomicWriteOptions {
@@ -10,9 +12,15 @@ export interface AtomicWriteOptions {
   makeDirs?: boolean;
 }
 
+/** Temporary files are `.<name>.<this process's random prefix><counter>.tmp`: unique, and cheap. */
+const TEMP_PREFIX = randomBytes(6).toString("hex");
+let temps = 0;
+
 /**
  * Writes `data` to `path` so that a reader sees the old file or the whole new one, never a part:
  * into a temporary file, then renamed over `path`. The temporary file is removed on failure.
+ * Written through a file descriptor (no FileHandle), directories made only when a step finds
+ * them missing: the cost of a file per chunk is open, write, close and rename.
  */
 export async function writeFileAtomic(
   path: string,
@@ -20,13 +28,14 @@ export async function writeFileAtomic(
   options: AtomicWriteOptions = {},
 ): Promise<void> {
   const tempDir = options.tempDir ?? dirname(path);
-  const temp = join(tempDir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);
+  const temp = join(tempDir, `.${basename(path)}.${TEMP_PREFIX}${temps++}.tmp`);
+  const bytes = typeof data === "string" ? Buffer.from(data) : data;
   const inDir = options.makeDirs
     ? retryInMadeDir
     : (_dir: string, step: () => Promise<void>) => step();
   try {
-    await inDir(tempDir, () => writeFile(temp, data));
-    await inDir(dirname(path), () => rename(temp, path));
+    await inDir(tempDir, () => writeWhole(temp, bytes));
+    await inDir(dirname(path), () => fsRename(temp, path));
   } catch (error) {
     await rm(temp, { force: true });
     throw error;
@@ -41,5 +50,29 @@ export async function retryInMadeDir<T>(dir: string, step: () => Promise<T>): Pr
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     await mkdir(dir, { recursive: true });
     return await step();
+  }
+}
+
+const fsOpen = promisify(open);
+const fsClose = promisify(close);
+const fsRename = promisify(rename);
+const fsWrite = (fd: number, bytes: Uint8Array, offset: number) =>
+  new Promise<number>((resolve, reject) =>
+    write(fd, bytes, offset, bytes.byteLength - offset, offset, (error, written) =>
+      error ? reject(error) : resolve(written),
+    ),
+  );
+
+/** Writes `bytes` as a new file at `path`, going on after a short write. */
+async function writeWhole(path: string, bytes: Uint8Array): Promise<void> {
+  const fd = await fsOpen(path, "w");
+  try {
+    for (let done = 0; done < bytes.byteLength; ) {
+      const written = await fsWrite(fd, bytes, done);
+      if (written === 0) throw new Error(`write to ${path} wrote nothing at byte ${done}`);
+      done += written;
+    }
+  } finally {
+    await fsClose(fd);
   }
 }

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
-import { mkdir, open, readFile, rename, rm } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { readFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import { EDGE_API } from "../format/api.js";
 import { decodeRef, encodeRef, nextHistory, type Ref, type RefUpdate } from "../format/ref.js";
 import { writeFileAtomic } from "../lib/atomic-file.js";
@@ -13,12 +13,10 @@ import { type CurrentRef, type PublishTarget, RefConflictError } from "./target.
  * directory), so any static web server can serve it as a mirror,
  * or `wrangler r2 object put` can load it. Every file is written whole, then renamed into place.
  * Chunks take the fewest system calls: existence is one stat each, without a trip through the
- * thread pool, and a chunk file is open, write, close and rename in a directory made once.
+ * thread pool, and a chunk file is open, write, close and rename (lib/atomic-file.ts).
  */
 export class DirectoryTarget implements PublishTarget {
   readonly where: string;
-  private chunkDir?: Promise<unknown>;
-  private temps = 0;
 
   constructor(dir: string) {
     this.where = resolve(dir);
@@ -29,25 +27,7 @@ export class DirectoryTarget implements PublishTarget {
   }
 
   async putChunk(id: string, frame: Uint8Array): Promise<void> {
-    const path = this.file(EDGE_API.chunk.path(id));
-    this.chunkDir ??= mkdir(dirname(path), { recursive: true });
-    await this.chunkDir;
-    // A name of this process's own: a concurrent publisher of the same chunk writes another file.
-    const temp = `${dirname(path)}/.${id}.${process.pid}.${++this.temps}.tmp`;
-    try {
-      const file = await open(temp, "wx");
-      try {
-        for (let at = 0; at < frame.length; ) {
-          at += (await file.write(frame, at, frame.length - at)).bytesWritten;
-        }
-      } finally {
-        await file.close();
-      }
-      await rename(temp, path);
-    } catch (error) {
-      await rm(temp, { force: true });
-      throw error;
-    }
+    await this.write(this.file(EDGE_API.chunk.path(id)), frame);
   }
 
   async putManifest(id: string, bytes: Uint8Array): Promise<void> {
