@@ -9,6 +9,7 @@ import {
 import { backoffDelay, isTransientStatus, sleep } from "../http/retry.js";
 import { AdaptiveWindow, type RequestResult } from "../lib/adaptive-window.js";
 import { UserError } from "../lib/errors.js";
+import type { Urgency } from "../lib/waiting-line.js";
 
 /** A failure the user can act on: unreachable edges, missing objects, refused answers. */
 export class ClientError extends UserError {
@@ -52,6 +53,16 @@ interface GetOptions {
   noCache?: boolean;
   /** Only these edges, in this order (default: all, healthiest first). */
   edges?: readonly URL[];
+  /** How soon the caller needs it, in the window's line (default: urgent). */
+  urgency?: Urgency;
+}
+
+/** How a verified GET reports wrong bytes, and how soon its caller needs it. */
+export interface VerifiedGetOptions {
+  /** Told of each answer whose bytes `verify` refused. */
+  onBadBytes?: (url: string, problem: string) => void;
+  /** How soon the caller needs it, in the window's line (default: urgent). */
+  urgency?: Urgency;
 }
 
 type Outcome =
@@ -126,23 +137,26 @@ export class EdgeClient {
     path: string,
     maxBytes: number,
     verify: (bytes: Buffer) => Promise<T>,
-    onBadBytes?: (url: string, problem: string) => void,
+    { onBadBytes, urgency }: VerifiedGetOptions = {},
   ): Promise<T> {
     let remaining = this.byHealth();
     const bad: string[] = [];
     while (remaining.length > 0) {
       let fetched: Fetched;
       try {
-        fetched = await this.get(path, { maxBytes, edges: remaining });
+        fetched = await this.get(path, { maxBytes, edges: remaining, urgency });
       } catch (error) {
         if (bad.length === 0) throw error;
         throw new ClientError(`${badBytesMessage(path, bad)}; ${(error as Error).message}`);
       }
       for (const noCache of [false, true]) {
         if (noCache) {
-          fetched = await this.get(path, { maxBytes, noCache, edges: [fetched.edge] }).catch(
-            () => fetched,
-          );
+          fetched = await this.get(path, {
+            maxBytes,
+            noCache,
+            edges: [fetched.edge],
+            urgency,
+          }).catch(() => fetched);
         }
         try {
           return await verify(fetched.bytes);
@@ -174,7 +188,11 @@ export class EdgeClient {
       let missing = 0;
       const edges = options.edges ?? this.byHealth();
       for (const edge of edges) {
-        const outcome = await this.window.run(() => this.getOnce(edge, path, options), measured);
+        const outcome = await this.window.run(
+          () => this.getOnce(edge, path, options),
+          measured,
+          options.urgency,
+        );
         if (outcome.kind === "ok") return outcome.fetched;
         if (outcome.kind === "missing") {
           missing++;

@@ -181,7 +181,9 @@ export class ImageReader {
     const to = Math.min(last + ahead, this.manifest.chunks.length - 1);
     for (let index = from; index <= to; index++) {
       this.loader
-        .loadFrom(this.manifest.chunks[index] as string, this.manifest.lengths[index] as number)
+        .loadFrom(this.manifest.chunks[index] as string, this.manifest.lengths[index] as number, {
+          background: true,
+        })
         .then(({ source }) => {
           if (source === "edge") this.readAheadFetched.add(index);
         })

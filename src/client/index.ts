@@ -208,8 +208,10 @@ export class BootClient {
         await this.cache.writeManifest(id, bytes);
         return decoded;
       },
-      (url, problem) =>
-        this.options.log?.(`wrong bytes for manifest ${id} from ${url}: ${problem}`),
+      {
+        onBadBytes: (url, problem) =>
+          this.options.log?.(`wrong bytes for manifest ${id} from ${url}: ${problem}`),
+      },
     );
     return manifest;
   }

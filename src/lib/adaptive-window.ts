@@ -29,6 +29,8 @@
  * state and the pure decisions that move it.
  */
 
+import { type Urgency, urgent, WaitingLine } from "./waiting-line.js";
+
 /** The bounds of a window and where it starts. */
 export interface WindowLimits {
   /** The most requests in flight (the user's `--jobs`). */
@@ -248,19 +250,29 @@ export function windowAfterFailure(state: WindowState, limits: WindowLimits): Wi
   };
 }
 
+/**
+ * Of a window of `size`, how many requests the background (prefetch, read-ahead) may fill: all
+ * but an eighth of it, at least one, kept for reads, so that a read never waits for a slot behind
+ * them; a window of one is shared.
+ */
+export function backgroundShare(size: number): number {
+  return size <= 1 ? size : size - Math.max(1, Math.floor(size / 8));
+}
+
 /** What one request brought: its bytes, or a failure of the link. */
 export type RequestResult = { bytes: number } | "failed";
 
 /**
  * A link's window in use: runs requests with at most {@link size} in flight (the others wait
- * their turn, first come first served), times each request and measures each round of completed
+ * their turn: urgent ones first, each kind first come first served; the background no more than
+ * its {@link backgroundShare}), times each request and measures each round of completed
  * requests, and moves the size by {@link windowAfterRequest}, {@link windowAfterAnswer},
  * {@link windowAfterRound} and {@link windowAfterFailure}.
  */
 export class AdaptiveWindow {
   private state: WindowState;
   private inFlight = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting = new WaitingLine();
   /** Requests started so far: the number of the next one. */
   private sent = 0;
   /**
@@ -290,12 +302,17 @@ export class AdaptiveWindow {
   }
 
   /**
-   * Runs `request` once fewer than {@link size} run; `measure` says what it brought (bytes, or
-   * a failure of the link), which moves the window. Resolves or rejects as `request` does; a
+   * Runs `request` once fewer than {@link size} run (fewer than its {@link backgroundShare}, if
+   * not urgent), before any waiting request less urgent; `measure` says what it brought (bytes,
+   * or a failure of the link), which moves the window. Resolves or rejects as `request` does; a
    * rejection counts as a failure.
    */
-  async run<T>(request: () => Promise<T>, measure: (result: T) => RequestResult): Promise<T> {
-    await this.acquire();
+  async run<T>(
+    request: () => Promise<T>,
+    measure: (result: T) => RequestResult,
+    urgency: Urgency = urgent(),
+  ): Promise<T> {
+    await this.acquire(urgency);
     const number = this.sent++;
     const sent = this.now();
     let result: RequestResult = "failed";
@@ -308,14 +325,17 @@ export class AdaptiveWindow {
     }
   }
 
-  private async acquire(): Promise<void> {
+  private async acquire(urgency: Urgency): Promise<void> {
     if (this.inFlight === 0 && this.waiting.length === 0) this.startRound(false);
-    if (this.inFlight >= this.state.size || this.waiting.length > 0) {
+    const goesNow = urgency.urgent
+      ? this.inFlight < this.state.size && !this.waiting.hasUrgent()
+      : this.inFlight < backgroundShare(this.state.size) && this.waiting.length === 0;
+    if (goesNow) {
+      this.inFlight++;
+    } else {
       this.round.full = true;
       // The slot is counted by the completion that hands it over (see complete).
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
-    } else {
-      this.inFlight++;
+      await this.waiting.wait(urgency);
     }
   }
 
@@ -340,9 +360,9 @@ export class AdaptiveWindow {
         this.startRound(this.waiting.length > 0);
       }
     }
-    while (this.inFlight < this.state.size && this.waiting.length > 0) {
+    while (this.inFlight < this.state.size) {
+      if (!this.waiting.wakeNext(this.inFlight < backgroundShare(this.state.size))) break;
       this.inFlight++;
-      (this.waiting.shift() as () => void)();
     }
   }
 

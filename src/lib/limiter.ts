@@ -1,10 +1,12 @@
+import { type Urgency, urgent, WaitingLine } from "./waiting-line.js";
+
 /**
- * Runs async tasks with at most `limit` running at once; the others wait their turn, first come
- * first served.
+ * Runs async tasks with at most `limit` running at once; the others wait their turn, urgent ones
+ * first (lib/waiting-line.ts), each kind first come first served.
  */
 export class Limiter {
   private running = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly waiting = new WaitingLine();
   private readonly started = new Set<Promise<void>>();
   private failed?: { error: unknown };
 
@@ -14,9 +16,12 @@ export class Limiter {
     }
   }
 
-  /** Runs `task` once fewer than `limit` tasks run; resolves or rejects as it does. */
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    await this.acquire();
+  /**
+   * Runs `task` once fewer than `limit` tasks run, before any waiting task less urgent; resolves
+   * or rejects as it does.
+   */
+  async run<T>(task: () => Promise<T>, urgency: Urgency = urgent()): Promise<T> {
+    await this.acquire(urgency);
     try {
       return await task();
     } finally {
@@ -30,7 +35,7 @@ export class Limiter {
    * {@link start} and {@link drain} throw its error.
    */
   async start(task: () => Promise<void>): Promise<void> {
-    await this.acquire();
+    await this.acquire(urgent());
     if (this.failed) {
       this.release();
       throw this.failed.error;
@@ -52,9 +57,9 @@ export class Limiter {
     if (this.failed) throw this.failed.error;
   }
 
-  private async acquire(): Promise<void> {
+  private async acquire(urgency: Urgency): Promise<void> {
     if (this.running >= this.limit) {
-      await new Promise<void>((resolve) => this.waiting.push(resolve));
+      await this.waiting.wait(urgency);
     } else {
       this.running++;
     }
@@ -62,9 +67,7 @@ export class Limiter {
 
   /** Hands the slot to the next waiting task, if any, else frees it. */
   private release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.running--;
+    if (!this.waiting.wakeNext()) this.running--;
   }
 }
 

@@ -119,6 +119,54 @@ describe("ImageReader against a running edge", () => {
     }
   });
 
+  it("serves a read before the prefetch list: a read joining a listed chunk's queued load moves it to the front", async () => {
+    const reads = Array.from({ length: 10 }, (_, chunk) => [chunk * CHUNK, CHUNK]);
+    const profile = join(fixture.dir, "ordered-profile.json");
+    await writeFile(
+      profile,
+      JSON.stringify({
+        format: "edgeboot-boot-profile",
+        version: 1,
+        images: [{ name: "ordered", manifest: "0".repeat(64), reads }],
+      }),
+    );
+    original ??= imageBytes(SIZE, 71);
+    const image = join(fixture.dir, "ordered.img");
+    await writeFile(image, original);
+    const run = await runPublish(
+      fixture.edge,
+      image,
+      "ordered",
+      ...["--chunking", "fixed:64K", "--profile", profile],
+    );
+    expect(run.code, run.stderr).toBe(0);
+    const proxy = await startProxy({ upstream: fixture.edge.url, rttMs: 40 });
+    // Two downloads at once: one for the list, one kept for reads; the whole list queued at once.
+    const boot = new BootClient({
+      edges: [proxy.url],
+      cacheDir: join(fixture.dir, "cache-ordered"),
+      inFlight: 2,
+    });
+    try {
+      const reader = await boot.open("ordered", { prefetchConcurrency: 10 });
+      const manifest = await boot.resolve("ordered");
+      const prefetching = reader.startPrefetch();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      const last = await reader.read(9 * CHUNK, 4096);
+      expect(digest(last)).toBe(digest(original.subarray(9 * CHUNK, 9 * CHUNK + 4096)));
+      await prefetching;
+      const order = proxy.requests
+        .filter((r) => r.path.startsWith("/v1/chunks/"))
+        .map((r) => manifest.manifest.chunks.indexOf(r.path.split("/").pop() as string));
+      expect(order).toHaveLength(10);
+      // Listed last, read first: fetched second (first come first served made it tenth).
+      expect(order.indexOf(9)).toBeLessThanOrEqual(1);
+    } finally {
+      await boot.close();
+      await proxy.close();
+    }
+  });
+
   it("shares one download among concurrent reads of a chunk, and reads ahead of a sequential reader in proportion to its run", async () => {
     await published("shared", "fixed:64K");
     const proxy = await startProxy({ upstream: fixture.edge.url });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   AdaptiveWindow,
+  backgroundShare,
   bdpLimit,
   clampWindow,
   initialWindow,
@@ -14,6 +15,7 @@ import {
   windowAfterRequest,
   windowAfterRound,
 } from "../../src/lib/adaptive-window.js";
+import { background, type Urgency, urgent } from "../../src/lib/waiting-line.js";
 
 const limits = { ceiling: 64 };
 
@@ -194,10 +196,12 @@ function harness(
   let connections = 0;
   let cpuFreeAt = 0;
   let served = 0;
-  const request = (bytes: number, fail = false) =>
+  const started: number[] = [];
+  const request = (bytes: number, fail = false, urgency?: Urgency) =>
     window.run(
       () =>
         new Promise<number>((resolve, reject) => {
+          started.push(bytes);
           let endsAt = now + latencyMs;
           if (open.length + 1 > connections) {
             connections++;
@@ -214,6 +218,7 @@ function harness(
           peak = Math.max(peak, open.length);
         }),
       (n) => ({ bytes: n }),
+      urgency,
     );
   const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
   return {
@@ -224,6 +229,8 @@ function harness(
     peak: () => peak,
     connections: () => connections,
     running: () => open.length,
+    /** The requests started so far, by their bytes, in the order they started. */
+    started,
     /** Moves the clock to the next request's end and ends it. */
     async step() {
       await settle();
@@ -286,6 +293,37 @@ describe("AdaptiveWindow", () => {
       await one;
     }
     expect(h.window.size).toBe(2);
+  });
+
+  it("keeps an eighth of the window (at least one request) from the background", () => {
+    expect([1, 2, 7, 8, 15, 16, 64, 128].map(backgroundShare)).toEqual([
+      1, 1, 6, 7, 14, 14, 56, 112,
+    ]);
+  });
+
+  it("lets a read go before the background: at once into the slots kept for reads, then first in line", async () => {
+    const h = harness(16, 8);
+    const prefetch = Array.from({ length: 20 }, (_, i) => h.request(100 + i, false, background()));
+    await h.settle();
+    expect(h.running()).toBe(7);
+    const reads = [h.request(1, false, urgent()), h.request(2, false, urgent())];
+    await h.settle();
+    expect(h.started).toEqual([100, 101, 102, 103, 104, 105, 106, 1]);
+    while (h.running() > 0) await h.step();
+    await Promise.all([...prefetch, ...reads]);
+    expect(h.started.slice(7, 10)).toEqual([1, 2, 107]);
+  });
+
+  it("moves a background request whose urgency was raised while it waits ahead of the others", async () => {
+    const h = harness(16, 2);
+    const urgencies = Array.from({ length: 6 }, () => background());
+    const all = urgencies.map((urgency, i) => h.request(100 + i, false, urgency));
+    await h.settle();
+    expect(h.started).toEqual([100]);
+    (urgencies[5] as Urgency).urgent = true; // a read joined the load of request 105
+    while (h.running() > 0) await h.step();
+    await Promise.all(all);
+    expect(h.started).toEqual([100, 105, 101, 102, 103, 104]);
   });
 
   it("halves on a failed request and still lets the waiting ones run", async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { forEachLimited, Limiter } from "../../src/lib/limiter.js";
+import { background } from "../../src/lib/waiting-line.js";
 
 const tick = () => new Promise((resolve) => setTimeout(resolve, 1));
 
@@ -24,6 +25,22 @@ describe("Limiter", () => {
     expect(results).toEqual([0, 10, 20, 30, 40]);
     expect(started).toEqual([0, 1, 2, 3, 4]);
     expect(peak).toBe(2);
+  });
+
+  it("runs a waiting urgent task before the background ones that came first", async () => {
+    const limiter = new Limiter(1);
+    const started: string[] = [];
+    const task = (name: string) => async () => {
+      started.push(name);
+      await tick();
+    };
+    await Promise.all([
+      limiter.run(task("b1"), background()),
+      limiter.run(task("b2"), background()),
+      limiter.run(task("b3"), background()),
+      limiter.run(task("read")),
+    ]);
+    expect(started).toEqual(["b1", "read", "b2", "b3"]);
   });
 
   it("frees the slot of a task that fails", async () => {
