@@ -6,7 +6,11 @@ import { type ChunkStreamOptions, chunkStream } from "./chunker.js";
 import { type CompressOptions, createCompressor } from "./compressor.js";
 import type { PublishTarget } from "./target.js";
 
-/** Chunks asked about in one existence query while publishing. */
+/**
+ * Chunks asked about in one existence query while publishing, at most. A stream's first queries
+ * ask about 1, 2, 4, ... chunks, so that the first compression starts as soon as the first chunk
+ * is hashed rather than after 64.
+ */
 const QUERY_BATCH = 64;
 
 /** Compressed chunks being uploaded at once (besides those being compressed). */
@@ -98,20 +102,28 @@ export class ChunkUploader {
     const list: ChunkList = { chunks: [], lengths: [] };
     const whole = createHash("sha256");
     const done = options.done ?? (() => {});
+    const handOver = new BatchQueue((batch: HashedChunk[]) => this.flush(batch, done));
     let batch: HashedChunk[] = [];
-    for await (const bytes of chunkStream(source, chunking, options)) {
-      whole.update(bytes);
-      const id = sha256HexNative(bytes);
-      list.chunks.push(id);
-      list.lengths.push(bytes.byteLength);
-      this.options.counts.chunks++;
-      batch.push({ id, bytes });
-      if (batch.length >= QUERY_BATCH) {
-        await this.flush(batch, done);
-        batch = [];
+    let batchSize = 1;
+    try {
+      for await (const bytes of chunkStream(source, chunking, options)) {
+        whole.update(bytes);
+        const id = sha256HexNative(bytes);
+        list.chunks.push(id);
+        list.lengths.push(bytes.byteLength);
+        this.options.counts.chunks++;
+        batch.push({ id, bytes });
+        if (batch.length >= batchSize) {
+          await handOver.add(batch);
+          batch = [];
+          batchSize = Math.min(batchSize * 2, QUERY_BATCH);
+        }
       }
+      await handOver.add(batch);
+      await handOver.drain();
+    } finally {
+      handOver.abandon();
     }
-    await this.flush(batch, done);
     return { ...list, sha256: whole.digest("hex") };
   }
 
@@ -121,7 +133,9 @@ export class ChunkUploader {
     await this.uploading.drain();
   }
 
+  /** Asks the target about a batch's chunks, and starts compressing and uploading those it lacks. */
   private async flush(batch: readonly HashedChunk[], done: (chunk: Buffer) => void): Promise<void> {
+    if (batch.length === 0) return;
     const { target, counts } = this.options;
     const fresh = [...new Set(batch.map((c) => c.id))].filter((id) => !this.seen.has(id));
     const missing = new Set(fresh.length > 0 ? await target.missing(fresh) : []);
@@ -151,5 +165,34 @@ export class ChunkUploader {
       });
     }
     this.options.onChange?.();
+  }
+}
+
+/**
+ * Batches of chunks handed over one at a time, in order, while the producer goes on: {@link add}
+ * returns once the batch before this one has been handed over (asked about and given to the
+ * compressors), so the main thread reads and hashes the next batch while the compressors work
+ * through this one, and at most two batches wait besides those being compressed.
+ */
+class BatchQueue<T> {
+  private last: Promise<void> = Promise.resolve();
+
+  constructor(private readonly handOver: (batch: T) => Promise<void>) {}
+
+  /** Queues `batch`; resolves once the batch queued before it is handed over, throws if it failed. */
+  async add(batch: T): Promise<void> {
+    const previous = this.last;
+    this.last = previous.then(() => this.handOver(batch));
+    await previous;
+  }
+
+  /** Waits until every batch is handed over; throws the first failure. */
+  async drain(): Promise<void> {
+    await this.last;
+  }
+
+  /** Keeps a failure of a batch nobody waits for any more from becoming an unhandled rejection. */
+  abandon(): void {
+    this.last.catch(() => {});
   }
 }
