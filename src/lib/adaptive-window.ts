@@ -259,13 +259,26 @@ export function backgroundShare(size: number): number {
   return size <= 1 ? size : size - Math.max(1, Math.floor(size / 8));
 }
 
+/**
+ * How many background requests may be in flight: the {@link backgroundShare} of the window, and
+ * never wider than the link has shown it carries, its {@link bdpLimit} from a measured round;
+ * before any round is measured, of the window's start without a round trip. A wide start is for
+ * a reader waiting on many chunks: a prefetch list that started wide in a client short of CPU
+ * (a booting guest under emulation) opened dozens of connections at once and kept the guest's
+ * CPU busy with their answers while its first reads waited.
+ */
+export function backgroundRoom(state: WindowState, limits: WindowLimits): number {
+  const room = state.best > 0 ? Math.min(state.size, bdpLimit(state, limits)) : baseSize(limits);
+  return backgroundShare(clampWindow(Math.min(room, state.size), limits));
+}
+
 /** What one request brought: its bytes, or a failure of the link. */
 export type RequestResult = { bytes: number } | "failed";
 
 /**
  * A link's window in use: runs requests with at most {@link size} in flight (the others wait
  * their turn: urgent ones first, each kind first come first served; the background no more than
- * its {@link backgroundShare}), times each request and measures each round of completed
+ * its {@link backgroundRoom}), times each request and measures each round of completed
  * requests, and moves the size by {@link windowAfterRequest}, {@link windowAfterAnswer},
  * {@link windowAfterRound} and {@link windowAfterFailure}.
  */
@@ -302,7 +315,7 @@ export class AdaptiveWindow {
   }
 
   /**
-   * Runs `request` once fewer than {@link size} run (fewer than its {@link backgroundShare}, if
+   * Runs `request` once fewer than {@link size} run (fewer than its {@link backgroundRoom}, if
    * not urgent), before any waiting request less urgent; `measure` says what it brought (bytes,
    * or a failure of the link), which moves the window. Resolves or rejects as `request` does; a
    * rejection counts as a failure.
@@ -329,7 +342,7 @@ export class AdaptiveWindow {
     if (this.inFlight === 0 && this.waiting.length === 0) this.startRound(false);
     const goesNow = urgency.urgent
       ? this.inFlight < this.state.size && !this.waiting.hasUrgent()
-      : this.inFlight < backgroundShare(this.state.size) && this.waiting.length === 0;
+      : this.inFlight < backgroundRoom(this.state, this.limits) && this.waiting.length === 0;
     if (goesNow) {
       this.inFlight++;
     } else {
@@ -361,7 +374,7 @@ export class AdaptiveWindow {
       }
     }
     while (this.inFlight < this.state.size) {
-      if (!this.waiting.wakeNext(this.inFlight < backgroundShare(this.state.size))) break;
+      if (!this.waiting.wakeNext(this.inFlight < backgroundRoom(this.state, this.limits))) break;
       this.inFlight++;
     }
   }

@@ -314,6 +314,34 @@ describe("AdaptiveWindow", () => {
     expect(h.started.slice(7, 10)).toEqual([1, 2, 107]);
   });
 
+  it.each([
+    ["a long link: grows as it shows it carries them", {}, 40, 128],
+    ["a client short of CPU: stays narrow", { serviceMs: () => 80 }, 7, 24],
+  ])(
+    "starts the background at the window's base however wide reads start, then on %s",
+    async (_, link, least, most) => {
+      const h = harness(128, undefined, 200, link);
+      const ref = h.request(500); // the ref: learns the 200 ms round trip, a wide start for reads
+      await h.step();
+      await ref;
+      expect(h.window.size).toBe(64);
+      let done = 0;
+      const prefetch = Array.from({ length: 400 }, (_, i) =>
+        h.request(100_000 + i, false, background()).then(() => done++),
+      );
+      await h.settle();
+      expect(h.running()).toBe(7);
+      let peak = 0;
+      while (done < 400) {
+        peak = Math.max(peak, h.running());
+        await h.step();
+      }
+      await Promise.all(prefetch);
+      expect(peak).toBeGreaterThanOrEqual(least);
+      expect(peak).toBeLessThanOrEqual(most);
+    },
+  );
+
   it("moves a background request whose urgency was raised while it waits ahead of the others", async () => {
     const h = harness(16, 2);
     const urgencies = Array.from({ length: 6 }, () => background());
