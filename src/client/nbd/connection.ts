@@ -41,9 +41,11 @@ export function serveConnection(socket: Socket, context: ConnectionContext): voi
 
 /**
  * One client: the handshake, then requests read one after another and executed concurrently, each
- * reply written whole as soon as it is ready. At most MAX_IN_FLIGHT requests (and about
- * MAX_IN_FLIGHT_BYTES of read data) wait for their replies to be flushed; beyond that the connection
- * stops reading, and the socket reader's own bound then pauses the socket.
+ * reply written whole once it is ready. Replies that become ready in the same turn of the event loop
+ * leave in one write (one writev system call): several reads that waited for the same chunk, or
+ * chunks that arrived together, cost the socket one call instead of one each. At most MAX_IN_FLIGHT
+ * requests (and about MAX_IN_FLIGHT_BYTES of read data) wait for their replies to be flushed; beyond
+ * that the connection stops reading, and the socket reader's own bound then pauses the socket.
  */
 class Connection {
   readonly #socket: Socket;
@@ -55,6 +57,8 @@ class Connection {
   #inFlight = 0;
   #inFlightBytes = 0;
   #wakeLoop: (() => void) | undefined;
+  /** Replies ready since the last flush, written together at the end of this turn of the loop. */
+  #ready: { parts: readonly Uint8Array[]; flushed: () => void }[] = [];
 
   constructor(socket: Socket, context: ConnectionContext) {
     this.#socket = socket;
@@ -145,12 +149,31 @@ class Connection {
   /** Writes `parts` back to back (one corked write), calling `flushed` once they left. */
   #write(parts: readonly Uint8Array[], flushed?: () => void): void {
     if (this.#closed) return;
-    const socket = this.#socket;
-    socket.cork();
+    this.#socket.cork();
+    this.#put(parts, flushed);
+    this.#socket.uncork();
+  }
+
+  /** Hands `parts` to the (corked) socket, `flushed` with the last. */
+  #put(parts: readonly Uint8Array[], flushed?: () => void): void {
     parts.forEach((part, i) => {
-      socket.write(part, i === parts.length - 1 ? flushed : undefined);
+      this.#socket.write(part, i === parts.length - 1 ? flushed : undefined);
     });
-    socket.uncork();
+  }
+
+  /** Queues a reply; the first one queued in a turn of the event loop schedules the flush. */
+  #queueReply(parts: readonly Uint8Array[], flushed: () => void): void {
+    if (this.#ready.push({ parts, flushed }) === 1) setImmediate(() => this.#flushReplies());
+  }
+
+  /** Writes every queued reply back to back in one corked write. */
+  #flushReplies(): void {
+    const ready = this.#ready;
+    this.#ready = [];
+    if (this.#closed) return;
+    this.#socket.cork();
+    for (const { parts, flushed } of ready) this.#put(parts, flushed);
+    this.#socket.uncork();
   }
 
   async #transmit(context: CommandContext): Promise<void> {
@@ -195,7 +218,7 @@ class Connection {
   async #answer(context: CommandContext, request: RequestHeader, cost: number): Promise<void> {
     const reply = await execute(context, request);
     if (this.#closed) return;
-    this.#write(encodeReply(request, reply, context.structured), () => this.#release(cost));
+    this.#queueReply(encodeReply(request, reply, context.structured), () => this.#release(cost));
   }
 
   #hasRoom(cost: number): boolean {

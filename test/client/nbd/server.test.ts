@@ -1,4 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { NbdExport } from "../../../src/client/nbd/exports.js";
 import { createNbdServer } from "../../../src/client/nbd/server.js";
 import { CMD, ERR, OPT, RawClient, REP } from "../../../testing/nbd-client.mjs";
 import {
@@ -426,6 +428,54 @@ describe("NBD server lifecycle", () => {
       expect(reply.data.toString()).toContain("edge down");
       c.close();
     } finally {
+      await running.server.close();
+    }
+  });
+});
+
+describe("NBD server's reply writes", () => {
+  it("sends the replies that are ready in one turn of the event loop in one write", async () => {
+    let openGate = () => {};
+    const gate = new Promise<void>((resolve) => {
+      openGate = resolve;
+    });
+    let asked = 0;
+    const gated: NbdExport = {
+      name: "gated",
+      size: disk.byteLength,
+      async read(offset, length) {
+        asked++;
+        await gate;
+        return disk.slice(offset, offset + length);
+      },
+    };
+    const running = await startServer(memorySource([gated]));
+    const writev = vi.spyOn(Socket.prototype as unknown as { _writev: () => void }, "_writev");
+    const write = vi.spyOn(Socket.prototype as unknown as { _write: () => void }, "_write");
+    const serverSide = (mock: { contexts: unknown[] }) =>
+      mock.contexts.filter((socket) => (socket as { server?: unknown }).server !== undefined)
+        .length;
+    try {
+      const c = await RawClient.connect(running.port);
+      await c.go("gated");
+      for (let i = 0; i < 32; i++) {
+        c.sendRequest({ type: CMD.READ, cookie: BigInt(i), offset: i * 4096, length: 4096 });
+      }
+      await vi.waitFor(() => expect(asked).toBe(32));
+      writev.mockClear();
+      write.mockClear();
+      openGate();
+      for (let i = 0; i < 32; i++) {
+        const reply = await c.readSimpleReply();
+        expect(reply.error).toBe(ERR.OK);
+        const at = Number(reply.cookie) * 4096;
+        expect((await c.read(4096)).equals(slice(at, 4096))).toBe(true);
+      }
+      expect(serverSide(writev.mock) + serverSide(write.mock)).toBe(1);
+      c.close();
+    } finally {
+      writev.mockRestore();
+      write.mockRestore();
       await running.server.close();
     }
   });
