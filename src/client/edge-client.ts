@@ -65,6 +65,9 @@ export interface VerifiedGetOptions {
   urgency?: Urgency;
 }
 
+/** `/v1/manifests/<id>`, as `EDGE_API.manifest` builds it. */
+const MANIFEST_PATH = new RegExp(`^${EDGE_API.manifest.route.replace(/:\w+/g, "[^/?]+")}$`);
+
 type Outcome =
   | { kind: "ok"; fetched: Fetched }
   | { kind: "missing"; url: string }
@@ -187,6 +190,7 @@ export class EdgeClient {
       let transient = false;
       let missing = 0;
       const edges = options.edges ?? this.byHealth();
+      if (round === 1 && MANIFEST_PATH.test(path)) this.openForChunks(edges[0] as URL);
       for (const edge of edges) {
         const outcome = await this.window.run(
           () => this.getOnce(edge, path, options),
@@ -246,6 +250,15 @@ export class EdgeClient {
       kind: "ok",
       fetched: { bytes: answer.body, url, edge, etag: typeof etag === "string" ? etag : undefined },
     };
+  }
+
+  /**
+   * A manifest's chunks come next, the window's first batch at once (on a long link it starts
+   * wide): `edge` opens the connections for it while the manifest is under way, so that the batch
+   * pays no handshake of its own after it.
+   */
+  private openForChunks(edge: URL): void {
+    this.http.get(edge.href)?.preconnect(this.window.size);
   }
 
   private byHealth(): URL[] {

@@ -3,6 +3,7 @@ import { gunzip } from "node:zlib";
 import { Agent, type Dispatcher } from "undici";
 import { EDGE_API, problemDetail } from "../format/api.js";
 import { errorText } from "../lib/errors.js";
+import { Preconnector } from "./preconnect.js";
 import { backoffDelay, isTransientStatus, sleep } from "./retry.js";
 
 /**
@@ -73,6 +74,7 @@ export class EdgeHttp {
   /** The edge's URL without its trailing slash, for messages. */
   readonly where: string;
   private readonly agent: Agent;
+  private readonly preconnector = new Preconnector();
   private readonly timeoutMs: number;
 
   constructor(
@@ -86,7 +88,21 @@ export class EdgeHttp {
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
       keepAliveTimeout: 30_000,
+      connect: this.preconnector.connect,
     });
+  }
+
+  /**
+   * Opens connections ahead until `count` are open or opening (within the agent's limit), for a
+   * batch of requests about to come: on a long link they open while the exchange before the batch
+   * is under way, instead of one handshake more for the batch.
+   */
+  preconnect(count: number): void {
+    const limit = this.options.connections ?? 16;
+    const stats = this.agent.stats[this.base.origin];
+    const have = Number(stats?.connected ?? 0) + this.preconnector.waiting(this.base);
+    const open = Math.min(count, limit) - have;
+    if (open > 0) this.preconnector.open(this.base, open);
   }
 
   /**
@@ -219,6 +235,7 @@ export class EdgeHttp {
 
   /** Closes every connection. */
   async close(): Promise<void> {
+    this.preconnector.close();
     await this.agent.close();
   }
 

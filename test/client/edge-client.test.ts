@@ -85,6 +85,25 @@ describe("EdgeClient's reasons for a failed request", () => {
   });
 });
 
+describe("EdgeClient's connections", () => {
+  it("opens the connections of the window's first batch while a manifest is under way", async () => {
+    let connections = 0;
+    const url = await serve((res) => res.end("{}"));
+    (open.at(-1) as { server: Server }).server.on("connection", () => connections++);
+    const client = new EdgeClient([url], { inFlight: 32 });
+    try {
+      await client.getRef("debian");
+      expect(connections).toBe(1);
+      await client.getManifest(id);
+      await expect.poll(() => connections).toBe(client.window.size);
+      await Promise.all(Array.from({ length: client.window.size }, () => client.getChunk(id)));
+      expect(connections).toBe(client.window.size);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
 describe("EdgeHttp's URLs", () => {
   it("resolves an EDGE_API path below the edge's URL, keeping its path prefix", async () => {
     const http = new EdgeHttp(parseEdgeUrl("https://mirror.example/stores/a", Error));

@@ -167,3 +167,75 @@ describe("EdgeHttp's bodies", () => {
     }
   });
 });
+
+describe("EdgeHttp's connections opened ahead", () => {
+  /** A server that records when each connection opened and on which one each request came. */
+  async function recording() {
+    const opened = new Map<Socket, number>();
+    const requests: { openedBefore: boolean; socket: Socket }[] = [];
+    let batchSent = Number.POSITIVE_INFINITY;
+    const http = await edgeOf((req, res) => {
+      requests.push({
+        openedBefore: (opened.get(req.socket) ?? Number.POSITIVE_INFINITY) < batchSent,
+        socket: req.socket,
+      });
+      res.end("ok");
+    });
+    const server = open.at(-1)?.server as Server;
+    server.on("connection", (socket: Socket) => opened.set(socket, performance.now()));
+    return { http, opened, requests, markBatch: () => (batchSent = performance.now()) };
+  }
+
+  it("opens connections before a batch of requests, which then uses them and opens none", async () => {
+    const { http, opened, requests, markBatch } = await recording();
+    try {
+      await http.exchange({ path: "/v1/refs/first" });
+      http.preconnect(4);
+      await expect.poll(() => opened.size).toBe(4);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      markBatch();
+      const batch = Array.from({ length: 4 }, (_, i) => http.exchange({ path: `/v1/chunks/${i}` }));
+      await Promise.all(batch);
+      expect(opened.size).toBe(4);
+      expect(requests.slice(1).every((r) => r.openedBefore)).toBe(true);
+      expect(new Set(requests.slice(1).map((r) => r.socket)).size).toBe(4);
+    } finally {
+      await http.close();
+    }
+  });
+
+  it("hands out a connection still opening, and one the server closed is not used", async () => {
+    const { http, opened, requests } = await recording();
+    try {
+      http.preconnect(1);
+      await http.exchange({ path: "/v1/refs/first" });
+      expect(opened.size).toBe(1);
+      http.preconnect(3);
+      await expect.poll(() => opened.size).toBe(3);
+      for (const socket of opened.keys()) {
+        if (!requests.some((r) => r.socket === socket)) socket.destroy();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const answers = await Promise.all(
+        [1, 2].map((i) => http.exchange({ path: `/v1/chunks/${i}` })),
+      );
+      expect(answers.map((a) => a.body.toString())).toEqual(["ok", "ok"]);
+    } finally {
+      await http.close();
+    }
+  });
+
+  it("opens no more than the connections allowed, counting those open", async () => {
+    const { http, opened } = await recording();
+    try {
+      await http.exchange({ path: "/v1/refs/first" });
+      http.preconnect(1);
+      http.preconnect(200);
+      await expect.poll(() => opened.size).toBe(16);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(opened.size).toBe(16);
+    } finally {
+      await http.close();
+    }
+  });
+});
