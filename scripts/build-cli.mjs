@@ -3,9 +3,7 @@
 // read and compile rather than about 140 modules found and compiled one by one: that is most of
 // what `edgeboot nbd` costs to start when it runs in a booting machine under emulation (bench:boot's
 // Debian rows). dist/cli/cpu-profile.js is the CPU profiler a fetcher can be started under
-// (`node --import`, src/cli/cpu-profile.ts). dist/cli/decode-worker.js is the decode worker thread
-// (src/client/decode-workers.ts finds it beside the CLI's file; without it, decoding stays on the
-// main thread).
+// (`node --import`, src/cli/cpu-profile.ts).
 import { build } from "esbuild";
 
 /** Loaded from node_modules at run time: the native addon and the packages that load it. */
@@ -42,11 +40,7 @@ const undiciClient = {
 };
 
 await build({
-  entryPoints: {
-    edgeboot: "src/cli/main.ts",
-    "cpu-profile": "src/cli/cpu-profile.ts",
-    "decode-worker": "src/client/decode-worker.ts",
-  },
+  entryPoints: { edgeboot: "src/cli/main.ts", "cpu-profile": "src/cli/cpu-profile.ts" },
   outdir: "dist/cli",
   bundle: true,
   platform: "node",

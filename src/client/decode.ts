@@ -1,71 +1,47 @@
 import { createRequire } from "node:module";
 import { promisify } from "node:util";
-import { gunzip, gunzipSync } from "node:zlib";
+import { gunzip } from "node:zlib";
 import { checkChunkId, checkChunkLength, chunkCodec } from "../format/chunk-check.js";
 import { decodeFrame } from "../format/codec.js";
 import { FormatError } from "../format/errors.js";
 import { inspectZstdFrame, ZSTD_MAX_BLOCK } from "../format/zstd-frame.js";
 import { sha256HexNative } from "../lib/sha256-native.js";
-import { countedInThread, decodeWorkers } from "./decode-workers.js";
 
 interface ZstdDecoder {
   decode(frame: Buffer): Promise<Buffer>;
-  decodeSync(frame: Buffer): Buffer;
 }
-
-/**
- * Where the native decoders run: `pool` on libuv's thread pool (the main thread, which has other
- * work meanwhile), `here` on the calling thread (a decode worker, which has none).
- */
-export type NativeDecoding = "pool" | "here";
 
 const gunzipAsync = promisify(gunzip);
 let zstdDecoder: ZstdDecoder | undefined;
 
 /**
  * The chunk `id` of `length` bytes from its compressed frame, proved against its id: decompressed
- * (natively, gzip or zstd by magic), then its length and SHA-256 checked (`format/chunk-check.ts`,
- * the checks every reader of chunks makes). Throws a FormatError for a frame that is not a chunk of
- * that id and length: the client's one way to open a chunk. A zstd frame is handed to the native
- * decoder only when it is one frame whose block headers bound its output near `length` (a frame
- * could otherwise ask for gigabytes); any other goes to the shared decoder, which stops at the
- * limit. A process asked for decode workers (`decode-workers.ts`, off by default) does the same
- * steps on them once it decodes many chunks at once; `frame` is left as it is either way.
+ * (natively on libuv's thread pool, gzip or zstd by magic), then its length and SHA-256 checked
+ * (`format/chunk-check.ts`, the checks every reader of chunks makes). Throws a FormatError for a
+ * frame that is not a chunk of that id and length: the client's one way to open a chunk. A zstd frame is
+ * handed to the native decoder only when it is one frame whose block headers bound its output
+ * near `length` (a frame could otherwise ask for gigabytes); any other goes to the shared decoder,
+ * which stops at the limit.
  */
-export function decodeChunk(frame: Uint8Array, id: string, length: number): Promise<Uint8Array> {
-  return (
-    decodeWorkers()?.decode(frame, id, length) ??
-    countedInThread(decodeChunkInThread(frame, id, length))
-  );
-}
-
-/** {@link decodeChunk} on this thread: the native decoders run where `native` says. */
-export async function decodeChunkInThread(
+export async function decodeChunk(
   frame: Uint8Array,
   id: string,
   length: number,
-  native: NativeDecoding = "pool",
 ): Promise<Uint8Array> {
   const bytes = await decompress(
     Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength),
     length,
-    native,
   );
   checkChunkLength(id, length, bytes.byteLength);
   checkChunkId(id, sha256HexNative(bytes));
   return bytes;
 }
 
-async function decompress(
-  frame: Buffer,
-  length: number,
-  native: NativeDecoding,
-): Promise<Uint8Array> {
+async function decompress(frame: Buffer, length: number): Promise<Uint8Array> {
   const codec = chunkCodec(frame);
   if (codec === "gzip") {
-    const options = { maxOutputLength: Math.max(length, 1) };
     try {
-      return native === "here" ? gunzipSync(frame, options) : await gunzipAsync(frame, options);
+      return await gunzipAsync(frame, { maxOutputLength: Math.max(length, 1) });
     } catch (error) {
       throw new FormatError(`gzip frame does not decode: ${(error as Error).message}`);
     }
@@ -78,8 +54,7 @@ async function decompress(
   }
   if (shape.outputBound <= length + ZSTD_MAX_BLOCK) {
     try {
-      const zstd = nativeZstd();
-      return native === "here" ? zstd.decodeSync(frame) : await zstd.decode(frame);
+      return await nativeZstd().decode(frame);
     } catch (error) {
       throw new FormatError(`zstd frame does not decode: ${(error as Error).message}`);
     }
