@@ -136,4 +136,26 @@ describe("the initramfs's scripts", () => {
     expect(said).toMatch(FETCHER_CPU_LINE);
     expect(FETCHER_CPU_LINE.exec(said)?.[3]).toBe("listening");
   });
+
+  it("splits the fetcher's CPU seconds by thread: the main thread and the others", async () => {
+    const init = fetcherInitScript();
+    const threadsOf = /\nthreads_of\(\) \{\n[\s\S]*?\n\}\n/.exec(init)?.[0];
+    expect(threadsOf).toBeDefined();
+    expect(init).toContain('say "fetcher threads at listening: $(threads_of $fetcher)"');
+    expect(init).toContain('say "fetcher threads at root mounted: $(threads_of $fetcher)"');
+    const path = join(dir, "threads-of.sh");
+    // /init runs with globbing off (set -f); the function turns it on for the task list.
+    await writeFile(path, `set -f\n${threadsOf}threads_of ${process.pid}\n`);
+    const said = (await run("busybox", ["sh", path])).stdout;
+    const split = /^main ([\d.]+) s, (\d+) others ([\d.]+) s \(busiest ([\d.]+) s\)$/.exec(said);
+    expect(split).not.toBeNull();
+    const [main = 0, others = 0, rest = 0, busiest = 0] = (split ?? []).slice(1).map(Number);
+    expect(main).toBeGreaterThan(0);
+    // This process (Node under vitest) has V8's and libuv's threads besides its main one.
+    expect(others).toBeGreaterThan(2);
+    expect(busiest).toBeLessThanOrEqual(rest);
+    expect(`edgeboot initramfs: fetcher threads at listening: ${said}`).not.toMatch(
+      FETCHER_CPU_LINE,
+    );
+  });
 });

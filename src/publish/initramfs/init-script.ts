@@ -76,6 +76,13 @@ fail() {
 cpu_of() {
   [ -r "/proc/$1/stat" ] && sed 's/^.*) //' "/proc/$1/stat" | awk '{ printf "user=%.2f sys=%.2f", $12 / 100, $13 / 100 }'
 }
+# The same split by thread: the main thread (JS), and the others (V8's, libuv's pool for file calls).
+threads_of() {
+  set +f
+  awk -v main="/proc/$1/task/$1/stat" 'FNR == 1 { sub(/^.*[)] /, ""); t = ($12 + $13) / 100; if (FILENAME == main) m = t; else { n++; o += t; if (t > top) top = t } }
+    END { printf "main %.2f s, %d others %.2f s (busiest %.2f s)", m, n, o, top }' /proc/$1/task/*/stat 2>/dev/null
+  set -f
+}
 mkdir -p /proc /sys /dev
 { mount -t proc proc /proc && mount -t sysfs sysfs /sys && mount -t devtmpfs devtmpfs /dev; } ||
   fail "mounting /proc, /sys and /dev" "this kernel needs CONFIG_PROC_FS, CONFIG_SYSFS and CONFIG_DEVTMPFS"
@@ -237,6 +244,7 @@ until grep -q '^serving ' $run/log/nbd.out 2>/dev/null; do
 done
 say "fetcher listening on ${FETCHER_SOCKET} (rootfs $rootfs\${manifest:+, manifest $manifest})"
 say "fetcher cpu $(cpu_of $fetcher) s at listening"
+say "fetcher threads at listening: $(threads_of $fetcher)"
 
 chroot $run /bin/nbd-client -unix ${FETCHER_SOCKET} /dev/nbd0 -name "$rootfs" -systemd-mark -readonly -block-size 4096 \\
   >$run/log/nbd-client.log 2>&1 ||
@@ -253,6 +261,7 @@ mount -t "$fstype" -o ro /dev/nbd0 /layers/lower ||
   fail "finding $init in rootfs $rootfs" "publish a root with an init, or set init= on the kernel command line"
 say "root mounted read-only under a tmpfs overlay, switching root to $init"
 say "fetcher cpu $(cpu_of $fetcher) s at root mounted"
+say "fetcher threads at root mounted: $(threads_of $fetcher)"
 for dir in dev proc sys; do
   mkdir -p /newroot/$dir && mount --move /$dir /newroot/$dir
 done
