@@ -9,7 +9,7 @@ import buildConnector from "undici/lib/core/connect.js";
  * same `buildConnector`, so TCP and TLS options, sessions and timeouts are undici's). On a long
  * link this hides a handshake: the connections a batch of requests needs open while the exchange
  * before it (a manifest) is under way, not after it, one round trip each. Sockets left unused for
- * {@link UNUSED_MS} are closed.
+ * {@link UNUSED_MS} are closed; until handed out they do not keep the process alive.
  */
 export class Preconnector {
   private readonly open_: BuildConnector.connector;
@@ -53,6 +53,7 @@ export class Preconnector {
       entry.socket = this.open_(options, (...[error]) => entry.settled(error ?? undefined)) as
         | Socket
         | undefined;
+      entry.socket?.unref();
       list.push(entry);
     }
   }
@@ -99,6 +100,7 @@ class AheadSocket {
   take(use: (error?: Error) => void): void {
     clearTimeout(this.timer);
     this.socket?.off("close", this.onClose);
+    this.socket?.ref();
     if (this.state === "opening") this.taker = use;
     else if (this.state === "open" && !this.socket?.destroyed) queueMicrotask(() => use());
     else queueMicrotask(() => use(this.state instanceof Error ? this.state : new Error("closed")));

@@ -94,10 +94,13 @@ describe("EdgeClient's connections", () => {
     try {
       await client.getRef("debian");
       expect(connections).toBe(1);
+      // The window's start after the ref (a loopback's 8, or wider on a busy machine whose ref
+      // took long; the manifest's shorter exchange may bring it back down).
+      const batch = client.window.size;
       await client.getManifest(id);
-      await expect.poll(() => connections).toBe(client.window.size);
+      await expect.poll(() => connections).toBe(batch);
       await Promise.all(Array.from({ length: client.window.size }, () => client.getChunk(id)));
-      expect(connections).toBe(client.window.size);
+      expect(connections).toBe(batch);
     } finally {
       await client.close();
     }

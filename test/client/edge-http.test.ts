@@ -215,7 +215,7 @@ describe("EdgeHttp's connections opened ahead", () => {
       for (const socket of opened.keys()) {
         if (!requests.some((r) => r.socket === socket)) socket.destroy();
       }
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, 300));
       const answers = await Promise.all(
         [1, 2].map((i) => http.exchange({ path: `/v1/chunks/${i}` })),
       );
