@@ -88,6 +88,13 @@ export class EdgeClient {
   private readonly penaltyUntil = new Map<string, number>();
   /** Requests in flight over all edges: the link's adaptive window. */
   readonly window: AdaptiveWindow;
+  /**
+   * Whether a manifest's GET opens the connections of the window's first batch while it is under
+   * way: for a caller that fills the window with the manifest's chunks next (a whole-image fetch).
+   * Off by default: a booting machine reads a few chunks at first, and its background starts
+   * narrow, so connections opened for a wide start would only cost it.
+   */
+  opensAheadForChunks = false;
 
   constructor(
     edgeUrls: readonly string[],
@@ -190,7 +197,9 @@ export class EdgeClient {
       let transient = false;
       let missing = 0;
       const edges = options.edges ?? this.byHealth();
-      if (round === 1 && MANIFEST_PATH.test(path)) this.openForChunks(edges[0] as URL);
+      if (round === 1 && this.opensAheadForChunks && MANIFEST_PATH.test(path)) {
+        this.openForChunks(edges[0] as URL);
+      }
       for (const edge of edges) {
         const outcome = await this.window.run(
           () => this.getOnce(edge, path, options),

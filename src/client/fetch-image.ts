@@ -40,6 +40,9 @@ export async function fetchImage(
   options: { onProgress?: (progress: FetchProgress) => void } = {},
 ): Promise<FetchSummary> {
   const started = performance.now();
+  // Every chunk comes next, the window's first batch at once: its connections open during the
+  // manifest's GET.
+  client.edge.opensAheadForChunks = true;
   const { manifest, manifestId } = await client.resolve(name);
   const before = { ...client.chunks.stats };
   const progress: FetchProgress = {

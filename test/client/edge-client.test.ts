@@ -86,14 +86,17 @@ describe("EdgeClient's reasons for a failed request", () => {
 });
 
 describe("EdgeClient's connections", () => {
-  it("opens the connections of the window's first batch while a manifest is under way", async () => {
+  it("opens the connections of the window's first batch while a manifest is under way, when asked", async () => {
     let connections = 0;
     const url = await serve((res) => res.end("{}"));
     (open.at(-1) as { server: Server }).server.on("connection", () => connections++);
     const client = new EdgeClient([url], { inFlight: 32 });
     try {
       await client.getRef("debian");
-      expect(connections).toBe(1);
+      await client.getManifest(id);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(connections).toBeLessThanOrEqual(2); // undici may open one while the ref's finishes
+      client.opensAheadForChunks = true;
       // The window's start after the ref (a loopback's 8, or wider on a busy machine whose ref
       // took long; the manifest's shorter exchange may bring it back down).
       const batch = client.window.size;
