@@ -102,8 +102,9 @@ const sleep = (ms) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)
  *
  * `rttMs` makes every request pay a network round trip: it waits half of it before it is
  * forwarded and the other half before its response starts (headers, then the body as it comes);
- * with `connectRtt`, the first request on a new client connection waits one more round trip (a
- * TCP handshake; no TLS). Requests are delayed independently, so N at once cost one round trip,
+ * with `connectRtt`, a new client connection's handshake (TCP, no TLS) takes one more round trip
+ * from the moment it opens: a request sent on it before then waits for the rest, one sent on a
+ * connection opened ahead of it does not. Requests are delayed independently, so N at once cost one round trip,
  * not N. Bandwidth is not limited. `keepAliveMs` is how long an idle client connection is kept
  * (Node's default, 5 s, unless given).
  * @param {{ upstream: string, rttMs?: number, connectRtt?: boolean, keepAliveMs?: number }} options
@@ -118,6 +119,11 @@ export async function startProxy({ upstream, rttMs = 0, connectRtt = false, keep
   let inFlight = 0;
   let peak = 0;
   let connections = 0;
+  /** When each client connection opened: its handshake ends one round trip later. */
+  const opened = new WeakMap();
+  /** @param {import("node:net").Socket} socket the ms of its handshake still to run */
+  const handshakeLeft = (socket) =>
+    Math.max(0, (opened.get(socket) ?? 0) + rttMs - performance.now());
 
   /**
    * Reads `answer` whole, passes it through `rewrite` and sends back what that returns.
@@ -201,7 +207,7 @@ export async function startProxy({ upstream, rttMs = 0, connectRtt = false, keep
       incoming.socket.destroy();
       return;
     }
-    await sleep(rttMs / 2 + (entry.newConnection && connectRtt ? rttMs : 0));
+    await sleep(rttMs / 2 + (connectRtt ? handshakeLeft(incoming.socket) : 0));
     const rewrite = proxy.rewrite;
     const headers = endToEnd(incoming.headers);
     // A rewrite reads and changes the body itself, so it asks for it unencoded.
@@ -236,7 +242,10 @@ export async function startProxy({ upstream, rttMs = 0, connectRtt = false, keep
     server.keepAliveTimeout = keepAliveMs;
     server.headersTimeout = keepAliveMs + 10_000;
   }
-  server.on("connection", () => connections++);
+  server.on("connection", (socket) => {
+    connections++;
+    opened.set(socket, performance.now());
+  });
   await new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve(undefined));
