@@ -7,7 +7,7 @@ import type { NbdExport, NbdExportSource } from "./nbd/exports.js";
  * The root filesystems of the edges as NBD exports, named by rootfs name: the export a client
  * asks for is resolved when it connects (so a reboot after a publish gets the new version), read
  * through the boot client's verified, cached chunks. The first connection to an image whose
- * manifest has a prefetch list starts loading that list with the client's full concurrency.
+ * manifest has a prefetch list starts loading that list in the background (reads go first).
  * A pinned name always serves its pinned manifest, whatever the edge's ref says later.
  */
 export class EdgeExportSource implements NbdExportSource {

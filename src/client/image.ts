@@ -88,8 +88,10 @@ export class ImageReader {
   }
 
   /**
-   * Loads the manifest's prefetch list, if it has one, into the disk cache with the given number
-   * of loads at once; resolves when done (failures are logged, not thrown: reads will retry them).
+   * Loads the manifest's prefetch list, if it has one, into the disk cache in the background
+   * (reads go first; the link's window bounds how many download at once), with at most the given
+   * number of loads queued; resolves when done (failures are logged, not thrown: reads will retry
+   * them).
    */
   async startPrefetch(): Promise<number> {
     const list = this.manifest.prefetch ?? [];
