@@ -55,6 +55,13 @@ interface GetOptions {
   edges?: readonly URL[];
   /** How soon the caller needs it, in the window's line (default: urgent). */
   urgency?: Urgency;
+  /**
+   * Opens the connections of the window's first batch while it is under way: for a manifest whose
+   * chunks come next, all at once (a whole-image fetch; on a long link the window starts wide), so
+   * that the batch pays no handshake of its own after it. A booting machine reads a few chunks at
+   * first, and its background starts narrow: connections opened for it would only cost.
+   */
+  opensAhead?: boolean;
 }
 
 /** How a verified GET reports wrong bytes, and how soon its caller needs it. */
@@ -63,10 +70,9 @@ export interface VerifiedGetOptions {
   onBadBytes?: (url: string, problem: string) => void;
   /** How soon the caller needs it, in the window's line (default: urgent). */
   urgency?: Urgency;
+  /** Opens the connections of the window's first batch while it is under way. */
+  opensAhead?: boolean;
 }
-
-/** `/v1/manifests/<id>`, as `EDGE_API.manifest` builds it. */
-const MANIFEST_PATH = new RegExp(`^${EDGE_API.manifest.route.replace(/:\w+/g, "[^/?]+")}$`);
 
 type Outcome =
   | { kind: "ok"; fetched: Fetched }
@@ -88,13 +94,6 @@ export class EdgeClient {
   private readonly penaltyUntil = new Map<string, number>();
   /** Requests in flight over all edges: the link's adaptive window. */
   readonly window: AdaptiveWindow;
-  /**
-   * Whether a manifest's GET opens the connections of the window's first batch while it is under
-   * way: for a caller that fills the window with the manifest's chunks next (a whole-image fetch).
-   * Off by default: a booting machine reads a few chunks at first, and its background starts
-   * narrow, so connections opened for a wide start would only cost it.
-   */
-  opensAheadForChunks = false;
 
   constructor(
     edgeUrls: readonly string[],
@@ -120,9 +119,12 @@ export class EdgeClient {
     return this.get(EDGE_API.chunk.path(id), { maxBytes: EDGE_API.chunk.maxBytes, ...options });
   }
 
-  /** The bytes of manifest `id`. */
-  getManifest(id: string): Promise<Fetched> {
-    return this.get(EDGE_API.manifest.path(id), { maxBytes: EDGE_API.manifest.maxBytes });
+  /** The bytes of manifest `id`; `opensAhead` as for a verified GET. */
+  getManifest(id: string, options: { opensAhead?: boolean } = {}): Promise<Fetched> {
+    return this.get(EDGE_API.manifest.path(id), {
+      maxBytes: EDGE_API.manifest.maxBytes,
+      ...options,
+    });
   }
 
   /** The bytes of the ref of rootfs `name`. */
@@ -147,14 +149,14 @@ export class EdgeClient {
     path: string,
     maxBytes: number,
     verify: (bytes: Buffer) => Promise<T>,
-    { onBadBytes, urgency }: VerifiedGetOptions = {},
+    { onBadBytes, urgency, opensAhead }: VerifiedGetOptions = {},
   ): Promise<T> {
     let remaining = this.byHealth();
     const bad: string[] = [];
     while (remaining.length > 0) {
       let fetched: Fetched;
       try {
-        fetched = await this.get(path, { maxBytes, edges: remaining, urgency });
+        fetched = await this.get(path, { maxBytes, edges: remaining, urgency, opensAhead });
       } catch (error) {
         if (bad.length === 0) throw error;
         throw new ClientError(`${badBytesMessage(path, bad)}; ${(error as Error).message}`);
@@ -197,9 +199,7 @@ export class EdgeClient {
       let transient = false;
       let missing = 0;
       const edges = options.edges ?? this.byHealth();
-      if (round === 1 && this.opensAheadForChunks && MANIFEST_PATH.test(path)) {
-        this.openForChunks(edges[0] as URL);
-      }
+      if (round === 1 && options.opensAhead) this.openForChunks(edges[0] as URL);
       for (const edge of edges) {
         const outcome = await this.window.run(
           () => this.getOnce(edge, path, options),
@@ -261,11 +261,7 @@ export class EdgeClient {
     };
   }
 
-  /**
-   * A manifest's chunks come next, the window's first batch at once (on a long link it starts
-   * wide): `edge` opens the connections for it while the manifest is under way, so that the batch
-   * pays no handshake of its own after it.
-   */
+  /** Opens on `edge` the connections the window's first batch needs. */
   private openForChunks(edge: URL): void {
     this.http.get(edge.href)?.preconnect(this.window.size);
   }

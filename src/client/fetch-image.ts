@@ -42,8 +42,7 @@ export async function fetchImage(
   const started = performance.now();
   // Every chunk comes next, the window's first batch at once: its connections open during the
   // manifest's GET.
-  client.edge.opensAheadForChunks = true;
-  const { manifest, manifestId } = await client.resolve(name);
+  const { manifest, manifestId } = await client.resolve(name, { opensAhead: true });
   const before = { ...client.chunks.stats };
   const progress: FetchProgress = {
     imageSize: manifest.size,

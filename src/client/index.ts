@@ -111,8 +111,11 @@ export class BootClient {
     return rootfs;
   }
 
-  /** Resolves rootfs `name`: its ref (checked by the trust rules) and its verified manifest. */
-  async resolve(name: string): Promise<ResolvedRootfs> {
+  /**
+   * Resolves rootfs `name`: its ref (checked by the trust rules) and its verified manifest;
+   * `opensAhead` when all its chunks come next (see EdgeClient's VerifiedGetOptions).
+   */
+  async resolve(name: string, options: { opensAhead?: boolean } = {}): Promise<ResolvedRootfs> {
     const problem = rootfsNameProblem(name);
     if (problem) throw new UnknownRootfsError(`bad rootfs name "${name}": ${problem}`);
     let fetched: Awaited<ReturnType<EdgeClient["getRef"]>>;
@@ -136,7 +139,7 @@ export class BootClient {
       throw new ClientError(`${fetched.url} served the ref of "${ref.name}" for "${name}"`);
     }
     await this.trust.check(ref, fetched.url);
-    const manifest = await this.manifest(ref.manifest);
+    const manifest = await this.manifest(ref.manifest, options);
     return { ref, manifestId: ref.manifest, manifest, url: fetched.url };
   }
 
@@ -191,7 +194,7 @@ export class BootClient {
   }
 
   /** The manifest `id`, from the cache or an edge, proved against its id. */
-  async manifest(id: string): Promise<Manifest> {
+  async manifest(id: string, options: { opensAhead?: boolean } = {}): Promise<Manifest> {
     const cached = await this.cache.readManifest(id);
     if (cached) {
       try {
@@ -211,6 +214,7 @@ export class BootClient {
       {
         onBadBytes: (url, problem) =>
           this.options.log?.(`wrong bytes for manifest ${id} from ${url}: ${problem}`),
+        opensAhead: options.opensAhead,
       },
     );
     return manifest;
