@@ -19,6 +19,33 @@ async function published(name: string, chunking: string): Promise<void> {
   expect(run.code, run.stderr).toBe(0);
 }
 
+/**
+ * Publishes the reader's image as `name` (fixed 64K chunks) with a prefetch list of `chunks`: a
+ * recorded boot that read them whole, in that order.
+ */
+async function publishedWithList(name: string, chunks: readonly number[]): Promise<void> {
+  original ??= imageBytes(SIZE, 71);
+  const image = join(fixture.dir, `${name}.img`);
+  await writeFile(image, original);
+  const profile = join(fixture.dir, `${name}-profile.json`);
+  const reads = chunks.map((chunk) => [chunk * CHUNK, CHUNK]);
+  await writeFile(
+    profile,
+    JSON.stringify({
+      format: "edgeboot-boot-profile",
+      version: 1,
+      images: [{ name, manifest: "0".repeat(64), reads }],
+    }),
+  );
+  const run = await runPublish(
+    fixture.edge,
+    image,
+    name,
+    ...["--chunking", "fixed:64K", "--profile", profile],
+  );
+  expect(run.code, run.stderr).toBe(0);
+}
+
 function client(cache: string, edges = [fixture.edge.url]): BootClient {
   return new BootClient({ edges, cacheDir: join(fixture.dir, cache) });
 }
@@ -80,25 +107,7 @@ describe("ImageReader against a running edge", () => {
   });
 
   it("keeps a prefetch list that fits the memory budget decoded: the reads after it touch neither disk nor edge", async () => {
-    await published("listed", "fixed:64K");
-    const profile = join(fixture.dir, "listed-profile.json");
-    const reads = [5, 1, 3, 0, 2, 4].map((chunk) => [chunk * CHUNK, CHUNK]);
-    await writeFile(
-      profile,
-      JSON.stringify({
-        format: "edgeboot-boot-profile",
-        version: 1,
-        images: [{ name: "listed", manifest: "0".repeat(64), reads }],
-      }),
-    );
-    const image = join(fixture.dir, "reader.img");
-    const run = await runPublish(
-      fixture.edge,
-      image,
-      "listed",
-      ...["--chunking", "fixed:64K", "--profile", profile],
-    );
-    expect(run.code, run.stderr).toBe(0);
+    await publishedWithList("listed", [5, 1, 3, 0, 2, 4]);
     // Room for the six listed chunks and a little more, not for twice as much.
     const boot = new BootClient({
       edges: [fixture.edge.url],
@@ -120,26 +129,10 @@ describe("ImageReader against a running edge", () => {
   });
 
   it("serves a read before the prefetch list: a read joining a listed chunk's queued load moves it to the front", async () => {
-    const reads = Array.from({ length: 10 }, (_, chunk) => [chunk * CHUNK, CHUNK]);
-    const profile = join(fixture.dir, "ordered-profile.json");
-    await writeFile(
-      profile,
-      JSON.stringify({
-        format: "edgeboot-boot-profile",
-        version: 1,
-        images: [{ name: "ordered", manifest: "0".repeat(64), reads }],
-      }),
-    );
-    original ??= imageBytes(SIZE, 71);
-    const image = join(fixture.dir, "ordered.img");
-    await writeFile(image, original);
-    const run = await runPublish(
-      fixture.edge,
-      image,
+    await publishedWithList(
       "ordered",
-      ...["--chunking", "fixed:64K", "--profile", profile],
+      Array.from({ length: 10 }, (_, chunk) => chunk),
     );
-    expect(run.code, run.stderr).toBe(0);
     const proxy = await startProxy({ upstream: fixture.edge.url, rttMs: 40 });
     // Two downloads at once: one for the list, one kept for reads; the whole list queued at once.
     const boot = new BootClient({
