@@ -104,8 +104,8 @@ const sleep = (ms) => (ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)
  * forwarded and the other half before its response starts (headers, then the body as it comes);
  * with `connectRtt`, a new client connection's handshake (TCP, no TLS) takes one more round trip
  * from the moment it opens: a request sent on it before then waits for the rest, one sent on a
- * connection opened ahead of it does not. Requests are delayed independently, so N at once cost one round trip,
- * not N. Bandwidth is not limited. `keepAliveMs` is how long an idle client connection is kept
+ * connection opened ahead of it does not. Requests are delayed independently, so N at once cost
+ * one round trip, not N. Bandwidth is not limited. `keepAliveMs` is how long an idle client connection is kept
  * (Node's default, 5 s, unless given).
  * @param {{ upstream: string, rttMs?: number, connectRtt?: boolean, keepAliveMs?: number }} options
  * @returns {Promise<HttpProxy>}

@@ -76,6 +76,8 @@ export class EdgeHttp {
   private readonly agent: Agent;
   private readonly preconnector = new Preconnector();
   private readonly timeoutMs: number;
+  /** Connections to the edge at once, at most. */
+  private readonly connections: number;
 
   constructor(
     readonly base: URL,
@@ -83,8 +85,9 @@ export class EdgeHttp {
   ) {
     this.where = base.origin + base.pathname.replace(/\/$/, "");
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.connections = options.connections ?? 16;
     this.agent = new Agent({
-      connections: options.connections ?? 16,
+      connections: this.connections,
       headersTimeout: this.timeoutMs,
       bodyTimeout: this.timeoutMs,
       keepAliveTimeout: 30_000,
@@ -98,10 +101,9 @@ export class EdgeHttp {
    * is under way, instead of one handshake more for the batch.
    */
   preconnect(count: number): void {
-    const limit = this.options.connections ?? 16;
     const stats = this.agent.stats[this.base.origin];
     const have = Number(stats?.connected ?? 0) + this.preconnector.waiting(this.base);
-    const open = Math.min(count, limit) - have;
+    const open = Math.min(count, this.connections) - have;
     if (open > 0) this.preconnector.open(this.base, open);
   }
 

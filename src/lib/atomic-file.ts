@@ -43,7 +43,7 @@ export async function writeFileAtomic(
 }
 
 /** Runs `step`; if it fails because `dir` is missing, makes `dir` and runs it again. */
-export async function retryInMadeDir<T>(dir: string, step: () => Promise<T>): Promise<T> {
+async function retryInMadeDir<T>(dir: string, step: () => Promise<T>): Promise<T> {
   try {
     return await step();
   } catch (error) {
